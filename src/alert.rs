@@ -1,0 +1,142 @@
+//! Alerts: what rules raise and what outputs deliver.
+//!
+//! The JSON form is fixed by DESIGN.md: every field is always present, `url` is `null` when
+//! unknown. An alert's `id` is a hash of the rule name and the dedup key (by default the
+//! article's content hash), so the same finding gets the same id in every run and on every
+//! machine.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// How serious an alert is, from `info` to `critical`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    #[default]
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Severity, String> {
+        Severity::ALL
+            .into_iter()
+            .find(|sev| sev.as_str() == s)
+            .ok_or_else(|| {
+                format!("invalid severity {s:?}: expected info, low, medium, high or critical")
+            })
+    }
+}
+
+/// The article an alert is about, as recorded in the alert.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertArticle {
+    pub path: Option<String>,
+    pub title: String,
+    pub url: Option<String>,
+    pub source: Option<String>,
+    pub sha256: String,
+}
+
+/// A term a rule found, with a snippet around its first occurrence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Match {
+    pub term: String,
+    pub snippet: String,
+}
+
+/// One alert, as delivered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: String,
+    /// When the alert was raised, RFC 3339 UTC.
+    pub time: String,
+    pub rule: String,
+    pub severity: Severity,
+    pub message: String,
+    pub tags: Vec<String>,
+    pub fields: Map<String, Value>,
+    pub article: AlertArticle,
+    pub matches: Vec<Match>,
+}
+
+impl Alert {
+    /// The stable id of an alert of `rule` with dedup key `key`.
+    pub fn id_for(rule: &str, key: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(rule.as_bytes());
+        h.update([0]);
+        h.update(key.as_bytes());
+        let digest = h.finalize();
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The alert as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("alerts always serialize")
+    }
+}
+
+/// The current time as RFC 3339 UTC with whole seconds, as in alerts.
+pub(crate) fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_depend_on_rule_and_key() {
+        assert_eq!(Alert::id_for("r", "k"), Alert::id_for("r", "k"));
+        assert_ne!(Alert::id_for("r", "k"), Alert::id_for("r2", "k"));
+        assert_ne!(Alert::id_for("ab", "c"), Alert::id_for("a", "bc"));
+        assert_eq!(Alert::id_for("r", "k").len(), 32);
+    }
+
+    #[test]
+    fn severities_parse_and_order() {
+        assert_eq!("high".parse::<Severity>(), Ok(Severity::High));
+        assert!("urgent".parse::<Severity>().is_err());
+        assert!(Severity::Critical > Severity::Info);
+    }
+}

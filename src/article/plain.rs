@@ -1,0 +1,16 @@
+//! Plain text (`.txt` and files without an extension): the first non-empty line is the title,
+//! the rest is the body.
+
+use super::Article;
+
+pub(super) fn parse(text: &str) -> Result<Vec<Article>, String> {
+    let (title, body) = split_title(text);
+    Ok(vec![Article::new(title, body)])
+}
+
+/// Splits off the first non-empty line as the title; the body is what follows, trimmed.
+pub(super) fn split_title(text: &str) -> (&str, &str) {
+    let text = text.trim_start();
+    let (title, body) = text.split_once('\n').unwrap_or((text, ""));
+    (title.trim(), body.trim())
+}

@@ -1,0 +1,83 @@
+//! Printing alerts on stdout: JSON Lines, or readable text (coloured only on a terminal).
+
+use std::io::{self, IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
+
+use super::Format;
+use crate::alert::{Alert, Severity};
+
+/// Writes alerts to stdout in one format.
+pub(crate) struct AlertPrinter {
+    format: Format,
+    colour: bool,
+    out: io::BufWriter<io::Stdout>,
+}
+
+impl AlertPrinter {
+    pub fn new(format: Format) -> AlertPrinter {
+        let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        AlertPrinter {
+            format,
+            colour,
+            out: io::BufWriter::new(io::stdout()),
+        }
+    }
+
+    pub fn print(&mut self, alert: &Alert) -> io::Result<()> {
+        match self.format {
+            Format::Json => writeln!(self.out, "{}", alert.to_json()),
+            Format::Text => self.text(alert),
+        }
+    }
+
+    fn text(&mut self, alert: &Alert) -> io::Result<()> {
+        let paint = |style: Style, text: &str| {
+            if self.colour {
+                format!("{}{text}{}", style.render(), style.render_reset())
+            } else {
+                text.to_string()
+            }
+        };
+        let severity = paint(
+            severity_style(alert.severity),
+            &format!("{:<8}", alert.severity.as_str()),
+        );
+        let rule = paint(Style::new().bold(), &alert.rule);
+        let dim = Style::new().dimmed();
+        let path = alert.article.path.as_deref().unwrap_or("-");
+        writeln!(self.out, "{severity} {rule}  {}", paint(dim, path))?;
+        writeln!(self.out, "         {}", alert.message)?;
+        if !alert.tags.is_empty() {
+            writeln!(
+                self.out,
+                "         {}",
+                paint(dim, &format!("tags: {}", alert.tags.join(", ")))
+            )?;
+        }
+        for m in &alert.matches {
+            writeln!(
+                self.out,
+                "         {} {}",
+                paint(dim, &format!("{}:", m.term)),
+                m.snippet
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn severity_style(severity: Severity) -> Style {
+    let colour = match severity {
+        Severity::Info => AnsiColor::Blue,
+        Severity::Low => AnsiColor::Cyan,
+        Severity::Medium => AnsiColor::Yellow,
+        Severity::High => AnsiColor::Red,
+        Severity::Critical => AnsiColor::BrightRed,
+    };
+    Style::new().fg_color(Some(colour.into())).bold()
+}

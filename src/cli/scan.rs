@@ -1,0 +1,189 @@
+//! `newswatch scan`: the one-shot pipeline — paths → ingest → rules → alerts on stdout.
+//!
+//! Inputs are read and evaluated in parallel, in batches, and printed in input order, so the
+//! output is the same from run to run whatever the thread count.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use super::Format;
+use super::print::AlertPrinter;
+use crate::Error;
+use crate::article::{self, Article};
+use crate::rules::{Evaluation, Ruleset};
+use crate::sources::{self, Input};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Files and folders to scan (folders recursively); `-` reads one article from stdin.
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+    /// Rules folder (default: `rules:` from the config, else ./rules).
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Config file (default: ./newswatch.yaml if present).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Exit 2 on any problem: a skipped file, a rule that fails to compile or to run.
+    #[arg(long)]
+    strict: bool,
+}
+
+/// Exit codes, like grep's.
+const FOUND: u8 = 0;
+const NOT_FOUND: u8 = 1;
+const TROUBLE: u8 = 2;
+
+/// Inputs evaluated in parallel between two prints.
+const BATCH: usize = 256;
+
+/// Rule errors shown per rule before the rest are only counted.
+const ERRORS_SHOWN_PER_RULE: usize = 3;
+
+pub(crate) fn run(args: Args) -> u8 {
+    let (config, _) = match super::load_config(args.config.as_ref()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            tracing::error!("{e}");
+            return TROUBLE;
+        }
+    };
+    let dir = super::rules_dir(args.rules, &config);
+    let rules = match Ruleset::load_with(&dir, config.limits.rules()) {
+        Ok(rules) => rules,
+        Err(e) => {
+            tracing::error!("{e}");
+            return TROUBLE;
+        }
+    };
+    let mut problems = rules.diagnostics().len();
+    for d in rules.diagnostics() {
+        tracing::error!("{d}");
+    }
+    let max_file_size = config.limits.max_file_size;
+
+    let mut trouble = false;
+    let mut inputs = Vec::new();
+    for input in sources::expand(&args.paths) {
+        match input {
+            Ok(input) => inputs.push(input),
+            Err(e) => {
+                tracing::error!("{e}");
+                trouble = true;
+            }
+        }
+    }
+
+    let pool = match rayon::ThreadPoolBuilder::new().stack_size(16 << 20).build() {
+        Ok(pool) => pool,
+        Err(e) => {
+            tracing::error!("cannot start worker threads: {e}");
+            return TROUBLE;
+        }
+    };
+    let mut printer = AlertPrinter::new(args.format);
+    let mut errors = RuleErrorLog::default();
+    let mut alerts = 0usize;
+    for batch in inputs.chunks(BATCH) {
+        let results: Vec<_> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|input| scan_one(&rules, input, max_file_size))
+                .collect()
+        });
+        for (input, result) in batch.iter().zip(results) {
+            match result {
+                Ok(evaluations) => {
+                    for eval in evaluations {
+                        for note in &eval.notes {
+                            tracing::warn!("{note}");
+                        }
+                        for e in &eval.errors {
+                            problems += 1;
+                            errors.report(e, input);
+                        }
+                        for alert in &eval.alerts {
+                            alerts += 1;
+                            if let Err(e) = printer.print(alert) {
+                                return broken_pipe_or_trouble(e, alerts);
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    problems += 1;
+                    tracing::warn!("{e}");
+                }
+            }
+        }
+        if let Err(e) = printer.flush() {
+            return broken_pipe_or_trouble(e, alerts);
+        }
+    }
+    errors.finish();
+
+    if trouble || (args.strict && problems > 0) {
+        TROUBLE
+    } else if alerts > 0 {
+        FOUND
+    } else {
+        NOT_FOUND
+    }
+}
+
+/// Reads, ingests and evaluates one input.
+fn scan_one(rules: &Ruleset, input: &Input, max_file_size: u64) -> Result<Vec<Evaluation>, Error> {
+    let bytes = input.read(max_file_size)?;
+    let articles = article::ingest(&bytes, input.path())?;
+    Ok(articles
+        .into_iter()
+        .map(|mut a: Article| {
+            a.source.get_or_insert_with(|| input.source().to_string());
+            rules.evaluate(&a)
+        })
+        .collect())
+}
+
+/// A closed stdout (`newswatch scan … | head`) ends the scan quietly, like other Unix tools.
+fn broken_pipe_or_trouble(e: std::io::Error, alerts: usize) -> u8 {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        if alerts > 0 { FOUND } else { NOT_FOUND }
+    } else {
+        tracing::error!("cannot write to stdout: {e}");
+        TROUBLE
+    }
+}
+
+/// Logs rule errors, a few per rule, then only counts them.
+#[derive(Default)]
+struct RuleErrorLog {
+    per_rule: HashMap<String, usize>,
+}
+
+impl RuleErrorLog {
+    fn report(&mut self, e: &crate::RuleError, input: &Input) {
+        let seen = self.per_rule.entry(e.rule.clone()).or_default();
+        *seen += 1;
+        if *seen <= ERRORS_SHOWN_PER_RULE {
+            tracing::error!("{e} (on {})", input.path().display());
+        }
+    }
+
+    fn finish(self) {
+        let mut rules: Vec<_> = self.per_rule.into_iter().collect();
+        rules.sort();
+        for (rule, n) in rules {
+            if n > ERRORS_SHOWN_PER_RULE {
+                tracing::error!(
+                    "rule {rule}: failed on {} more articles (not shown)",
+                    n - ERRORS_SHOWN_PER_RULE
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! newswatch: an embedded alert rules engine for text articles.
+//!
+//! Articles go through a one-way pipeline — sources → ingest → engine → alerts → outputs —
+//! and the library exposes the middle of it: read articles with [`ingest`] (or build an
+//! [`Article`] in memory), compile a rules folder once into a [`Ruleset`], and evaluate it on
+//! each article to get [`Alert`]s.
+//!
+//! ```
+//! use newswatch::{Article, Limits, Ruleset};
+//!
+//! let rules = Ruleset::from_sources(
+//!     [("deepseek_h200", r#"if article.mentions_all(["DeepSeek", "H200"]) { alert("both"); }"#)],
+//!     Limits::default(),
+//! );
+//! let article = Article::new("Nvidia's H200", "DeepSeek's next model will train on them.");
+//! let alerts = rules.evaluate(&article).alerts;
+//! assert_eq!(alerts[0].rule, "deepseek_h200");
+//! ```
+//!
+//! A [`Ruleset`] is `Send + Sync`: share one (e.g. in an `Arc`) across threads and evaluate
+//! articles in parallel.
+
+pub mod alert;
+pub mod article;
+pub mod config;
+mod error;
+pub mod rules;
+pub mod sources;
+pub mod text;
+
+#[doc(hidden)]
+pub mod cli;
+
+pub use alert::{Alert, Severity};
+pub use article::{Article, ingest};
+pub use error::Error;
+pub use rules::{Diagnostic, Evaluation, Limits, RuleError, Ruleset};

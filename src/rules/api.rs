@@ -1,0 +1,388 @@
+//! The API rules see: the `article` object and `alert()`.
+//!
+//! Rules get one `article` value per evaluation, an [`ArticleRef`]: a reference-counted handle to
+//! the article prepared once (fields as Rhai strings, text tokenized into a [`Document`]), so
+//! passing it to a thousand rules copies nothing. Queries are answered in Rust and are bounded by
+//! the article's size, since Rhai does not count operations inside native functions.
+//!
+//! What a rule does that outlives its run — alerts it raises, terms it found (for the alert's
+//! `matches`), the deadline the progress hook checks — lives in a per-thread [`Frame`], set up
+//! by [`begin`] before the rule runs and taken by [`end`] after. Rhai calls our functions on the
+//! thread that runs the rule, so a thread-local is exactly the evaluation's scope.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Arc, LazyLock, RwLock};
+use std::time::Instant;
+
+use regex::Regex;
+use rhai::{Array, Dynamic, Engine, EvalAltResult, INT, ImmutableString, Map};
+use serde_json::Value;
+
+use crate::alert::Severity;
+use crate::article::Article;
+use crate::text::{Document, Occurrence, Term};
+
+type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// An article prepared for rules: built once per article, shared by every rule.
+pub(crate) struct Prepared {
+    pub doc: Document,
+    pub sha256: String,
+    title: ImmutableString,
+    body: ImmutableString,
+    text: ImmutableString,
+    url: Dynamic,
+    published: Dynamic,
+    source: Dynamic,
+    path: Dynamic,
+    lang: Dynamic,
+    meta: Dynamic,
+}
+
+impl Prepared {
+    pub fn new(article: &Article) -> Prepared {
+        let opt = |v: &Option<String>| {
+            v.as_deref()
+                .map_or(Dynamic::UNIT, |s| Dynamic::from(s.to_string()))
+        };
+        let doc = Document::new(&article.title, &article.body);
+        Prepared {
+            sha256: article.sha256(),
+            title: article.title.as_str().into(),
+            body: article.body.as_str().into(),
+            text: doc.text().into(),
+            url: opt(&article.url),
+            published: opt(&article.published),
+            source: opt(&article.source),
+            path: opt(&article.path),
+            lang: opt(&article.lang),
+            meta: Dynamic::from_map(
+                article
+                    .meta
+                    .iter()
+                    .map(|(k, v)| (k.as_str().into(), json_to_dynamic(v)))
+                    .collect(),
+            ),
+            doc,
+        }
+    }
+}
+
+/// The `article` value in a rule's scope.
+#[derive(Clone)]
+pub(crate) struct ArticleRef(pub Arc<Prepared>);
+
+/// A term a rule's call found, and where.
+#[derive(Clone, Debug)]
+pub(crate) struct Found {
+    pub term: String,
+    pub span: Range<usize>,
+}
+
+/// An alert as the rule raised it, before it is tied to its article.
+#[derive(Debug)]
+pub(crate) struct Raised {
+    pub severity: Severity,
+    pub message: String,
+    pub tags: Vec<String>,
+    pub key: Option<String>,
+    pub fields: serde_json::Map<String, Value>,
+    /// Terms found by the rule up to the `alert()` call.
+    pub found: Vec<Found>,
+}
+
+/// What one evaluation of one rule accumulates.
+pub(crate) struct Frame {
+    pub rule: Arc<str>,
+    pub deadline: Instant,
+    pub max_alerts: usize,
+    pub alerts: Vec<Raised>,
+    /// Alerts dropped over `max_alerts`.
+    pub dropped: usize,
+    pub found: Vec<Found>,
+}
+
+thread_local! {
+    static FRAME: RefCell<Option<Frame>> = const { RefCell::new(None) };
+}
+
+/// Starts the evaluation of `rule` on this thread.
+pub(crate) fn begin(rule: Arc<str>, deadline: Instant, max_alerts: usize) {
+    FRAME.with_borrow_mut(|f| {
+        *f = Some(Frame {
+            rule,
+            deadline,
+            max_alerts,
+            alerts: Vec::new(),
+            dropped: 0,
+            found: Vec::new(),
+        })
+    });
+}
+
+/// Ends the evaluation started by [`begin`] and returns what it raised.
+pub(crate) fn end() -> Frame {
+    FRAME
+        .with_borrow_mut(Option::take)
+        .expect("end() follows begin()")
+}
+
+fn with_frame<R>(f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
+    FRAME.with_borrow_mut(|frame| frame.as_mut().map(f))
+}
+
+pub(super) fn deadline_passed() -> bool {
+    with_frame(|f| Instant::now() >= f.deadline).unwrap_or(false)
+}
+
+/// The name of the rule running on this thread, for log lines.
+pub(super) fn current_rule() -> Arc<str> {
+    with_frame(|f| f.rule.clone()).unwrap_or_else(|| Arc::from("?"))
+}
+
+fn record(term: &str, doc: &Document, occ: Occurrence) {
+    with_frame(|f| {
+        if !f.found.iter().any(|x| x.term == term) {
+            f.found.push(Found {
+                term: term.to_string(),
+                span: doc.span(occ),
+            });
+        }
+    });
+}
+
+impl ArticleRef {
+    fn doc(&self) -> &Document {
+        &self.0.doc
+    }
+
+    fn find(&self, term: &str, title_only: bool) -> bool {
+        let parsed = Term::parse(term);
+        let doc = self.doc();
+        let first = doc
+            .occurrences(&parsed)
+            .into_iter()
+            .find(|o| !title_only || doc.in_title(o.last));
+        if let Some(occ) = first {
+            record(term, doc, occ);
+        }
+        first.is_some()
+    }
+
+    fn pair(&self, a: &str, b: &str, hit: Option<(Occurrence, Occurrence)>) -> bool {
+        if let Some((x, y)) = hit {
+            record(a, self.doc(), x);
+            record(b, self.doc(), y);
+        }
+        hit.is_some()
+    }
+}
+
+fn terms(list: &Array, function: &str) -> RhaiResult<Vec<ImmutableString>> {
+    list.iter()
+        .map(|t| {
+            t.clone().into_immutable_string().map_err(|ty| {
+                format!("{function}() takes an array of strings, but one element is {ty}").into()
+            })
+        })
+        .collect()
+}
+
+/// Patterns of `matches()`, compiled once per process and shared by all threads.
+static REGEXES: LazyLock<RwLock<HashMap<String, Result<Arc<Regex>, String>>>> =
+    LazyLock::new(Default::default);
+
+/// Compiles `pattern` (or finds it compiled). Regexes are linear-time and size-capped, so a
+/// hostile pattern cannot stall a rule outside its operation budget.
+pub(crate) fn regex(pattern: &str) -> Result<Arc<Regex>, String> {
+    if let Some(found) = REGEXES.read().expect("regex cache").get(pattern) {
+        return found.clone();
+    }
+    let compiled = regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .dfa_size_limit(2 << 20)
+        .build()
+        .map(Arc::new)
+        .map_err(|e| format!("invalid regex {pattern:?}: {e}"));
+    let mut cache = REGEXES.write().expect("regex cache");
+    if cache.len() < 10_000 {
+        cache.insert(pattern.to_string(), compiled.clone());
+    }
+    compiled
+}
+
+/// Registers the `Article` type, its fields and queries, and `alert()`.
+pub(super) fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<ArticleRef>("Article");
+    engine
+        .register_get("title", |a: &mut ArticleRef| a.0.title.clone())
+        .register_get("body", |a: &mut ArticleRef| a.0.body.clone())
+        .register_get("text", |a: &mut ArticleRef| a.0.text.clone())
+        .register_get("url", |a: &mut ArticleRef| a.0.url.clone())
+        .register_get("published", |a: &mut ArticleRef| a.0.published.clone())
+        .register_get("source", |a: &mut ArticleRef| a.0.source.clone())
+        .register_get("path", |a: &mut ArticleRef| a.0.path.clone())
+        .register_get("lang", |a: &mut ArticleRef| a.0.lang.clone())
+        .register_get("meta", |a: &mut ArticleRef| a.0.meta.clone());
+
+    engine
+        .register_fn("mentions", |a: &mut ArticleRef, term: &str| {
+            a.find(term, false)
+        })
+        .register_fn("in_title", |a: &mut ArticleRef, term: &str| {
+            a.find(term, true)
+        })
+        .register_fn("mentions_all", |a: &mut ArticleRef, list: Array| {
+            // Every term is looked up, so `matches` lists all the ones present.
+            let found = terms(&list, "mentions_all")?
+                .iter()
+                .filter(|t| a.find(t, false))
+                .count();
+            Ok::<_, Box<EvalAltResult>>(found == list.len())
+        })
+        .register_fn("mentions_any", |a: &mut ArticleRef, list: Array| {
+            let found = terms(&list, "mentions_any")?
+                .iter()
+                .filter(|t| a.find(t, false))
+                .count();
+            Ok::<_, Box<EvalAltResult>>(found > 0)
+        })
+        .register_fn("count", |a: &mut ArticleRef, term: &str| {
+            let occs = a.doc().occurrences(&Term::parse(term));
+            if let Some(first) = occs.first() {
+                record(term, a.doc(), *first);
+            }
+            occs.len() as INT
+        })
+        .register_fn("near", |a: &mut ArticleRef, x: &str, y: &str, n: INT| {
+            let n = u32::try_from(n)
+                .map_err(|_| format!("near() needs a distance of 0 or more words, not {n}"))?;
+            let hit = a.doc().near(&Term::parse(x), &Term::parse(y), n);
+            Ok::<_, Box<EvalAltResult>>(a.pair(x, y, hit))
+        })
+        .register_fn("same_sentence", |a: &mut ArticleRef, x: &str, y: &str| {
+            let hit = a.doc().same_sentence(&Term::parse(x), &Term::parse(y));
+            a.pair(x, y, hit)
+        })
+        .register_fn("matches", |a: &mut ArticleRef, pattern: &str| {
+            let re = regex(pattern)?;
+            let text = a.0.doc.text();
+            let found = re.find(text).map(|m| m.range());
+            if let Some(span) = &found {
+                with_frame(|f| {
+                    if !f.found.iter().any(|x| x.term == pattern) {
+                        f.found.push(Found {
+                            term: pattern.to_string(),
+                            span: span.clone(),
+                        });
+                    }
+                });
+            }
+            Ok::<_, Box<EvalAltResult>>(found.is_some())
+        });
+
+    engine
+        .register_fn("alert", |message: &str| {
+            raise(Raised {
+                severity: Severity::default(),
+                message: message.to_string(),
+                tags: Vec::new(),
+                key: None,
+                fields: Default::default(),
+                found: Vec::new(),
+            })
+        })
+        .register_fn("alert", |map: Map| raise(parse_alert(map)?));
+}
+
+fn raise(mut raised: Raised) -> RhaiResult<()> {
+    with_frame(|f| {
+        if f.alerts.len() >= f.max_alerts {
+            f.dropped += 1;
+        } else {
+            raised.found = f.found.clone();
+            f.alerts.push(raised);
+        }
+    });
+    Ok(())
+}
+
+/// Reads the map form of `alert(#{...})`.
+fn parse_alert(map: Map) -> RhaiResult<Raised> {
+    let mut raised = Raised {
+        severity: Severity::default(),
+        message: String::new(),
+        tags: Vec::new(),
+        key: None,
+        fields: Default::default(),
+        found: Vec::new(),
+    };
+    let mut message = None;
+    for (key, value) in map {
+        match key.as_str() {
+            "message" => message = Some(value.to_string()),
+            "severity" => {
+                let name = value
+                    .into_immutable_string()
+                    .map_err(|ty| format!("alert severity must be a string, not {ty}"))?;
+                raised.severity = name.parse::<Severity>().map_err(|e| format!("alert {e}"))?;
+            }
+            "tags" => {
+                let list = value
+                    .into_array()
+                    .map_err(|ty| format!("alert tags must be an array of strings, not {ty}"))?;
+                raised.tags = list.into_iter().map(|t| t.to_string()).collect();
+            }
+            "key" => raised.key = Some(value.to_string()),
+            _ => {
+                raised
+                    .fields
+                    .insert(key.to_string(), dynamic_to_json(&value));
+            }
+        }
+    }
+    raised.message = message.ok_or("alert has no message: add `message: \"…\"` to the map")?;
+    Ok(raised)
+}
+
+fn json_to_dynamic(v: &Value) -> Dynamic {
+    match v {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.into(),
+            None => n.as_f64().unwrap_or(f64::NAN).into(),
+        },
+        Value::String(s) => s.as_str().into(),
+        Value::Array(items) => Dynamic::from_array(items.iter().map(json_to_dynamic).collect()),
+        Value::Object(map) => Dynamic::from_map(
+            map.iter()
+                .map(|(k, v)| (k.as_str().into(), json_to_dynamic(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn dynamic_to_json(v: &Dynamic) -> Value {
+    if v.is_unit() {
+        Value::Null
+    } else if let Ok(b) = v.as_bool() {
+        b.into()
+    } else if let Ok(i) = v.as_int() {
+        i.into()
+    } else if let Ok(f) = v.as_float() {
+        serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+    } else if let Some(items) = v.read_lock::<Array>() {
+        items.iter().map(dynamic_to_json).collect()
+    } else if let Some(map) = v.read_lock::<Map>() {
+        Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.to_string(), dynamic_to_json(v)))
+                .collect(),
+        )
+    } else {
+        Value::String(v.to_string())
+    }
+}

@@ -1,0 +1,86 @@
+//! Finding rule files: `rules/**/*.rhai`, named by their path, described by their `//!` lines.
+
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::Error;
+
+/// A rule's source as found on disk.
+pub(super) struct RuleFile {
+    /// Relative path without `.rhai`, with `/` separators.
+    pub name: String,
+    pub path: PathBuf,
+    pub source: Result<String, std::io::Error>,
+}
+
+/// Every `*.rhai` file under `dir`, sorted by name. Hidden files and folders are skipped.
+pub(super) fn find(dir: &Path) -> Result<Vec<RuleFile>, Error> {
+    if !dir.is_dir() {
+        return Err(Error::NoRules {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mut files = Vec::new();
+    let walk = WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walk {
+        let entry = entry.map_err(|e| Error::Io {
+            path: e.path().unwrap_or(dir).to_path_buf(),
+            source: e.into(),
+        })?;
+        let path = entry.path();
+        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "rhai") {
+            continue;
+        }
+        files.push(RuleFile {
+            name: name_of(dir, path),
+            path: path.to_path_buf(),
+            source: std::fs::read_to_string(path),
+        });
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(files)
+}
+
+/// The rule name of `path` under `dir`: `dir/chips/h200.rhai` is `chips/h200`.
+pub(crate) fn name_of(dir: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(dir).unwrap_or(path).with_extension("");
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The leading `//!` lines of a rule, joined by newlines.
+pub(super) fn description(source: &str) -> String {
+    source
+        .lines()
+        .map(str::trim_start)
+        .take_while(|l| l.starts_with("//!") || l.is_empty())
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_descriptions() {
+        assert_eq!(
+            name_of(Path::new("rules"), Path::new("rules/chips/h200.rhai")),
+            "chips/h200"
+        );
+        assert_eq!(
+            description("//! One.\n//!   Two.\nlet x = 1;\n//! no"),
+            "One.\nTwo."
+        );
+        assert_eq!(description("let x = 1;"), "");
+    }
+}

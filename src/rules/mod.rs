@@ -1,0 +1,300 @@
+//! Rules: loading, compiling, and evaluating them on articles.
+//!
+//! A [`Ruleset`] is the compiled, immutable form of a rules folder, in the manner of YARA-X's
+//! `Rules`: built once, shared by reference across threads (it is `Send + Sync`), and cheap to
+//! evaluate — per article the only work is preparing the article once and running each rule's
+//! precompiled AST. A rule that fails to compile is left out and reported as a [`Diagnostic`];
+//! it never stops the others from loading. A rule that fails at run time is reported as a
+//! [`RuleError`] in the [`Evaluation`]; the other rules still run on that article.
+//!
+//! This module knows articles and alerts, not files of articles, state or outputs.
+
+mod api;
+mod loader;
+mod sandbox;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rhai::{AST, Engine, EvalAltResult, Position, Scope};
+
+use crate::alert::{Alert, AlertArticle, Match, now_rfc3339};
+use crate::article::Article;
+use crate::{Error, text};
+
+pub use sandbox::Limits;
+
+/// Bytes of context either side of a match in an alert's snippet.
+const SNIPPET_CONTEXT: usize = 80;
+
+/// A problem found while loading a rule: `FILE:LINE:COL: message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The rule file (or the rule name, for rules compiled from memory).
+    pub path: PathBuf,
+    /// 1-based line and column (in characters), when the problem has a position.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl Diagnostic {
+    fn at(path: &Path, pos: Position, message: String) -> Diagnostic {
+        Diagnostic {
+            path: path.to_path_buf(),
+            line: pos.line(),
+            column: pos.position().or(pos.line().map(|_| 1)),
+            message,
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}:{}", self.column.unwrap_or(1))?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// One compiled rule.
+pub struct Rule {
+    name: Arc<str>,
+    path: PathBuf,
+    description: String,
+    ast: AST,
+}
+
+impl Rule {
+    /// The rule's name: its path under the rules folder without `.rhai`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The rule's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The rule's leading `//!` lines.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+}
+
+/// A rule that failed while evaluating an article: a runtime error or an exhausted budget.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleError {
+    pub rule: String,
+    /// Where in the rule it failed.
+    pub at: Diagnostic,
+    /// Whether the rule was stopped by a limit (operations, time, size, depth).
+    pub limit: bool,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule {}: {}", self.rule, self.at)
+    }
+}
+
+/// What evaluating rules on one article produced.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// Alerts, in rule order, then in the order each rule raised them.
+    pub alerts: Vec<Alert>,
+    /// Rules that failed on this article.
+    pub errors: Vec<RuleError>,
+    /// Notes worth a log line (e.g. alerts dropped over the per-rule cap).
+    pub notes: Vec<String>,
+}
+
+/// A compiled rules folder.
+pub struct Ruleset {
+    engine: Engine,
+    limits: Limits,
+    rules: Vec<Rule>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Ruleset {
+    /// Compiles every `*.rhai` under `dir` with the default [`Limits`].
+    ///
+    /// Fails only if `dir` is missing; rules that do not compile are in
+    /// [`diagnostics`](Ruleset::diagnostics).
+    pub fn load(dir: impl AsRef<Path>) -> Result<Ruleset, Error> {
+        Ruleset::load_with(dir, Limits::default())
+    }
+
+    /// Compiles every `*.rhai` under `dir` with the given limits.
+    pub fn load_with(dir: impl AsRef<Path>, limits: Limits) -> Result<Ruleset, Error> {
+        let mut set = Ruleset::empty(limits);
+        for file in loader::find(dir.as_ref())? {
+            match file.source {
+                Ok(source) => set.add(&file.name, &file.path, &source),
+                Err(e) => set.diagnostics.push(Diagnostic {
+                    path: file.path,
+                    line: None,
+                    column: None,
+                    message: format!("cannot read rule: {e}"),
+                }),
+            }
+        }
+        Ok(set)
+    }
+
+    /// Compiles rules given as `(name, source)` pairs, for rules that do not live in files.
+    pub fn from_sources<'a>(
+        sources: impl IntoIterator<Item = (&'a str, &'a str)>,
+        limits: Limits,
+    ) -> Ruleset {
+        let mut set = Ruleset::empty(limits);
+        for (name, source) in sources {
+            set.add(name, Path::new(name), source);
+        }
+        set
+    }
+
+    fn empty(limits: Limits) -> Ruleset {
+        Ruleset {
+            engine: sandbox::engine(&limits),
+            limits,
+            rules: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, name: &str, path: &Path, source: &str) {
+        let mut scope = Scope::new();
+        scope.push("article", ());
+        match self.engine.compile_with_scope(&scope, source) {
+            Ok(ast) => self.rules.push(Rule {
+                name: name.into(),
+                path: path.to_path_buf(),
+                description: loader::description(source),
+                ast,
+            }),
+            Err(e) => self
+                .diagnostics
+                .push(Diagnostic::at(path, e.1, e.0.to_string())),
+        }
+    }
+
+    /// The rules that compiled, sorted by name.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Problems found while loading: rules that did not compile or could not be read.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// The limits rules run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Runs every rule on `article`.
+    pub fn evaluate(&self, article: &Article) -> Evaluation {
+        let prepared = Arc::new(api::Prepared::new(article));
+        let time = now_rfc3339();
+        let mut out = Evaluation::default();
+        let mut scope = Scope::new();
+        for rule in &self.rules {
+            // A fresh `article` per rule: a rule that assigns to it cannot affect the next.
+            scope.clear();
+            scope.push("article", api::ArticleRef(prepared.clone()));
+            api::begin(
+                rule.name.clone(),
+                Instant::now() + self.limits.timeout,
+                self.limits.max_alerts_per_rule,
+            );
+            let result = self.engine.run_ast_with_scope(&mut scope, &rule.ast);
+            let frame = api::end();
+            if let Err(e) = result {
+                out.errors.push(self.runtime_error(rule, *e));
+            }
+            if frame.dropped > 0 {
+                out.notes.push(format!(
+                    "rule {} raised {} more alerts than the limit of {} per article; they were dropped",
+                    rule.name, frame.dropped, self.limits.max_alerts_per_rule
+                ));
+            }
+            for raised in frame.alerts {
+                let key = raised.key.as_deref().unwrap_or(&prepared.sha256);
+                let id = Alert::id_for(&rule.name, key);
+                if out.alerts.iter().any(|a| a.id == id) {
+                    continue;
+                }
+                out.alerts.push(Alert {
+                    id,
+                    time: time.clone(),
+                    rule: rule.name.to_string(),
+                    severity: raised.severity,
+                    message: raised.message,
+                    tags: raised.tags,
+                    fields: raised.fields,
+                    article: AlertArticle {
+                        path: article.path.clone(),
+                        title: article.title.clone(),
+                        url: article.url.clone(),
+                        source: article.source.clone(),
+                        sha256: prepared.sha256.clone(),
+                    },
+                    matches: raised
+                        .found
+                        .into_iter()
+                        .map(|f| Match {
+                            snippet: text::snippet(prepared.doc.text(), f.span, SNIPPET_CONTEXT),
+                            term: f.term,
+                        })
+                        .collect(),
+                });
+            }
+        }
+        out
+    }
+
+    fn runtime_error(&self, rule: &Rule, mut e: EvalAltResult) -> RuleError {
+        let limits = &self.limits;
+        let (limit, message) = match e.unwrap_inner() {
+            EvalAltResult::ErrorTooManyOperations(_) => (
+                true,
+                format!(
+                    "stopped after {} operations (limits.rule_max_operations)",
+                    limits.max_operations
+                ),
+            ),
+            EvalAltResult::ErrorTerminated(..) => (
+                true,
+                format!(
+                    "stopped after running for {:?} (limits.rule_timeout)",
+                    limits.timeout
+                ),
+            ),
+            EvalAltResult::ErrorStackOverflow(_) => (
+                true,
+                format!(
+                    "stopped: function calls nested deeper than {} levels",
+                    limits.max_call_depth
+                ),
+            ),
+            EvalAltResult::ErrorDataTooLarge(what, _) => {
+                (true, format!("stopped: {what} over its size limit"))
+            }
+            _ => (false, String::new()),
+        };
+        let pos = e.take_position();
+        let message = if limit { message } else { e.to_string() };
+        RuleError {
+            rule: rule.name.to_string(),
+            at: Diagnostic::at(&rule.path, pos, message),
+            limit,
+        }
+    }
+}
