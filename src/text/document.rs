@@ -156,26 +156,27 @@ impl Document {
         self.words[pos as usize].sentence
     }
 
-    /// The first pair of occurrences of `a` and `b` at most `n` words apart (counting from the
-    /// end of the earlier to the start of the later, so adjacent words are 1 apart), in the same
-    /// field (title or body).
+    /// The first pair of occurrences of `a` and `b` with at most `n` other words between them
+    /// (so `n = 0` means adjacent), in the same field (title or body).
     pub fn near(&self, a: &Term, b: &Term, n: u32) -> Option<(Occurrence, Occurrence)> {
         let bs = self.occurrences(b);
+        let reach = n as u64 + 1;
         self.occurrences(a).into_iter().find_map(|x| {
-            // Occurrences of b whose start lies in [x.first - n, x.last + n] are the candidates.
-            let from = bs.partition_point(|y| (y.first as u64) + (n as u64) < x.first as u64);
+            // Occurrences of b are sorted and all of one length: the ones that can be near x
+            // form one run, found by binary search.
+            let from = bs.partition_point(|y| (y.last as u64) + reach < x.first as u64);
             bs[from..]
                 .iter()
-                .take_while(|y| y.first as u64 <= x.last as u64 + n as u64)
+                .take_while(|y| y.first as u64 <= x.last as u64 + reach)
                 .find(|y| {
-                    let gap = if y.first > x.last {
-                        y.first - x.last
+                    let between = if y.first > x.last {
+                        y.first - x.last - 1
                     } else if x.first > y.last {
-                        x.first - y.last
+                        x.first - y.last - 1
                     } else {
                         0
                     };
-                    gap <= n && self.in_title(x.first) == self.in_title(y.first)
+                    between <= n && self.in_title(x.first) == self.in_title(y.first)
                 })
                 .map(|y| (x, *y))
         })
@@ -364,7 +365,9 @@ mod tests {
     #[test]
     fn near_and_sentences() {
         let d = doc("DeepSeek bought chips. Later, far away, the H200 arrived.\n\nNew paragraph");
-        assert!(d.near(&t("deepseek"), &t("chips"), 2).is_some());
+        assert!(d.near(&t("deepseek"), &t("chips"), 1).is_some());
+        assert!(d.near(&t("deepseek"), &t("chips"), 0).is_none());
+        assert!(d.near(&t("deepseek"), &t("bought"), 0).is_some());
         assert!(d.near(&t("deepseek"), &t("h200"), 3).is_none());
         assert!(d.near(&t("h200"), &t("deepseek"), 8).is_some());
         assert!(d.same_sentence(&t("deepseek"), &t("chips")).is_some());

@@ -1,0 +1,230 @@
+//! `newswatch scan`: inputs, output formats, exit codes, bad files.
+
+mod common;
+
+use common::Sandbox;
+
+const HELLO: &str = r#"if article.mentions("hello") { alert("hello found"); }"#;
+
+fn sandbox() -> Sandbox {
+    let s = Sandbox::new();
+    s.rule("hello", HELLO);
+    s
+}
+
+#[test]
+fn json_alert_has_every_field_of_the_contract() {
+    let s = sandbox();
+    s.write("inbox/a.txt", "Hello world\n\nSome body text.\n");
+    let run = s.run(&["scan", "--format", "json", "inbox"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let alerts = run.alerts();
+    assert_eq!(alerts.len(), 1);
+    let a = &alerts[0];
+    let keys: Vec<_> = a.as_object().unwrap().keys().cloned().collect();
+    for key in [
+        "id", "time", "rule", "severity", "message", "tags", "fields", "article", "matches",
+    ] {
+        assert!(keys.contains(&key.to_string()), "missing {key} in {a}");
+    }
+    assert_eq!(a["rule"], "hello");
+    assert_eq!(a["severity"], "medium");
+    assert_eq!(a["message"], "hello found");
+    assert_eq!(a["tags"], serde_json::json!([]));
+    assert_eq!(a["fields"], serde_json::json!({}));
+    assert_eq!(a["article"]["path"], "inbox/a.txt");
+    assert_eq!(a["article"]["title"], "Hello world");
+    assert!(a["article"]["url"].is_null());
+    assert_eq!(a["article"]["source"], "inbox");
+    assert_eq!(a["article"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(a["matches"][0]["term"], "hello");
+    assert!(
+        a["matches"][0]["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("Hello world")
+    );
+    let time = a["time"].as_str().unwrap();
+    assert!(time.ends_with('Z') && time.len() == 20, "{time}");
+}
+
+#[test]
+fn ids_are_stable_and_shared_by_copies_of_one_article() {
+    let s = sandbox();
+    s.write("inbox/a.txt", "Hello world\n\nbody\n");
+    s.write("inbox/copy.txt", "Hello world\n\nbody\n");
+    s.write("inbox/other.txt", "Hello again\n\nbody\n");
+    let first = s.run(&["scan", "--format", "json", "inbox"]).alerts();
+    let second = s.run(&["scan", "--format", "json", "inbox"]).alerts();
+    assert_eq!(first.len(), 3, "scan without --state reports every file");
+    let ids: Vec<_> = first.iter().map(|a| a["id"].clone()).collect();
+    assert_eq!(ids[0], ids[1], "same content, same id");
+    assert_ne!(ids[0], ids[2]);
+    let again: Vec<_> = second.iter().map(|a| a["id"].clone()).collect();
+    assert_eq!(ids, again, "ids are stable across runs");
+}
+
+#[test]
+fn exit_codes_follow_grep() {
+    let s = sandbox();
+    s.write("yes.txt", "hello\n");
+    s.write("no.txt", "nothing here\n");
+    assert_eq!(s.run(&["scan", "yes.txt"]).code, 0);
+    assert_eq!(s.run(&["scan", "no.txt"]).code, 1);
+    let missing = s.run(&["scan", "--format", "json", "yes.txt", "missing.txt"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("missing.txt"), "{}", missing.stderr);
+    assert_eq!(missing.alerts().len(), 1, "other paths are still scanned");
+    let no_rules = s.run(&["scan", "--rules", "nope", "yes.txt"]);
+    assert_eq!(no_rules.code, 2);
+    assert!(no_rules.stderr.contains("nope"), "{}", no_rules.stderr);
+}
+
+#[test]
+fn json_format_prints_only_alerts_on_stdout() {
+    let s = sandbox();
+    s.rule(
+        "noisy",
+        r#"print("chatty rule"); debug("more"); alert("x");"#,
+    );
+    s.rule("broken", "let x = ;");
+    s.write("a.txt", "hello\n");
+    s.write("b.bin", b"\0\0\0");
+    let run = s.run(&["scan", "--format", "json", "a.txt", "b.bin"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.rules(), ["hello", "noisy"]);
+    assert!(
+        run.stderr.contains("rule noisy: chatty rule"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("rule noisy: \"more\""),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn text_format_is_readable_and_uncoloured_when_piped() {
+    let s = sandbox();
+    s.write("a.txt", "Hello world\n\nbody\n");
+    let run = s.run(&["scan", "a.txt"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("hello"), "{}", run.stdout);
+    assert!(run.stdout.contains("hello found"));
+    assert!(run.stdout.contains("a.txt"));
+    assert!(!run.stdout.contains('\x1b'), "no colour on a pipe");
+}
+
+#[test]
+fn stdin_is_one_article() {
+    let s = sandbox();
+    let run = s.run_with_stdin(
+        &["scan", "--format", "json", "-"],
+        Some(b"Title line\n\nsays hello\n"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let a = &run.alerts()[0];
+    assert_eq!(a["article"]["title"], "Title line");
+    assert_eq!(a["article"]["path"], "-");
+}
+
+#[test]
+fn folders_are_walked_recursively_skipping_hidden_and_unknown_files() {
+    let s = sandbox();
+    s.write("inbox/a.txt", "hello\n");
+    s.write("inbox/deep/er/b.md", "# hello\n");
+    s.write("inbox/noext", "hello\n");
+    s.write("inbox/.hidden.txt", "hello\n");
+    s.write("inbox/.git/c.txt", "hello\n");
+    s.write("inbox/picture.jpg", "hello\n");
+    let run = s.run(&["scan", "--format", "json", "inbox"]);
+    let mut paths: Vec<_> = run
+        .alerts()
+        .iter()
+        .map(|a| a["article"]["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        ["inbox/a.txt", "inbox/deep/er/b.md", "inbox/noext"],
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn bad_files_are_skipped_with_a_reason_and_strict_turns_them_into_errors() {
+    let s = sandbox();
+    s.write("inbox/good.txt", "hello\n");
+    s.write("inbox/binary.txt", b"PK\x03\x04\0\0hello");
+    s.write("inbox/latin1.txt", b"Caf\xe9 hello\n");
+    s.write("newswatch.yaml", "limits:\n  max_file_size: 100\n");
+    s.write("inbox/big.txt", format!("hello {}\n", "x".repeat(200)));
+    let run = s.run(&["scan", "--format", "json", "inbox"]);
+    assert_eq!(run.code, 0, "skipped files do not change the exit code");
+    assert_eq!(
+        run.alerts().len(),
+        2,
+        "good.txt and latin1.txt: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("binary.txt: skipped: binary file"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("big.txt: skipped"), "{}", run.stderr);
+    assert!(run.stderr.contains("max_file_size"), "{}", run.stderr);
+    let strict = s.run(&["scan", "--strict", "--format", "json", "inbox"]);
+    assert_eq!(strict.code, 2);
+    assert_eq!(strict.alerts().len(), 2, "strict still prints the alerts");
+}
+
+#[test]
+fn invalid_utf8_is_replaced_not_fatal() {
+    let s = sandbox();
+    s.write(
+        "a.txt",
+        b"Title \xff\xfe\n\nfee for Mutu, a \xa315.8m hello signing\n",
+    );
+    let run = s.run(&["scan", "--format", "json", "a.txt"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.alerts()[0]["article"]["title"]
+            .as_str()
+            .unwrap()
+            .contains('\u{fffd}')
+    );
+}
+
+#[test]
+fn bad_config_is_exit_2_with_file_line_and_column() {
+    let s = sandbox();
+    s.write("a.txt", "hello\n");
+    s.write("custom.yaml", "limits:\n  rule_timeout: soon\n");
+    let run = s.run(&["scan", "--config", "custom.yaml", "a.txt"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("custom.yaml:2:"), "{}", run.stderr);
+    assert!(run.stderr.contains("soon"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn config_sets_rules_folder_and_limits() {
+    let s = Sandbox::new();
+    s.write(
+        "elsewhere/spin.rhai",
+        "let i = 0; while i < 5000 { i += 1; } alert(\"done\");",
+    );
+    s.write(
+        "newswatch.yaml",
+        "rules: elsewhere\nlimits: { rule_max_operations: 1000 }\n",
+    );
+    s.write("a.txt", "x\n");
+    let run = s.run(&["scan", "--format", "json", "a.txt"]);
+    assert_eq!(run.code, 1, "the rule is stopped at 1000 operations");
+    assert!(run.stderr.contains("rule spin"), "{}", run.stderr);
+    assert!(run.stderr.contains("rule_max_operations"), "{}", run.stderr);
+}
