@@ -42,4 +42,7 @@ pub enum Error {
         column: usize,
         message: String,
     },
+    /// The state store could not be opened or written.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }

@@ -26,6 +26,7 @@ pub mod config;
 mod error;
 pub mod rules;
 pub mod sources;
+pub mod state;
 pub mod text;
 
 #[doc(hidden)]

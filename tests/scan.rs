@@ -228,3 +228,57 @@ fn config_sets_rules_folder_and_limits() {
     assert!(run.stderr.contains("rule spin"), "{}", run.stderr);
     assert!(run.stderr.contains("rule_max_operations"), "{}", run.stderr);
 }
+
+#[test]
+fn state_records_alerts_and_skips_ids_already_recorded() {
+    let s = sandbox();
+    s.write("inbox/a.txt", "hello\n\none\n");
+    s.write("inbox/copy.txt", "hello\n\none\n");
+    let first = s.run(&[
+        "scan",
+        "--format",
+        "json",
+        "--state",
+        "state/nw.db",
+        "inbox",
+    ]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.alerts().len(), 1, "the copy has the same id");
+    let second = s.run(&[
+        "scan",
+        "--format",
+        "json",
+        "--state",
+        "state/nw.db",
+        "inbox",
+    ]);
+    assert_eq!(second.code, 1, "nothing new: {}", second.stdout);
+    assert_eq!(second.stdout, "");
+    s.write("inbox/b.txt", "hello\n\ntwo\n");
+    let third = s.run(&[
+        "scan",
+        "--format",
+        "json",
+        "--state",
+        "state/nw.db",
+        "inbox",
+    ]);
+    assert_eq!(third.alerts().len(), 1);
+    assert_eq!(third.alerts()[0]["article"]["path"], "inbox/b.txt");
+}
+
+#[test]
+fn a_state_file_that_is_not_a_database_is_refused_and_kept() {
+    let s = sandbox();
+    s.write("a.txt", "hello\n");
+    let junk = "this is not a database, but someone's notes\n".repeat(100);
+    let state = s.write("notes.db", &junk);
+    let run = s.run(&["scan", "--state", "notes.db", "a.txt"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("notes.db"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(state).unwrap(),
+        junk,
+        "never replaced"
+    );
+}

@@ -14,6 +14,7 @@ use crate::Error;
 use crate::article::{self, Article};
 use crate::rules::{Evaluation, Ruleset};
 use crate::sources::{self, Input};
+use crate::state::State;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -26,6 +27,9 @@ pub(crate) struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// State file: record alerts there and skip those whose id is already recorded.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
     /// Config file (default: ./newswatch.yaml if present).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -66,6 +70,13 @@ pub(crate) fn run(args: Args) -> u8 {
         tracing::error!("{d}");
     }
     let max_file_size = config.limits.max_file_size;
+    let state = match args.state.as_deref().map(State::open).transpose() {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::error!("{e}");
+            return TROUBLE;
+        }
+    };
 
     let mut trouble = false;
     let mut inputs = Vec::new();
@@ -108,6 +119,14 @@ pub(crate) fn run(args: Args) -> u8 {
                             errors.report(e, input);
                         }
                         for alert in &eval.alerts {
+                            match state.as_ref().map(|s| s.record_alert(alert)) {
+                                Some(Ok(false)) => continue,
+                                Some(Err(e)) => {
+                                    tracing::error!("{e}");
+                                    return TROUBLE;
+                                }
+                                Some(Ok(true)) | None => {}
+                            }
                             alerts += 1;
                             if let Err(e) = printer.print(alert) {
                                 return broken_pipe_or_trouble(e, alerts);

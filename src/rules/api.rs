@@ -191,12 +191,14 @@ fn terms(list: &Array, function: &str) -> RhaiResult<Vec<ImmutableString>> {
 }
 
 /// Patterns of `matches()`, compiled once per process and shared by all threads.
-static REGEXES: LazyLock<RwLock<HashMap<String, Result<Arc<Regex>, String>>>> =
-    LazyLock::new(Default::default);
+static REGEXES: LazyLock<RwLock<HashMap<String, Compiled>>> = LazyLock::new(Default::default);
+
+/// A compiled pattern, or why it does not compile.
+type Compiled = Result<Arc<Regex>, String>;
 
 /// Compiles `pattern` (or finds it compiled). Regexes are linear-time and size-capped, so a
 /// hostile pattern cannot stall a rule outside its operation budget.
-pub(crate) fn regex(pattern: &str) -> Result<Arc<Regex>, String> {
+pub(crate) fn regex(pattern: &str) -> Compiled {
     if let Some(found) = REGEXES.read().expect("regex cache").get(pattern) {
         return found.clone();
     }
