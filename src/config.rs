@@ -290,17 +290,23 @@ fn expand_home(s: &str) -> PathBuf {
     }
 }
 
-/// Parses `250ms`, `10s`, `5m`, `2h`, `7d` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Splits `12.5 unit` into the number and the unit.
+fn quantity<'a>(s: &'a str, what: &str, examples: &str) -> Result<(f64, &'a str), String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num
+    let n = num
         .parse()
-        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 250ms, 10s, 5m, 2h, 7d"))?;
-    let secs = match unit.trim() {
+        .map_err(|_| format!("invalid {what} {s:?}: expected e.g. {examples}"))?;
+    Ok((n, unit.trim()))
+}
+
+/// Parses `250ms`, `10s`, `5m`, `2h`, `7d` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (n, unit) = quantity(s, "duration", "250ms, 10s, 5m, 2h, 7d")?;
+    let secs = match unit {
         "ms" => n / 1000.0,
         "" | "s" => n,
         "m" | "min" => n * 60.0,
@@ -317,15 +323,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Parses `16MiB`, `512KB`, `1GiB`, `1000` (bytes).
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid size {s:?}: expected e.g. 16MiB, 512KB, 1000"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let (n, unit) = quantity(s, "size", "16MiB, 512KB, 1000")?;
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kb" => 1000,
         "kib" | "k" => 1 << 10,
