@@ -117,7 +117,7 @@ pub struct Evaluation {
 pub struct Ruleset {
     engine: Engine,
     limits: Limits,
-    rules: Vec<Rule>,
+    rules: Vec<Arc<Rule>>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -132,28 +132,63 @@ impl Ruleset {
 
     /// Compiles every `*.rhai` under `dir` with the given limits.
     pub fn load_with(dir: impl AsRef<Path>, limits: Limits) -> Result<Ruleset, Error> {
+        Ruleset::load_keeping(dir.as_ref(), limits, None)
+    }
+
+    /// Recompiles `dir` for a running daemon: new rule files are added, deleted ones dropped,
+    /// changed ones recompiled — and a rule that no longer compiles (or cannot be read) keeps
+    /// its last good version from `self`, while its problem is reported in
+    /// [`diagnostics`](Ruleset::diagnostics).
+    pub fn reload(&self, dir: impl AsRef<Path>) -> Result<Ruleset, Error> {
+        Ruleset::load_keeping(dir.as_ref(), self.limits.clone(), Some(self))
+    }
+
+    fn load_keeping(
+        dir: &Path,
+        limits: Limits,
+        previous: Option<&Ruleset>,
+    ) -> Result<Ruleset, Error> {
         let mut set = Ruleset::empty(limits);
-        for file in loader::find(dir.as_ref())? {
-            match file.source {
+        for file in loader::find(dir)? {
+            let compiled = match file.source {
                 Ok(source) => set.add(&file.name, &file.path, &source),
-                Err(e) => set.diagnostics.push(Diagnostic {
-                    path: file.path,
-                    line: None,
-                    column: None,
-                    message: format!("cannot read rule: {e}"),
-                }),
+                Err(e) => {
+                    set.diagnostics.push(Diagnostic {
+                        path: file.path,
+                        line: None,
+                        column: None,
+                        message: format!("cannot read rule: {e}"),
+                    });
+                    false
+                }
+            };
+            let last_good = previous.and_then(|p| p.rules.iter().find(|r| *r.name == file.name));
+            if let (false, Some(rule)) = (compiled, last_good) {
+                set.rules.push(rule.clone());
             }
         }
         Ok(set)
     }
 
     /// Compiles rules given as `(name, source)` pairs, for rules that do not live in files.
+    /// They are sorted by name like rules from a folder; of two with one name, the first wins.
     pub fn from_sources<'a>(
         sources: impl IntoIterator<Item = (&'a str, &'a str)>,
         limits: Limits,
     ) -> Ruleset {
+        let mut sources: Vec<_> = sources.into_iter().collect();
+        sources.sort_by_key(|(name, _)| *name);
         let mut set = Ruleset::empty(limits);
-        for (name, source) in sources {
+        for (i, (name, source)) in sources.iter().enumerate() {
+            if i > 0 && sources[i - 1].0 == *name {
+                set.diagnostics.push(Diagnostic {
+                    path: PathBuf::from(name),
+                    line: None,
+                    column: None,
+                    message: "a rule of this name was already given; this one is ignored".into(),
+                });
+                continue;
+            }
             set.add(name, Path::new(name), source);
         }
         set
@@ -168,24 +203,30 @@ impl Ruleset {
         }
     }
 
-    fn add(&mut self, name: &str, path: &Path, source: &str) {
+    /// Compiles one rule into the set; false (with a diagnostic) if it does not compile.
+    fn add(&mut self, name: &str, path: &Path, source: &str) -> bool {
         let mut scope = Scope::new();
         scope.push("article", ());
         match self.engine.compile_with_scope(&scope, source) {
-            Ok(ast) => self.rules.push(Rule {
-                name: name.into(),
-                path: path.to_path_buf(),
-                description: loader::description(source),
-                ast,
-            }),
-            Err(e) => self
-                .diagnostics
-                .push(Diagnostic::at(path, e.1, e.0.to_string())),
+            Ok(ast) => {
+                self.rules.push(Arc::new(Rule {
+                    name: name.into(),
+                    path: path.to_path_buf(),
+                    description: loader::description(source),
+                    ast,
+                }));
+                true
+            }
+            Err(e) => {
+                self.diagnostics
+                    .push(Diagnostic::at(path, e.1, e.0.to_string()));
+                false
+            }
         }
     }
 
     /// The rules that compiled, sorted by name.
-    pub fn rules(&self) -> &[Rule] {
+    pub fn rules(&self) -> &[Arc<Rule>] {
         &self.rules
     }
 
