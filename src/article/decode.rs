@@ -1,6 +1,15 @@
-//! Bytes to text: byte-order marks, UTF-8, and the binary-file check.
+//! Bytes to text: byte-order marks, UTF-8, declared charsets, detection of legacy encodings,
+//! and the binary-file check.
+//!
+//! The order is a browser's, with one deliberate difference: bytes that are valid UTF-8 (and
+//! not plain ASCII) are read as UTF-8 even when the file declares another charset, because real
+//! pages lie (a page labelled `gb2312` or `iso-8859-15` whose bytes are UTF-8) while valid
+//! multi-byte UTF-8 almost never happens by accident in a legacy encoding.
 
 use std::borrow::Cow;
+
+use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
+use encoding_rs::{Encoding, ISO_2022_JP, UTF_8, WINDOWS_1252};
 
 /// Why bytes are not text.
 #[derive(Debug, PartialEq, Eq)]
@@ -9,57 +18,341 @@ pub(crate) struct NotText {
     pub offset: usize,
 }
 
-/// Decodes `bytes` as text. A byte-order mark selects UTF-8, UTF-16 or UTF-32; otherwise the
-/// bytes are read as UTF-8 with invalid sequences replaced by U+FFFD, never refused. NUL bytes
-/// outside UTF-16/32 mean the file is binary.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, NotText> {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return Ok(String::from_utf8_lossy(rest));
+/// Bytes of a file fed to the detector: enough to decide, bounded for huge files.
+const DETECT_SAMPLE: usize = 1 << 20;
+
+/// Refuses binary files: a NUL byte that no UTF-16/32 reading explains (with a byte-order
+/// mark, or laid out as UTF-16/32 text without one, as XML allows).
+pub(crate) fn check_text(bytes: &[u8]) -> Result<(), NotText> {
+    let Some(offset) = bytes.iter().position(|&b| b == 0) else {
+        return Ok(());
+    };
+    if bom(bytes).is_some() || unmarked_wide(bytes).is_some() {
+        return Ok(());
     }
-    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE\0\0") {
-        return Ok(Cow::Owned(utf32(rest, u32::from_le_bytes)));
-    }
-    if let Some(rest) = bytes.strip_prefix(b"\0\0\xFE\xFF") {
-        return Ok(Cow::Owned(utf32(rest, u32::from_be_bytes)));
-    }
-    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
-        return Ok(Cow::Owned(utf16(rest, u16::from_le_bytes)));
-    }
-    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
-        return Ok(Cow::Owned(utf16(rest, u16::from_be_bytes)));
-    }
-    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
-        return Err(NotText { offset });
-    }
-    Ok(String::from_utf8_lossy(bytes))
+    Err(NotText { offset })
 }
 
-fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {
-    let units = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]]));
-    char::decode_utf16(units)
-        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect()
+/// Decodes `bytes` (already checked by [`check_text`]) to text, never failing: invalid bytes
+/// become U+FFFD. `declared` is the charset the document names for itself (HTML `<meta
+/// charset>`, XML declaration), used when the bytes are not UTF-8.
+pub(crate) fn decode<'a>(bytes: &'a [u8], declared: Option<&'static Encoding>) -> Cow<'a, str> {
+    if let Some((wide, len)) = bom(bytes) {
+        return Cow::Owned(wide.decode(&bytes[len..]));
+    }
+    // NUL bytes are valid UTF-8, so BOM-less UTF-16/32 is tried first.
+    if bytes.contains(&0)
+        && let Some(text) = unmarked_wide(bytes)
+    {
+        return Cow::Owned(text);
+    }
+    // The hot path: valid UTF-8 without escape sequences is borrowed as it is.
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        if text.contains('\x1b') && (declared == Some(ISO_2022_JP) || guess(bytes) == ISO_2022_JP) {
+            return ISO_2022_JP.decode_without_bom_handling(bytes).0;
+        }
+        return Cow::Borrowed(text);
+    }
+    if mostly_utf8(bytes) {
+        return String::from_utf8_lossy(bytes);
+    }
+    let encoding = declared
+        .map(Encoding::output_encoding)
+        .unwrap_or_else(|| detect(bytes));
+    encoding.decode_without_bom_handling(bytes).0
 }
 
-fn utf32(bytes: &[u8], unit: fn([u8; 4]) -> u32) -> String {
-    bytes
-        .chunks_exact(4)
-        .map(|c| {
-            char::from_u32(unit([c[0], c[1], c[2], c[3]])).unwrap_or(char::REPLACEMENT_CHARACTER)
-        })
-        .collect()
+/// Guesses the legacy encoding of bytes that are not UTF-8.
+fn detect(bytes: &[u8]) -> &'static Encoding {
+    // Fewer than four non-ASCII bytes are too little evidence for the detector (it reads the
+    // `£` of an English text as Polish `Ł`). Lone high bytes between ASCII ones are the mark of
+    // a single-byte encoding: the most common one wins. Others stay UTF-8, with U+FFFD.
+    let high: Vec<usize> = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| !b.is_ascii())
+        .map(|(i, _)| i)
+        .take(4)
+        .collect();
+    if high.len() < 4 {
+        let ascii_at = |j: usize| bytes.get(j).is_none_or(u8::is_ascii);
+        let isolated = high
+            .iter()
+            .all(|&i| i.checked_sub(1).is_none_or(ascii_at) && ascii_at(i + 1));
+        return if isolated { WINDOWS_1252 } else { UTF_8 };
+    }
+    guess(bytes)
+}
+
+/// chardetng's guess, from the start of the bytes.
+fn guess(bytes: &[u8]) -> &'static Encoding {
+    let sample = &bytes[..bytes.len().min(DETECT_SAMPLE)];
+    let mut detector = EncodingDetector::new(Iso2022JpDetection::Allow);
+    detector.feed(sample, sample.len() == bytes.len());
+    detector.guess(None, Utf8Detection::Allow)
+}
+
+/// UTF-8 with a few bad bytes (a stray Latin-1 `£` pasted into a UTF-8 file) stays UTF-8:
+/// valid multi-byte sequences must outnumber invalid ones four to one.
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    let (mut multibyte, mut invalid) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        multibyte += chunk.valid().bytes().filter(|&b| b >= 0xC0).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
+    multibyte > 4 * invalid
+}
+
+/// A UTF-16 or UTF-32 reading of the bytes.
+#[derive(Clone, Copy)]
+enum Wide {
+    Utf8,
+    Utf16 { big_endian: bool },
+    Utf32 { big_endian: bool },
+}
+
+impl Wide {
+    fn decode(self, bytes: &[u8]) -> String {
+        self.decode_strict(bytes, false).unwrap_or_default()
+    }
+
+    /// Decodes; with `strict`, gives up on anything unlike text (NUL, control characters,
+    /// unpaired surrogates), which is how a BOM-less wide file is told from a binary one.
+    fn decode_strict(self, bytes: &[u8], strict: bool) -> Option<String> {
+        let text_char = |c: Option<char>| match c {
+            Some(c) if !strict || !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0c') => {
+                Some(c)
+            }
+            None if !strict => Some(char::REPLACEMENT_CHARACTER),
+            _ => None,
+        };
+        match self {
+            Wide::Utf8 => Some(String::from_utf8_lossy(bytes).into_owned()),
+            Wide::Utf16 { big_endian } => {
+                if strict && !bytes.len().is_multiple_of(2) {
+                    return None;
+                }
+                let units = bytes.chunks_exact(2).map(|c| {
+                    let pair = [c[0], c[1]];
+                    if big_endian {
+                        u16::from_be_bytes(pair)
+                    } else {
+                        u16::from_le_bytes(pair)
+                    }
+                });
+                char::decode_utf16(units)
+                    .map(|c| text_char(c.ok()))
+                    .collect()
+            }
+            Wide::Utf32 { big_endian } => {
+                if strict && !bytes.len().is_multiple_of(4) {
+                    return None;
+                }
+                bytes
+                    .chunks_exact(4)
+                    .map(|c| {
+                        let quad = [c[0], c[1], c[2], c[3]];
+                        let unit = if big_endian {
+                            u32::from_be_bytes(quad)
+                        } else {
+                            u32::from_le_bytes(quad)
+                        };
+                        text_char(char::from_u32(unit))
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The byte-order mark at the start of `bytes`, and its length.
+fn bom(bytes: &[u8]) -> Option<(Wide, usize)> {
+    // UTF-32 LE before UTF-16 LE: its mark starts with UTF-16 LE's.
+    let marks: [(&[u8], Wide); 5] = [
+        (b"\xEF\xBB\xBF", Wide::Utf8),
+        (b"\xFF\xFE\0\0", Wide::Utf32 { big_endian: false }),
+        (b"\0\0\xFE\xFF", Wide::Utf32 { big_endian: true }),
+        (b"\xFF\xFE", Wide::Utf16 { big_endian: false }),
+        (b"\xFE\xFF", Wide::Utf16 { big_endian: true }),
+    ];
+    marks
+        .into_iter()
+        .find(|(mark, _)| bytes.starts_with(mark))
+        .map(|(mark, wide)| (wide, mark.len()))
+}
+
+/// Reads BOM-less UTF-32 or UTF-16 (tried in that order: UTF-32 text is not valid UTF-16
+/// text, it has NUL units), in the byte order that puts the NULs of ASCII characters in the
+/// high bytes. A binary file fails on its first NUL or control character.
+fn unmarked_wide(bytes: &[u8]) -> Option<String> {
+    let nuls = |every: usize, at: usize| {
+        bytes
+            .iter()
+            .skip(at)
+            .step_by(every)
+            .filter(|&&b| b == 0)
+            .count()
+    };
+    let utf32_be = nuls(4, 0) > nuls(4, 3);
+    let utf16_be = nuls(2, 0) > nuls(2, 1);
+    [
+        Wide::Utf32 {
+            big_endian: utf32_be,
+        },
+        Wide::Utf16 {
+            big_endian: utf16_be,
+        },
+    ]
+    .into_iter()
+    .find_map(|wide| wide.decode_strict(bytes, true))
+    // Markup and Latin text are mostly ASCII; a binary that happens to decode is not.
+    .filter(|text| 2 * text.chars().filter(char::is_ascii).count() > text.chars().count())
+}
+
+/// How far into a document its charset declaration may be looked for.
+const PRESCAN: usize = 4096;
+
+/// The charset an HTML page declares in `<meta charset=…>` or `<meta http-equiv=Content-Type
+/// content="…; charset=…">`, among its first bytes.
+pub(crate) fn html_charset(bytes: &[u8]) -> Option<&'static Encoding> {
+    let head = &bytes[..bytes.len().min(PRESCAN)];
+    let mut rest = head;
+    while let Some(at) = find_ascii_ci(rest, b"<meta") {
+        let tag = &rest[at..];
+        let end = tag.iter().position(|&b| b == b'>').unwrap_or(tag.len());
+        if let Some(encoding) = label_after(&tag[..end], b"charset") {
+            return Some(encoding);
+        }
+        rest = &tag[end..];
+    }
+    None
+}
+
+/// The encoding an XML declaration (`<?xml version="1.0" encoding="…"?>`) names.
+pub(crate) fn xml_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
+    let start = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let start = &start[..start.len().min(PRESCAN)];
+    let decl = start.trim_ascii_start().strip_prefix(b"<?xml")?;
+    let end = decl.windows(2).position(|w| w == b"?>")?;
+    label_after(&decl[..end], b"encoding")
+}
+
+/// The encoding whose label follows `name`, `=` and an optional quote in `tag`.
+fn label_after(tag: &[u8], name: &[u8]) -> Option<&'static Encoding> {
+    let at = find_ascii_ci(tag, name)?;
+    let value = tag[at + name.len()..]
+        .trim_ascii_start()
+        .strip_prefix(b"=")?;
+    let value = value.trim_ascii_start();
+    let value = value.strip_prefix(b"\"").unwrap_or(value);
+    let value = value.strip_prefix(b"'").unwrap_or(value);
+    let len = value
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+        .unwrap_or(value.len());
+    Encoding::for_label(&value[..len])
+}
+
+fn find_ascii_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Rewrites the XML declaration of text decoded to UTF-8 so that an XML parser does not
+/// decode it a second time with the charset it names.
+pub(crate) fn as_utf8_xml(text: &str) -> Cow<'_, str> {
+    let text = text.trim_start_matches('\u{feff}');
+    let trimmed = text.trim_start();
+    if let Some(after) = trimmed.strip_prefix("<?xml")
+        && let Some(end) = after.find("?>")
+        && after[..end].contains("encoding")
+    {
+        let version = if after[..end].contains("1.1") {
+            "1.1"
+        } else {
+            "1.0"
+        };
+        let rest = &after[end + 2..];
+        return Cow::Owned(format!(
+            "<?xml version=\"{version}\" encoding=\"utf-8\"?>{rest}"
+        ));
+    }
+    Cow::Borrowed(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn text(bytes: &[u8]) -> String {
+        check_text(bytes).unwrap();
+        decode(bytes, None).into_owned()
+    }
+
     #[test]
-    fn decodes_boms_and_replaces_invalid_bytes() {
-        assert_eq!(decode(b"\xEF\xBB\xBFabc").unwrap(), "abc");
-        assert_eq!(decode(b"\xFF\xFEa\0b\0").unwrap(), "ab");
-        assert_eq!(decode(b"\xFE\xFF\0a\0b").unwrap(), "ab");
-        assert_eq!(decode(b"fee \xA315m").unwrap(), "fee \u{FFFD}15m");
-        assert_eq!(decode(b"ab\0c"), Err(NotText { offset: 2 }));
+    fn boms_select_the_encoding() {
+        assert_eq!(text(b"\xEF\xBB\xBFabc"), "abc");
+        assert_eq!(text(b"\xFF\xFEa\0b\0"), "ab");
+        assert_eq!(text(b"\xFE\xFF\0a\0b"), "ab");
+        assert_eq!(text(b"\xFF\xFE\0\0a\0\0\0"), "a");
+        assert_eq!(text(b"\0\0\xFE\xFF\0\0\0a"), "a");
+    }
+
+    #[test]
+    fn utf16_and_32_without_bom_are_text_not_binary() {
+        assert_eq!(text(b"<\0?\0x\0m\0l\0"), "<?xml");
+        assert_eq!(text(b"\0<\0?\0x"), "<?x");
+        assert_eq!(text(b"<\0\0\0a\0\0\0"), "<a");
+        assert_eq!(check_text(b"ab\0c"), Err(NotText { offset: 2 }));
+        assert_eq!(check_text(b"PK\x03\x04\0\0"), Err(NotText { offset: 4 }));
+    }
+
+    #[test]
+    fn legacy_encodings_are_detected() {
+        let latin1 = b"Le pr\xe9sident fran\xe7ais a d\xe9clar\xe9 que l'\xe9t\xe9 serait chaud \xe0 P\xe9kin.";
+        assert!(text(latin1).contains("président français"));
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS
+            .encode("エヌビディアの半導体を中国企業が購入した。日本語の文章です。");
+        assert!(text(&sjis).contains("半導体"));
+        // A stray Latin-1 byte in ASCII text is Latin-1 (the BBC's `sport/199.txt`).
+        let bbc =
+            text(b"Chelsea will not ask for the fee for Mutu, a \xA315.8m signing from Parma.");
+        assert!(bbc.contains("\u{a3}15.8m"), "{bbc}");
+        // Too little evidence for any encoding: replacement characters.
+        assert_eq!(text(b"Title \xff\xfe"), "Title \u{fffd}\u{fffd}");
+        // A stray bad byte in UTF-8 text keeps the rest UTF-8.
+        let mut mixed = "Pékin, été, à Paris, déjà ".as_bytes().to_vec();
+        mixed.push(0xA3);
+        assert!(text(&mixed).starts_with("Pékin, été, à Paris"));
+    }
+
+    #[test]
+    fn declared_charsets_apply_to_non_utf8_bytes_only() {
+        let koi8 = encoding_rs::KOI8_R.encode("Привет").0;
+        assert_eq!(decode(&koi8, Some(encoding_rs::KOI8_R)), "Привет");
+        // A page labelled gb2312 whose bytes are UTF-8 is UTF-8.
+        assert_eq!(decode("中文".as_bytes(), Some(encoding_rs::GBK)), "中文");
+        // ISO-2022-JP is 7-bit, so also valid UTF-8: its escapes give it away.
+        let jis = ISO_2022_JP.encode("日本語").0;
+        assert_eq!(text(&jis), "日本語");
+    }
+
+    #[test]
+    fn charset_declarations_are_found() {
+        let html =
+            b"<html><head><META http-equiv='Content-Type' content='text/html; charset=Shift_JIS'>";
+        assert_eq!(html_charset(html), Some(encoding_rs::SHIFT_JIS));
+        assert_eq!(
+            html_charset(b"<meta charset=\"iso-8859-1\">"),
+            Some(encoding_rs::WINDOWS_1252)
+        );
+        assert_eq!(html_charset(b"<meta name=x>"), None);
+        let xml = b"<?xml version=\"1.0\" encoding=\"EUC-JP\"?><rss/>";
+        assert_eq!(xml_encoding(xml), Some(encoding_rs::EUC_JP));
+        assert_eq!(
+            as_utf8_xml("<?xml version='1.0' encoding='EUC-JP'?><rss/>"),
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss/>"
+        );
     }
 }

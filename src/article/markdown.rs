@@ -1,14 +1,22 @@
 //! Markdown (`.md`): optional YAML front matter (`title`, `url`, `published`, `tags`, anything
-//! else into `meta`), then the first `# ` heading as the title, else the first line.
+//! else into `meta`), then the first `# ` heading as the title, else the first line. Front
+//! matter that is not valid YAML is reported and left out; the text after it is still the
+//! article.
 
 use serde_yaml::Value;
 
-use super::{Article, plain};
+use super::{Article, Parsed, decode, plain};
 
-pub(super) fn parse(text: &str) -> Result<Vec<Article>, String> {
-    let (front, rest) = split_front_matter(text);
-    let fields = match front {
-        Some(front) => front_matter(front)?,
+pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+    let text = decode::decode(bytes, None);
+    let (front, rest) = split_front_matter(&text);
+    let mut warnings = Vec::new();
+    let fields = match front.map(front_matter) {
+        Some(Ok(fields)) => fields,
+        Some(Err(e)) => {
+            warnings.push(format!("{e}; read without it"));
+            Default::default()
+        }
         None => Default::default(),
     };
     let mut article = if fields.contains_key("title") {
@@ -29,7 +37,10 @@ pub(super) fn parse(text: &str) -> Result<Vec<Article>, String> {
             }
         }
     }
-    Ok(vec![article])
+    Ok(Parsed {
+        articles: vec![article],
+        warnings,
+    })
 }
 
 fn front_matter(yaml: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
@@ -37,7 +48,7 @@ fn front_matter(yaml: &str) -> Result<serde_json::Map<String, serde_json::Value>
         Ok(Value::Mapping(map)) => map,
         Ok(Value::Null) => return Ok(Default::default()),
         Ok(_) => return Err("front matter is not a map of fields".into()),
-        Err(e) => return Err(format!("front matter: {e}")),
+        Err(e) => return Err(format!("front matter is not valid YAML ({e})")),
     };
     Ok(map
         .into_iter()
@@ -94,19 +105,32 @@ mod tests {
     #[test]
     fn front_matter_and_heading() {
         let md = "---\ntitle: From front matter\nurl: https://example.com/a\ntags: [ai, chips]\nauthor: Ann\n---\n# Heading\n\nBody text.\n";
-        let a = &parse(md).unwrap()[0];
+        let a = &parse(md.as_bytes()).unwrap().articles[0];
         assert_eq!(a.title, "From front matter");
         assert_eq!(a.url.as_deref(), Some("https://example.com/a"));
         assert_eq!(a.meta["tags"], serde_json::json!(["ai", "chips"]));
         assert_eq!(a.meta["author"], "Ann");
-        let a = &parse("Intro line\n# The title\nBody").unwrap()[0];
+        let a = &parse(b"Intro line\n# The title\nBody").unwrap().articles[0];
         assert_eq!(a.title, "The title");
         assert_eq!(a.body, "Intro line\nBody");
     }
 
     #[test]
     fn unterminated_front_matter_is_text() {
-        let a = &parse("---\ntitle: x\nno end").unwrap()[0];
+        let a = &parse(b"---\ntitle: x\nno end").unwrap().articles[0];
         assert_eq!(a.title, "---");
+    }
+
+    #[test]
+    fn malformed_front_matter_is_reported_and_the_text_kept() {
+        let parsed = parse(b"---\ntitle: [unclosed\n---\n# Real title\n\nBody.\n").unwrap();
+        assert_eq!(parsed.articles[0].title, "Real title");
+        assert_eq!(parsed.articles[0].body, "Body.");
+        assert_eq!(parsed.warnings.len(), 1);
+        assert!(
+            parsed.warnings[0].starts_with("front matter is not valid YAML"),
+            "{:?}",
+            parsed.warnings
+        );
     }
 }

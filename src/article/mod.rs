@@ -1,11 +1,18 @@
 //! Ingest: bytes of a file to [`Article`]s.
 //!
-//! This is the first stage after the sources: it decodes bytes to text and parses the file's
-//! format. It knows nothing of rules. Each format is one file in this folder exposing
-//! `parse(text) -> Result<Vec<Article>, String>`, listed once in [`FORMATS`]; adding a format is
-//! adding that file and its line.
+//! This is the first stage after the sources: it refuses binary files, hands the bytes to the
+//! parser of the file's format, and detects each article's language. It knows nothing of
+//! rules. Each format is one file in this folder exposing `parse(bytes) -> Result<Parsed,
+//! String>` (decoding its text with [`decode`], which can see the charset the format
+//! declares), listed once in [`FORMATS`]; adding a format is adding that file and its line.
 
 mod decode;
+mod email;
+mod feed;
+mod feed_repair;
+mod html;
+mod json;
+mod lang;
 mod markdown;
 mod plain;
 
@@ -73,12 +80,35 @@ impl Article {
     }
 }
 
-type Parse = fn(&str) -> Result<Vec<Article>, String>;
+/// What a parser read from one file: its articles, and what it had to skip or repair on the
+/// way (each a short phrase; [`ingest`] prefixes the file's name).
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub articles: Vec<Article>,
+    pub warnings: Vec<String>,
+}
+
+impl From<Vec<Article>> for Parsed {
+    fn from(articles: Vec<Article>) -> Parsed {
+        Parsed {
+            articles,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// A format's parser: the file's bytes to articles, or why none could be read.
+type Parse = fn(&[u8]) -> Result<Parsed, String>;
 
 /// File extensions (lowercase, `""` for none) and their parsers.
 const FORMATS: &[(&[&str], Parse)] = &[
     (&["txt", "text", ""], plain::parse),
     (&["md", "markdown"], markdown::parse),
+    (&["html", "htm", "xhtml"], html::parse),
+    (&["xml", "rss", "atom", "rdf"], feed::parse),
+    (&["json"], json::parse),
+    (&["jsonl", "ndjson"], json::parse_lines),
+    (&["eml"], email::parse),
 ];
 
 fn parser_for(path: &Path) -> Option<Parse> {
@@ -99,22 +129,36 @@ pub fn is_supported(path: &Path) -> bool {
 
 /// Reads the articles in `bytes`, the content of the file `path`, choosing the format by the
 /// file's extension (plain text for unknown ones). `path` is recorded in each article; `source`
-/// is left to the caller.
+/// is left to the caller unless the file names one (a feed's title). What had to be skipped or
+/// repaired inside the file is logged as a warning naming it; [`ingest_with_warnings`] returns
+/// it instead.
 pub fn ingest(bytes: &[u8], path: &Path) -> Result<Vec<Article>, Error> {
-    let text = decode::decode(bytes).map_err(|e| Error::Binary {
+    let parsed = ingest_with_warnings(bytes, path)?;
+    for warning in &parsed.warnings {
+        tracing::warn!("{}: {warning}", path.display());
+    }
+    Ok(parsed.articles)
+}
+
+/// Like [`ingest`], returning the warnings with the articles rather than logging them.
+pub fn ingest_with_warnings(bytes: &[u8], path: &Path) -> Result<Parsed, Error> {
+    decode::check_text(bytes).map_err(|e| Error::Binary {
         path: path.to_path_buf(),
         offset: e.offset,
     })?;
     let parse = parser_for(path).unwrap_or(plain::parse);
-    let mut articles = parse(&text).map_err(|message| Error::Malformed {
+    let mut parsed = parse(bytes).map_err(|message| Error::Malformed {
         path: path.to_path_buf(),
-        message,
+        message: format!("skipped: {message}"),
     })?;
     let shown = path.display().to_string();
-    for a in &mut articles {
+    for a in &mut parsed.articles {
         a.path = Some(shown.clone());
+        if a.lang.is_none() {
+            a.lang = lang::detect(&a.title, &a.body);
+        }
     }
-    Ok(articles)
+    Ok(parsed)
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! Plain text (`.txt` and files without an extension): the first non-empty line is the title,
 //! the rest is the body.
 
-use super::Article;
+use super::{Article, Parsed, decode};
 
-pub(super) fn parse(text: &str) -> Result<Vec<Article>, String> {
-    let (title, body) = split_title(text);
-    Ok(vec![Article::new(title, body)])
+pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+    let text = decode::decode(bytes, None);
+    let (title, body) = split_title(&text);
+    Ok(vec![Article::new(title, body)].into())
 }
 
 /// Splits off the first non-empty line as the title; the body is what follows, trimmed.

@@ -1,0 +1,170 @@
+//! JSON (`.json`: an object or an array of objects) and JSON Lines (`.jsonl`, `.ndjson`: one
+//! object per line), as scrapers dump articles.
+//!
+//! `title` is the title; the body is the first of `body`, `content`, `text`, `description`,
+//! `summary` and `article` that is a non-empty string (read as HTML when it holds markup);
+//! `url` or `link` is the url, `published` or `date` the publication time; every other scalar
+//! field (and array of scalars, such as tags) goes to `meta`. A JSON Feed (`version`
+//! `https://jsonfeed.org/…`) is read as a feed. serde_json refuses nesting deeper than 128
+//! levels, so no document can exhaust the stack.
+
+use serde_json::{Map, Value};
+
+use super::{Article, Parsed, decode, feed, html};
+
+const BODY_KEYS: &[&str] = &[
+    "body",
+    "content",
+    "text",
+    "description",
+    "summary",
+    "article",
+];
+
+pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+    let text = decode::decode(bytes, None);
+    let value: Value = serde_json::from_str(&text).map_err(|e| format!("malformed JSON ({e})"))?;
+    let items = match value {
+        Value::Object(object) if is_json_feed(&object) => return feed::parse(bytes),
+        Value::Object(object) => vec![Value::Object(object)],
+        Value::Array(items) => items,
+        _ => return Err("JSON is neither an object nor an array of objects".into()),
+    };
+    let mut parsed = Parsed::default();
+    for (i, item) in items.into_iter().enumerate() {
+        match article(item) {
+            Ok(a) => parsed.articles.push(a),
+            Err(why) => parsed.warnings.push(format!("item {}: {why}", i + 1)),
+        }
+    }
+    Ok(parsed)
+}
+
+pub(super) fn parse_lines(bytes: &[u8]) -> Result<Parsed, String> {
+    let text = decode::decode(bytes, None);
+    let mut parsed = Parsed::default();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let item = serde_json::from_str(line).map_err(|e| format!("malformed JSON ({e})"));
+        match item.and_then(article) {
+            Ok(a) => parsed.articles.push(a),
+            Err(why) => parsed.warnings.push(format!("line {}: {why}", i + 1)),
+        }
+    }
+    if parsed.articles.is_empty() && !parsed.warnings.is_empty() {
+        return Err(parsed.warnings.swap_remove(0));
+    }
+    Ok(parsed)
+}
+
+fn is_json_feed(object: &Map<String, Value>) -> bool {
+    object
+        .get("version")
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.starts_with("https://jsonfeed.org/version/"))
+}
+
+fn article(item: Value) -> Result<Article, String> {
+    let Value::Object(mut fields) = item else {
+        return Err("not a JSON object".into());
+    };
+    let mut take = |keys: &[&str]| {
+        let key = keys.iter().find(|k| {
+            fields
+                .get(**k)
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.trim().is_empty())
+        })?;
+        match fields.remove(*key) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    };
+    let title = take(&["title"]).map(|t| one_line(&t));
+    let body = take(BODY_KEYS).map(|b| {
+        if looks_like_html(&b) {
+            html::to_text(&b)
+        } else {
+            b.trim().to_string()
+        }
+    });
+    let url = take(&["url", "link"]);
+    let published = take(&["published", "date"]);
+    if title.is_none() && body.is_none() {
+        return Err("no title and no body field".into());
+    }
+    let mut a = Article::new(title.unwrap_or_default(), body.unwrap_or_default());
+    a.url = url;
+    a.published = published;
+    a.meta = fields
+        .into_iter()
+        .filter(|(_, v)| scalar_or_list(v))
+        .collect();
+    Ok(a)
+}
+
+fn scalar_or_list(v: &Value) -> bool {
+    match v {
+        Value::Object(_) | Value::Null => false,
+        Value::Array(items) => items
+            .iter()
+            .all(|i| !matches!(i, Value::Object(_) | Value::Array(_))),
+        _ => true,
+    }
+}
+
+/// Scrapers store bodies as text or as HTML; a closing tag or `<br` tells them apart.
+fn looks_like_html(text: &str) -> bool {
+    text.contains("</") || text.contains("<br") || text.contains("<p>")
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_and_array_fields() {
+        let json = br#"[{"title":" A\n title ","content":"<p>The <b>Deep</b><b>Seek</b> story</p>","link":"https://e.com/a",
+            "date":"2024-01-02","author":"Ann","tags":["ai","chips"],"nested":{"x":1},"summary":"kept in meta"},
+            {"text":"Body only"}, 42, {"nothing": true}]"#;
+        let parsed = parse(json).unwrap();
+        let a = &parsed.articles[0];
+        assert_eq!(a.title, "A title");
+        assert_eq!(a.body, "The DeepSeek story");
+        assert_eq!(a.url.as_deref(), Some("https://e.com/a"));
+        assert_eq!(a.published.as_deref(), Some("2024-01-02"));
+        assert_eq!(a.meta["author"], "Ann");
+        assert_eq!(a.meta["tags"], serde_json::json!(["ai", "chips"]));
+        assert_eq!(a.meta["summary"], "kept in meta");
+        assert!(!a.meta.contains_key("nested"));
+        assert_eq!(parsed.articles[1].body, "Body only");
+        assert_eq!(
+            parsed.warnings,
+            [
+                "item 3: not a JSON object",
+                "item 4: no title and no body field"
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_skip_bad_lines_and_malformed_documents_fail() {
+        let parsed = parse_lines(b"{\"title\":\"one\"}\n\n{broken\n{\"title\":\"two\"}\n").unwrap();
+        assert_eq!(parsed.articles.len(), 2);
+        assert_eq!(parsed.warnings.len(), 1);
+        assert!(parsed.warnings[0].starts_with("line 3: malformed JSON"));
+        assert!(
+            parse(b"{\"title\": ")
+                .unwrap_err()
+                .starts_with("malformed JSON")
+        );
+        let deep = "[".repeat(100_000);
+        assert!(parse(deep.as_bytes()).is_err());
+    }
+}
