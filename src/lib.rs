@@ -24,10 +24,12 @@ pub mod alert;
 pub mod article;
 pub mod config;
 mod error;
+pub mod outputs;
 pub mod rules;
 pub mod sources;
 pub mod state;
 pub mod text;
+pub mod watch;
 
 #[doc(hidden)]
 pub mod cli;

@@ -31,7 +31,24 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX alerts_by_time ON alerts(time);
      CREATE INDEX alerts_by_rule ON alerts(rule, time);",
+    // 2: files the daemon has evaluated, to catch up on changes after a restart.
+    "CREATE TABLE files (
+         path TEXT PRIMARY KEY,
+         size INTEGER NOT NULL,
+         mtime_ns INTEGER NOT NULL,
+         sha256 TEXT NOT NULL
+     );",
 ];
+
+/// What the state remembers of a file it has evaluated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRecord {
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// SHA-256 (hex) of the file's bytes.
+    pub sha256: String,
+}
 
 /// An open state store.
 pub struct State {
@@ -40,6 +57,17 @@ pub struct State {
 }
 
 impl State {
+    /// Where the state lives when neither `--state` nor the config says:
+    /// `$XDG_STATE_HOME/newswatch/state.db`, else `~/.local/state/newswatch/state.db`.
+    pub fn default_path() -> PathBuf {
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        base.join("newswatch/state.db")
+    }
+
     /// Opens (or creates) the state file at `path`, migrating its schema if needed.
     pub fn open(path: &Path) -> Result<State, StateError> {
         let fail = |message: String| StateError {
@@ -119,6 +147,94 @@ impl State {
             .optional()
             .map_err(|e| self.error(e))?;
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// What is recorded of the file at `path`, if anything.
+    pub fn file(&self, path: &str) -> Result<Option<FileRecord>, StateError> {
+        self.conn
+            .prepare_cached("SELECT size, mtime_ns, sha256 FROM files WHERE path = ?1")
+            .and_then(|mut st| {
+                st.query_row([path], |r| {
+                    Ok(FileRecord {
+                        size: r.get::<_, i64>(0)? as u64,
+                        mtime_ns: r.get(1)?,
+                        sha256: r.get(2)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| self.error(e))
+    }
+
+    /// Records that the file at `path` was evaluated as `record`.
+    pub fn record_file(&self, path: &str, record: &FileRecord) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO files (path, size, mtime_ns, sha256) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(path) DO UPDATE SET size = ?2, mtime_ns = ?3, sha256 = ?4",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    path,
+                    record.size as i64,
+                    record.mtime_ns,
+                    record.sha256
+                ])
+            })
+            .map(drop)
+            .map_err(|e| self.error(e))
+    }
+
+    /// Runs `f` in one transaction: many small writes, one commit.
+    pub fn batch<R>(
+        &mut self,
+        f: impl FnOnce(&State) -> Result<R, StateError>,
+    ) -> Result<R, StateError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.error(e))?;
+        match f(self) {
+            Ok(r) => {
+                self.conn
+                    .execute_batch("COMMIT")
+                    .map_err(|e| self.error(e))?;
+                Ok(r)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Recorded alerts, oldest first: those raised at or after `since` (RFC 3339), of `rule`.
+    pub fn alerts(
+        &self,
+        since: Option<&str>,
+        rule: Option<&str>,
+    ) -> Result<Vec<Alert>, StateError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT json FROM alerts WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR rule = ?2)
+                 ORDER BY time, rowid",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = st
+            .query_map(params![since, rule], |r| r.get::<_, String>(0))
+            .map_err(|e| self.error(e))?;
+        let mut alerts = Vec::new();
+        for json in rows {
+            let json = json.map_err(|e| self.error(e))?;
+            match serde_json::from_str(&json) {
+                Ok(alert) => alerts.push(alert),
+                Err(e) => tracing::warn!(
+                    "state {}: skipping an unreadable alert: {e}",
+                    self.path.display()
+                ),
+            }
+        }
+        Ok(alerts)
     }
 
     /// Number of alerts recorded.

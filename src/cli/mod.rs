@@ -2,10 +2,12 @@
 //!
 //! Commands tie the pipeline's stages together; nothing below `cli` knows about them.
 
+mod alerts;
 mod check;
 mod log;
 mod print;
 mod scan;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,10 +36,16 @@ enum Command {
     /// Exit code: 0 alerts raised, 1 none, 2 the scan could not do its job (missing path, no
     /// rules folder, bad config; with --strict also a skipped file or a failing rule).
     Scan(scan::Args),
+    /// Watch folders and evaluate every new or changed article: the daemon.
+    ///
+    /// Runs until SIGINT or SIGTERM (exit 0 after a clean stop); SIGHUP re-reads the config.
+    Watch(watch::Args),
     /// Compile every rule (and the config) and print every problem as FILE:LINE:COL: message.
     ///
     /// Exit code: 0 no problems, 1 problems.
     Check(check::Args),
+    /// Show the alert history from the state store.
+    Alerts(alerts::Args),
 }
 
 /// Output format of alerts.
@@ -55,7 +63,9 @@ pub fn main() -> ExitCode {
     log::init(cli.log_level.as_deref());
     let code = match cli.command {
         Command::Scan(args) => scan::run(args),
+        Command::Watch(args) => watch::run(args),
         Command::Check(args) => check::run(args),
+        Command::Alerts(args) => alerts::run(args),
     };
     ExitCode::from(code)
 }

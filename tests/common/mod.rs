@@ -131,3 +131,132 @@ pub fn corpus() -> Option<PathBuf> {
         }
     }
 }
+
+/// A running `newswatch watch`, its stdout and stderr going to files in the sandbox.
+pub struct Daemon {
+    child: std::process::Child,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+impl Sandbox {
+    /// Starts `newswatch watch ARGS` and waits until it has loaded its rules.
+    pub fn watch(&self, args: &[&str]) -> Daemon {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let stdout = self.path().join(format!("daemon{n}.out"));
+        let stderr = self.path().join(format!("daemon{n}.err"));
+        let child = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .arg("watch")
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("RUST_LOG")
+            .env("XDG_STATE_HOME", self.path().join("xdg-state"))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let d = Daemon {
+            child,
+            stdout,
+            stderr,
+        };
+        d.wait_for_log("watching", std::time::Duration::from_secs(20));
+        d
+    }
+}
+
+impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits until stderr contains `needle`; panics with the log after `timeout`.
+    pub fn wait_for_log(&self, needle: &str, timeout: std::time::Duration) {
+        let start = std::time::Instant::now();
+        while !self.log().contains(needle) {
+            assert!(
+                start.elapsed() < timeout,
+                "no {needle:?} in the daemon's log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `signal` (e.g. "TERM") and waits for the exit; returns the exit code and how long
+    /// the stop took.
+    pub fn stop_with(mut self, signal: &str) -> (i32, std::time::Duration) {
+        let start = std::time::Instant::now();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.code().unwrap_or(-1), start.elapsed());
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "the daemon did not stop:\n{}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// JSON lines of `path` (missing file: none).
+pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// Waits until `path` holds at least `n` JSON lines, then a little longer to catch extras;
+/// returns them. Panics after `timeout`.
+pub fn wait_for_lines(
+    path: &Path,
+    n: usize,
+    timeout: std::time::Duration,
+) -> Vec<serde_json::Value> {
+    let start = std::time::Instant::now();
+    loop {
+        let lines = json_lines(path);
+        if lines.len() >= n {
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            return json_lines(path);
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "expected {n} lines in {}, have {}",
+            path.display(),
+            lines.len()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

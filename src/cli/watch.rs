@@ -1,0 +1,57 @@
+//! `newswatch watch`: resolve the options, then hand over to the daemon.
+
+use std::path::PathBuf;
+
+use crate::state::State;
+use crate::watch::{self, Options};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Folders to watch (default: `watch:` from the config, else ./inbox, created if missing).
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Config file (default: ./newswatch.yaml if present); SIGHUP re-reads it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Rules folder (default: `rules:` from the config, else ./rules). Watched: changes apply
+    /// to the next article.
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
+    /// State file (default: `state:` from the config, else
+    /// $XDG_STATE_HOME/newswatch/state.db or ~/.local/state/newswatch/state.db).
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: Args) -> u8 {
+    let (config, config_path) = match super::load_config(args.config.as_ref()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            tracing::error!("{e}");
+            return 2;
+        }
+    };
+    let rules_dir = super::rules_dir(args.rules, &config);
+    let state_path = state_path(args.state, &config);
+    let opts = Options {
+        config,
+        config_path,
+        paths: args.paths,
+        rules_dir,
+        state_path,
+    };
+    match watch::run(opts) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("{e}");
+            2
+        }
+    }
+}
+
+/// `--state`, else the config's `state:`, else the default location.
+pub(super) fn state_path(explicit: Option<PathBuf>, config: &crate::config::Config) -> PathBuf {
+    explicit
+        .or_else(|| config.state.clone())
+        .unwrap_or_else(State::default_path)
+}

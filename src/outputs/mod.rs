@@ -1,0 +1,118 @@
+//! Outputs: where alerts go once they are recorded.
+//!
+//! An [`Output`] is a destination (stdout, a JSON Lines file, …); a [`Route`] is an output with
+//! the [`Filter`] of its config entry (`min_severity`, `rules`, `tags`). Outputs know alerts,
+//! not rules, articles or the state store: the caller records an alert first, then offers it
+//! to every route.
+
+mod file;
+mod stdout;
+
+use std::fmt;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::alert::{Alert, Severity};
+use crate::config::{OutputConfig, OutputKind};
+
+pub use file::FileOutput;
+pub use stdout::StdoutOutput;
+
+/// Why a delivery failed; the alert may be offered again later.
+#[derive(Debug)]
+pub struct DeliveryError(pub String);
+
+impl fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DeliveryError {}
+
+/// A destination for alerts.
+///
+/// The model is at-least-once delivery of alerts with stable ids: an output is offered each
+/// alert once it is recorded, in the order alerts were raised, from one thread at a time. It
+/// need not deduplicate — the state store already did — but it may be offered an alert again
+/// after a failure or a crash, and receivers can drop repeats by `id`.
+pub trait Output: Send {
+    /// A short name for logs, e.g. `file alerts.jsonl`.
+    fn name(&self) -> &str;
+
+    /// Delivers one alert. `Ok` means the alert reached the destination as durably as this
+    /// output can tell (written and flushed, accepted by the receiver); `Err` means it did not
+    /// and the same alert may be offered again.
+    fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError>;
+}
+
+/// Which alerts an output receives.
+#[derive(Debug, Default)]
+pub struct Filter {
+    min_severity: Option<Severity>,
+    rules: Option<GlobSet>,
+    tags: Vec<String>,
+}
+
+impl Filter {
+    /// Whether `alert` passes: severe enough, of a listed rule, with a listed tag (each
+    /// condition only when configured).
+    pub fn accepts(&self, alert: &Alert) -> bool {
+        self.min_severity.is_none_or(|min| alert.severity >= min)
+            && self.rules.as_ref().is_none_or(|g| g.is_match(&alert.rule))
+            && (self.tags.is_empty() || alert.tags.iter().any(|t| self.tags.contains(t)))
+    }
+}
+
+/// An output and the filter of its config entry.
+pub struct Route {
+    pub output: Box<dyn Output>,
+    pub filter: Filter,
+}
+
+/// Builds the routes of `configs`; with none configured, alerts go to stdout.
+pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, String> {
+    if configs.is_empty() {
+        return Ok(vec![Route {
+            output: Box::new(StdoutOutput::new()),
+            filter: Filter::default(),
+        }]);
+    }
+    configs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| build_one(c).map_err(|e| format!("outputs[{i}]: {e}")))
+        .collect()
+}
+
+fn build_one(config: &OutputConfig) -> Result<Route, String> {
+    let output: Box<dyn Output> = match config.kind {
+        OutputKind::Stdout => Box::new(StdoutOutput::new()),
+        OutputKind::File => {
+            let path = config.path.as_ref().ok_or("a file output needs `path`")?;
+            Box::new(FileOutput::open(path).map_err(|e| e.to_string())?)
+        }
+        kind => {
+            return Err(
+                format!("output type {kind:?} is not available in this version").to_lowercase(),
+            );
+        }
+    };
+    let rules = if config.rules.is_empty() {
+        None
+    } else {
+        let mut set = GlobSetBuilder::new();
+        for pattern in &config.rules {
+            set.add(Glob::new(pattern).map_err(|e| format!("rules: {e}"))?);
+        }
+        Some(set.build().map_err(|e| format!("rules: {e}"))?)
+    };
+    Ok(Route {
+        output,
+        filter: Filter {
+            min_severity: config.min_severity,
+            rules,
+            tags: config.tags.clone(),
+        },
+    })
+}

@@ -1,0 +1,33 @@
+//! `type: stdout`: one alert JSON per line on standard output, flushed per alert.
+
+use std::io::Write;
+
+use super::{DeliveryError, Output};
+use crate::alert::Alert;
+
+pub struct StdoutOutput;
+
+impl StdoutOutput {
+    pub fn new() -> StdoutOutput {
+        StdoutOutput
+    }
+}
+
+impl Default for StdoutOutput {
+    fn default() -> Self {
+        StdoutOutput::new()
+    }
+}
+
+impl Output for StdoutOutput {
+    fn name(&self) -> &str {
+        "stdout"
+    }
+
+    fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", alert.to_json())
+            .and_then(|()| out.flush())
+            .map_err(|e| DeliveryError(format!("cannot write to stdout: {e}")))
+    }
+}

@@ -1,0 +1,543 @@
+//! The watcher daemon: `newswatch watch`.
+//!
+//! One loop owns the daemon's decisions; everything slow or blocking happens elsewhere:
+//!
+//! ```text
+//!  notify threads ─┐                      ┌─► workers (read, hash, ingest, evaluate) ─┐
+//!  walk threads ───┼─► Msg channel ─► loop ┤                                            │
+//!  signal thread ──┘        ▲             └─► state (one writer) ─► outputs            │
+//!                           └──────────────────── Msg::Done ◄─────────────────────────┘
+//! ```
+//!
+//! The promises of DESIGN.md and how they are kept: a file is read once complete (closed after
+//! writing, renamed into place, or unchanged for a settle time — see [`pending`]); folders that
+//! appear are walked, since their first files have no events; an overflow or watcher error
+//! triggers a walk of everything, and so does start-up (catch-up) and a slow periodic timer;
+//! the state store remembers each file's size, mtime and content hash so a walk re-reads only
+//! what changed, and each alert id so nothing is delivered twice. Alerts are recorded before
+//! they are delivered.
+
+mod events;
+mod filter;
+mod pending;
+mod roots;
+mod worker;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use crate::config::{Config, Startup, WatchConfig};
+use crate::outputs::{self, Route};
+use crate::rules::Ruleset;
+use crate::state::State;
+use events::{Change, FolderWatcher, Msg};
+use roots::Root;
+use worker::{Job, Outcome, Shared};
+
+pub use filter::DEFAULT_EXCLUDES;
+
+/// How often the loop looks at pending files.
+const TICK: Duration = Duration::from_millis(50);
+/// A safety-net walk of every watched folder, for events the platform never sent.
+const PERIODIC_RESCAN: Duration = Duration::from_secs(15 * 60);
+/// Rule changes are applied once the rules folder is quiet this long (editors write twice).
+const RULES_QUIET: Duration = Duration::from_millis(150);
+/// Time allowed to finish the work in hand after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+/// Everything `watch` needs, resolved by the command line.
+pub struct Options {
+    pub config: Config,
+    /// The config file, re-read on SIGHUP.
+    pub config_path: Option<PathBuf>,
+    /// Folders given on the command line (replace the config's `watch:`).
+    pub paths: Vec<PathBuf>,
+    pub rules_dir: PathBuf,
+    pub state_path: PathBuf,
+}
+
+/// Runs the daemon until SIGINT or SIGTERM. Errors are what stops it from starting.
+pub fn run(opts: Options) -> Result<(), String> {
+    let mut daemon = Daemon::start(opts)?;
+    daemon.run();
+    Ok(())
+}
+
+struct Daemon {
+    opts: Options,
+    roots: Vec<Root>,
+    state: State,
+    routes: Vec<Route>,
+    shared: Arc<Shared>,
+    tx: SyncSender<Msg>,
+    rx: Receiver<Msg>,
+    overflowed: Arc<AtomicBool>,
+    jobs: Option<mpsc::Sender<Job>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    _folder_watcher: FolderWatcher,
+    _rules_watcher: Option<FolderWatcher>,
+    /// Paths newswatch writes itself (state, output files): never articles.
+    own_files: HashSet<PathBuf>,
+    tracker: pending::Tracker,
+    inflight: HashSet<PathBuf>,
+    again: HashSet<PathBuf>,
+    rules_due: Option<Instant>,
+    next_rescan: Instant,
+    errors: ErrorLog,
+}
+
+impl Daemon {
+    fn start(opts: Options) -> Result<Daemon, String> {
+        let roots = make_roots(&opts)?;
+        let state = State::open(&opts.state_path).map_err(|e| e.to_string())?;
+        let rules = load_rules(&opts.rules_dir, &opts.config)?;
+        let routes = outputs::build(&opts.config.outputs)?;
+        let (tx, rx) = mpsc::sync_channel(1 << 16);
+        let overflowed = Arc::new(AtomicBool::new(false));
+
+        spawn_signals(tx.clone())?;
+        // Watch before the catch-up walk, so nothing written during the walk is missed.
+        let abs: Vec<PathBuf> = roots.iter().map(|r| r.abs.clone()).collect();
+        let folder_watcher = events::watch_folders(&abs, tx.clone(), overflowed.clone())
+            .map_err(|e| format!("cannot watch: {e}"))?;
+        let rules_watcher = match events::watch_rules(&opts.rules_dir, tx.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("rules will not reload on change: {e}");
+                None
+            }
+        };
+
+        let shared = Arc::new(Shared {
+            rules: ArcSwap::from_pointee(rules),
+            max_file_size: opts.config.limits.max_file_size,
+            stopping: AtomicBool::new(false),
+        });
+        let (jobs_tx, jobs_rx) = mpsc::channel();
+        let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut workers = Vec::new();
+        for i in 0..threads {
+            let state = State::open(&opts.state_path).map_err(|e| e.to_string())?;
+            let (shared, jobs, done) = (shared.clone(), jobs_rx.clone(), tx.clone());
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("newswatch-worker-{i}"))
+                    .stack_size(16 << 20)
+                    .spawn(move || worker::run(shared, state, jobs, done))
+                    .map_err(|e| format!("cannot start worker threads: {e}"))?,
+            );
+        }
+
+        let mut own_files: HashSet<PathBuf> = ["", "-wal", "-shm", "-journal"]
+            .iter()
+            .filter_map(|suffix| {
+                let mut p = opts.state_path.clone().into_os_string();
+                p.push(suffix);
+                std::path::absolute(PathBuf::from(p)).ok()
+            })
+            .collect();
+        own_files.extend(output_paths(&opts.config));
+
+        let evaluate = opts.config.startup == Startup::Process;
+        for root in &roots {
+            tracing::info!("watching {}", root.given.display());
+            roots::spawn_walk(roots.clone(), root.abs.clone(), evaluate, tx.clone());
+        }
+        Ok(Daemon {
+            opts,
+            roots,
+            state,
+            routes,
+            shared,
+            tx,
+            rx,
+            overflowed,
+            jobs: Some(jobs_tx),
+            workers,
+            _folder_watcher: folder_watcher,
+            _rules_watcher: rules_watcher,
+            own_files,
+            tracker: pending::Tracker::default(),
+            inflight: HashSet::new(),
+            again: HashSet::new(),
+            rules_due: None,
+            next_rescan: Instant::now() + PERIODIC_RESCAN,
+            errors: ErrorLog::default(),
+        })
+    }
+
+    fn run(&mut self) {
+        loop {
+            let first = match self.rx.recv_timeout(TICK) {
+                Ok(msg) => Some(msg),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut batch: Vec<Msg> = first.into_iter().collect();
+            if !batch.is_empty() {
+                batch.extend(self.rx.try_iter().take(4096));
+            }
+            let mut done = Vec::new();
+            let mut stop = false;
+            for msg in batch {
+                match msg {
+                    Msg::Done(outcome) => done.push(*outcome),
+                    Msg::Signal(SIGHUP) => self.reload_config(),
+                    Msg::Signal(_) => stop = true,
+                    other => self.handle(other),
+                }
+            }
+            self.commit(done);
+            if stop {
+                self.shutdown();
+                return;
+            }
+            self.tick();
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        let now = Instant::now();
+        match msg {
+            Msg::Fs(Change::Changed { path, write }) => {
+                if self.watched(&path).is_some() {
+                    self.tracker.changed(&path, now, write);
+                }
+            }
+            Msg::Fs(Change::Completed(path)) => {
+                self.tracker.forget(&path);
+                self.dispatch(path, true);
+            }
+            Msg::Fs(Change::Folder(path)) => {
+                roots::spawn_walk(self.roots.clone(), path, true, self.tx.clone());
+            }
+            Msg::Fs(Change::Gone(path)) => self.tracker.forget(&path),
+            Msg::Rescan(reason) => self.rescan(&reason),
+            Msg::RulesChanged => self.rules_due = Some(now + RULES_QUIET),
+            Msg::Found { paths, evaluate } => {
+                let settled = SystemTime::now() - pending::SETTLE;
+                for path in paths {
+                    let old = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t <= settled);
+                    if old || !evaluate {
+                        self.dispatch(path, evaluate);
+                    } else {
+                        // Possibly still being written: let it settle like any new file.
+                        self.tracker.changed(&path, now, false);
+                    }
+                }
+            }
+            Msg::Signal(_) | Msg::Done(_) => unreachable!("handled by the loop"),
+        }
+    }
+
+    /// The root watching `path`, if it is an article file newswatch does not write itself.
+    fn watched(&self, path: &Path) -> Option<(&Root, PathBuf)> {
+        if self.own_files.contains(path) {
+            return None;
+        }
+        roots::owner(&self.roots, path)
+    }
+
+    fn dispatch(&mut self, path: PathBuf, evaluate: bool) {
+        let Some((root, rel)) = self.watched(&path) else {
+            return;
+        };
+        if self.inflight.contains(&path) {
+            self.again.insert(path);
+            return;
+        }
+        let job = Job {
+            shown: root.given.join(rel),
+            source: root.name.clone(),
+            path: path.clone(),
+            evaluate,
+        };
+        if let Some(jobs) = &self.jobs
+            && jobs.send(job).is_ok()
+        {
+            self.inflight.insert(path);
+        }
+    }
+
+    fn rescan(&mut self, reason: &str) {
+        tracing::warn!("{reason}: walking every watched folder to catch up");
+        for root in &self.roots {
+            roots::spawn_walk(self.roots.clone(), root.abs.clone(), true, self.tx.clone());
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        if self.overflowed.swap(false, Ordering::SeqCst) {
+            self.rescan("events were dropped");
+        }
+        for path in self.tracker.take_ready(now, stamp) {
+            self.dispatch(path, true);
+        }
+        if self.rules_due.is_some_and(|due| now >= due) {
+            self.rules_due = None;
+            self.reload_rules();
+        }
+        if now >= self.next_rescan {
+            self.next_rescan = now + PERIODIC_RESCAN;
+            for root in &self.roots {
+                roots::spawn_walk(self.roots.clone(), root.abs.clone(), true, self.tx.clone());
+            }
+        }
+    }
+
+    /// Records what workers produced — alerts first, then the files — in one transaction, then
+    /// delivers the alerts that were new.
+    fn commit(&mut self, done: Vec<Outcome>) {
+        if done.is_empty() {
+            return;
+        }
+        let recorded = self.state.batch(|s| {
+            let mut fresh = Vec::new();
+            for o in &done {
+                for alert in &o.alerts {
+                    if s.record_alert(alert)? {
+                        fresh.push(alert.clone());
+                    }
+                }
+                if let Some(record) = &o.record {
+                    s.record_file(&o.job.path.to_string_lossy(), record)?;
+                }
+            }
+            Ok(fresh)
+        });
+        let fresh = match recorded {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                // Nothing was recorded: the files stay unseen and the next walk retries them.
+                tracing::error!("{e}");
+                Vec::new()
+            }
+        };
+        for alert in &fresh {
+            for route in &mut self.routes {
+                if route.filter.accepts(alert)
+                    && let Err(e) = route.output.deliver(alert)
+                {
+                    self.errors.log(
+                        route.output.name(),
+                        &format!("output {}: {e}", route.output.name()),
+                    );
+                }
+            }
+        }
+        for o in done {
+            for p in &o.problems {
+                tracing::warn!("{p}");
+            }
+            for e in &o.rule_errors {
+                self.errors
+                    .log(&e.rule, &format!("{e} (on {})", o.job.shown.display()));
+            }
+            self.inflight.remove(&o.job.path);
+            if self.again.remove(&o.job.path) {
+                self.dispatch(o.job.path, true);
+            }
+        }
+    }
+
+    fn reload_rules(&mut self) {
+        let current = self.shared.rules.load_full();
+        match current.reload(&self.opts.rules_dir) {
+            Ok(rules) => {
+                for d in rules.diagnostics() {
+                    tracing::error!("{d} (the rule keeps its last good version, if it had one)");
+                }
+                tracing::info!("rules reloaded: {} rules", rules.rules().len());
+                self.shared.rules.store(Arc::new(rules));
+            }
+            Err(e) => tracing::error!("{e}; keeping the rules loaded before"),
+        }
+    }
+
+    /// SIGHUP: re-reads the config; applies rules, limits, outputs and watched folders.
+    fn reload_config(&mut self) {
+        let Some(path) = self.opts.config_path.clone() else {
+            tracing::info!("SIGHUP: no config file to re-read; reloading rules");
+            self.reload_rules();
+            return;
+        };
+        let config = match Config::load(&path) {
+            Ok(config) => config,
+            Err(e) => {
+                tracing::error!("SIGHUP: {e}; keeping the running config");
+                return;
+            }
+        };
+        let mut opts = Options {
+            config,
+            config_path: Some(path),
+            paths: self.opts.paths.clone(),
+            rules_dir: self.opts.rules_dir.clone(),
+            state_path: self.opts.state_path.clone(),
+        };
+        if let Some(dir) = &opts.config.rules {
+            opts.rules_dir = dir.clone();
+        }
+        let applied = make_roots(&opts).and_then(|roots| {
+            let rules = load_rules(&opts.rules_dir, &opts.config)?;
+            let routes = outputs::build(&opts.config.outputs)?;
+            let abs: Vec<PathBuf> = roots.iter().map(|r| r.abs.clone()).collect();
+            let watcher = events::watch_folders(&abs, self.tx.clone(), self.overflowed.clone())
+                .map_err(|e| format!("cannot watch: {e}"))?;
+            Ok((roots, rules, routes, watcher))
+        });
+        match applied {
+            Ok((roots, rules, routes, watcher)) => {
+                self.roots = roots;
+                self.shared.rules.store(Arc::new(rules));
+                self.routes = routes;
+                self._folder_watcher = watcher;
+                self.own_files.extend(output_paths(&opts.config));
+                self.opts = opts;
+                tracing::info!("SIGHUP: config reloaded");
+                self.rescan("config reloaded");
+            }
+            Err(e) => tracing::error!("SIGHUP: {e}; keeping the running config"),
+        }
+    }
+
+    /// Finishes the files in hand, records them, and returns.
+    fn shutdown(&mut self) {
+        tracing::info!("stopping: finishing the files in hand");
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.jobs = None;
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while Instant::now() < deadline && !self.workers.iter().all(|w| w.is_finished()) {
+            let mut done = Vec::new();
+            while let Ok(msg) = self.rx.recv_timeout(Duration::from_millis(10)) {
+                if let Msg::Done(o) = msg {
+                    done.push(*o);
+                }
+            }
+            self.commit(done);
+        }
+        let done: Vec<_> = self
+            .rx
+            .try_iter()
+            .filter_map(|m| match m {
+                Msg::Done(o) => Some(*o),
+                _ => None,
+            })
+            .collect();
+        self.commit(done);
+        tracing::info!("stopped");
+    }
+}
+
+/// Size and mtime of a file, or `None` if it is gone.
+fn stamp(path: &Path) -> Option<pending::Stamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()))
+}
+
+/// The watched folders: the command line's, else the config's, else `./inbox` (created).
+fn make_roots(opts: &Options) -> Result<Vec<Root>, String> {
+    let configs: Vec<WatchConfig> = if !opts.paths.is_empty() {
+        opts.paths
+            .iter()
+            .map(|p| WatchConfig {
+                path: p.clone(),
+                recursive: true,
+                include: Vec::new(),
+                exclude: Vec::new(),
+            })
+            .collect()
+    } else if !opts.config.watch.is_empty() {
+        opts.config.watch.clone()
+    } else {
+        let inbox = PathBuf::from("inbox");
+        std::fs::create_dir_all(&inbox).map_err(|e| format!("cannot create ./inbox: {e}"))?;
+        vec![WatchConfig {
+            path: inbox,
+            recursive: true,
+            include: Vec::new(),
+            exclude: Vec::new(),
+        }]
+    };
+    configs
+        .iter()
+        .map(|c| {
+            if !c.path.is_dir() {
+                return Err(format!(
+                    "watched folder {} does not exist (create it, or fix the path)",
+                    c.path.display()
+                ));
+            }
+            Root::new(c)
+        })
+        .collect()
+}
+
+fn load_rules(dir: &Path, config: &Config) -> Result<Ruleset, String> {
+    let rules = Ruleset::load_with(dir, config.limits.rules()).map_err(|e| e.to_string())?;
+    for d in rules.diagnostics() {
+        tracing::error!("{d}");
+    }
+    tracing::info!(
+        "{} rules loaded from {}",
+        rules.rules().len(),
+        dir.display()
+    );
+    Ok(rules)
+}
+
+fn output_paths(config: &Config) -> Vec<PathBuf> {
+    config
+        .outputs
+        .iter()
+        .filter_map(|o| o.path.as_ref())
+        .filter_map(|p| std::path::absolute(p).ok())
+        .collect()
+}
+
+fn spawn_signals(tx: SyncSender<Msg>) -> Result<(), String> {
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    std::thread::Builder::new()
+        .name("newswatch-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                // Blocking send: a stop request must not be dropped on a full channel.
+                if tx.send(Msg::Signal(signal)).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    Ok(())
+}
+
+/// Logs errors that repeat (one rule failing on every article, one output down) without
+/// flooding: the first few of each kind, then one line per thousand.
+#[derive(Default)]
+struct ErrorLog {
+    counts: std::collections::HashMap<String, u64>,
+}
+
+impl ErrorLog {
+    fn log(&mut self, key: &str, line: &str) {
+        let n = self.counts.entry(key.to_string()).or_default();
+        *n += 1;
+        if *n <= 3 {
+            tracing::error!("{line}");
+        } else if n.is_multiple_of(1000) {
+            tracing::error!("{line} (and {} similar errors so far)", *n - 1);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Workers: read a complete file, skip it if its content was already evaluated, ingest it and
+//! run the rules — everything per file that can happen in parallel. Recording and delivery
+//! stay on the daemon's loop, so the state store has one writer.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::UNIX_EPOCH;
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
+
+use super::events::Msg;
+use crate::alert::Alert;
+use crate::article;
+use crate::rules::{RuleError, Ruleset};
+use crate::sources::Input;
+use crate::state::{FileRecord, State};
+
+/// One file to look at.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// Absolute path: the key in the state store.
+    pub path: PathBuf,
+    /// The path as shown in alerts and logs (under the watched folder as configured).
+    pub shown: PathBuf,
+    /// The watched folder's name.
+    pub source: String,
+    /// False under `startup: skip`: record the file as seen without evaluating it.
+    pub evaluate: bool,
+}
+
+/// What came of a job.
+#[derive(Debug)]
+pub struct Outcome {
+    pub job: Job,
+    /// What to record for the file, when it was read.
+    pub record: Option<FileRecord>,
+    pub alerts: Vec<Alert>,
+    pub rule_errors: Vec<RuleError>,
+    /// A line for the log: why the file was skipped, or notes on rules.
+    pub problems: Vec<String>,
+}
+
+impl Outcome {
+    fn new(job: Job) -> Outcome {
+        Outcome {
+            job,
+            record: None,
+            alerts: Vec::new(),
+            rule_errors: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+}
+
+/// What every worker shares.
+pub struct Shared {
+    pub rules: ArcSwap<Ruleset>,
+    pub max_file_size: u64,
+    pub stopping: AtomicBool,
+}
+
+/// Runs jobs from `jobs` until it closes, sending each outcome to `done`.
+pub fn run(
+    shared: Arc<Shared>,
+    state: State,
+    jobs: Arc<Mutex<Receiver<Job>>>,
+    done: SyncSender<Msg>,
+) {
+    loop {
+        let job = match jobs.lock().expect("job queue").recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        if shared.stopping.load(Ordering::SeqCst) {
+            // Left for the catch-up at the next start: nothing about it was recorded.
+            continue;
+        }
+        let outcome = process(&shared, &state, job);
+        if done.send(Msg::Done(Box::new(outcome))).is_err() {
+            return;
+        }
+    }
+}
+
+fn process(shared: &Shared, state: &State, job: Job) -> Outcome {
+    let mut out = Outcome::new(job);
+    let key = out.job.path.to_string_lossy().into_owned();
+    let Ok(meta) = std::fs::metadata(&out.job.path) else {
+        return out; // vanished before we could read it: nothing to do
+    };
+    if !meta.is_file() {
+        return out;
+    }
+    let size = meta.len();
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64);
+    let known = match state.file(&key) {
+        Ok(known) => known,
+        Err(e) => {
+            out.problems.push(e.to_string());
+            None
+        }
+    };
+    if known
+        .as_ref()
+        .is_some_and(|k| k.size == size && k.mtime_ns == mtime_ns)
+    {
+        return out;
+    }
+    let input = Input::File {
+        path: out.job.path.clone(),
+        source: out.job.source.clone(),
+    };
+    let bytes = match input.read(shared.max_file_size) {
+        Ok(bytes) => bytes,
+        Err(crate::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return out;
+        }
+        Err(e) => {
+            out.problems.push(shown(e.to_string(), &out.job));
+            out.record = Some(FileRecord {
+                size,
+                mtime_ns,
+                sha256: String::new(),
+            });
+            return out;
+        }
+    };
+    let sha256 = format!("{:x}", Sha256::digest(&bytes));
+    let unchanged = known.is_some_and(|k| k.sha256 == sha256);
+    out.record = Some(FileRecord {
+        size,
+        mtime_ns,
+        sha256,
+    });
+    if unchanged || !out.job.evaluate {
+        return out;
+    }
+    match article::ingest(&bytes, &out.job.shown) {
+        Ok(articles) => {
+            let rules = shared.rules.load();
+            for mut a in articles {
+                a.source.get_or_insert_with(|| out.job.source.clone());
+                let eval = rules.evaluate(&a);
+                out.alerts.extend(eval.alerts);
+                out.rule_errors.extend(eval.errors);
+                out.problems.extend(eval.notes);
+            }
+        }
+        Err(e) => out.problems.push(e.to_string()),
+    }
+    out
+}
+
+/// Messages about the absolute path are shown with the configured one.
+fn shown(message: String, job: &Job) -> String {
+    message.replace(&*job.path.to_string_lossy(), &job.shown.to_string_lossy())
+}
