@@ -20,7 +20,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
     let part_text = |id: &u32| match &message.part(*id)?.body {
-        PartType::Text(text) => Some(text.trim().to_string()),
+        PartType::Text(text) => Some(text.replace("\r\n", "\n").trim().to_string()),
         PartType::Html(markup) => Some(html::to_text(markup)),
         _ => None,
     };

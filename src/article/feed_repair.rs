@@ -1,25 +1,34 @@
-//! Repairs for feeds that feed-rs refuses but that still hold readable items: an `<rss>` root
-//! with a version it does not know (0.93, 0.94, 2.01 or none), and a document cut off in the
-//! middle (a truncated download), which is read up to its last complete item.
+//! Repairs for feeds that feed-rs refuses or reads as empty but that still hold readable items:
+//! an `<rss>` root with a version it does not know (0.93, 0.94, 2.01 or none) and Atom 0.3 are
+//! read as RSS 2.0 and Atom 1.0 (silently: these are old formats, not damage), and a document
+//! cut off in the middle (a truncated download) is read up to its last complete item, with a
+//! warning.
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-/// A repaired copy of `xml` and what was done to it, or `None` when nothing applies.
-pub(super) fn repair(xml: &str) -> Option<(String, String)> {
-    let mut fixed = xml.to_string();
-    let mut done = Vec::new();
-    if let Some(versioned) = rss_version(&fixed) {
-        fixed = versioned;
-        done.push("read its <rss> of unknown version as RSS 2.0".to_string());
+const ATOM_03: &str = "http://purl.org/atom/ns#";
+const ATOM_10: &str = "http://www.w3.org/2005/Atom";
+
+/// A repaired copy of `xml`, and a warning when the repair recovered from damage; `None` when
+/// nothing applies.
+pub(super) fn repair(xml: &str) -> Option<(String, Option<String>)> {
+    let mut fixed = None;
+    if let Some(versioned) = rss_version(xml) {
+        fixed = Some(versioned);
     }
-    if let Some((closed, items)) = close_truncated(&fixed) {
-        fixed = closed;
-        done.push(format!(
-            "malformed or truncated XML: read the {items} complete items before the damage"
-        ));
+    if xml.contains(ATOM_03) {
+        fixed = Some(fixed.as_deref().unwrap_or(xml).replace(ATOM_03, ATOM_10));
     }
-    (!done.is_empty()).then(|| (fixed, done.join("; ")))
+    match close_truncated(fixed.as_deref().unwrap_or(xml)) {
+        Some((closed, items)) => Some((
+            closed,
+            Some(format!(
+                "malformed or truncated XML: read the {items} complete items before the damage"
+            )),
+        )),
+        None => fixed.map(|fixed| (fixed, None)),
+    }
 }
 
 /// The document with its `<rss>` root's version set to 2.0, when it is missing or unknown.
@@ -109,9 +118,15 @@ mod tests {
 
     #[test]
     fn unknown_rss_versions_become_2_0() {
-        let (fixed, what) = repair("<rss version='0.94' a='b'><channel/></rss>").unwrap();
+        let (fixed, warning) = repair("<rss version='0.94' a='b'><channel/></rss>").unwrap();
         assert_eq!(fixed, "<rss version=\"2.0\" a='b'><channel/></rss>");
-        assert!(what.contains("unknown version"));
+        assert_eq!(warning, None);
+        let (fixed, _) =
+            repair(r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"/>"#).unwrap();
+        assert_eq!(
+            fixed,
+            r#"<feed version="0.3" xmlns="http://www.w3.org/2005/Atom"/>"#
+        );
         assert_eq!(
             rss_version("<rss>").as_deref(),
             Some("<rss version=\"2.0\">")
@@ -122,12 +137,12 @@ mod tests {
     #[test]
     fn truncated_documents_keep_their_complete_items() {
         let xml = "<rss version=\"2.0\"><channel><item><title>a</title></item><item><title>b</ti";
-        let (fixed, what) = repair(xml).unwrap();
+        let (fixed, warning) = repair(xml).unwrap();
         assert_eq!(
             fixed,
             "<rss version=\"2.0\"><channel><item><title>a</title></item></channel></rss>"
         );
-        assert!(what.contains("the 1 complete items"), "{what}");
+        assert!(warning.unwrap().contains("the 1 complete items"));
         assert!(repair("<rss version=\"2.0\"><channel><title>x").is_none());
     }
 }

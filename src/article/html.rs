@@ -14,10 +14,13 @@ use ego_tree::iter::Edge;
 use scraper::{ElementRef, Html, Node, Selector};
 use serde_json::Value;
 
-use super::{Article, Parsed, decode};
+use super::{Article, Parsed, decode, html_depth};
 
 pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let text = decode::decode(bytes, decode::html_charset(bytes));
+    if html_depth::too_deep(&text) {
+        return Err("refused: HTML nested far deeper than any real page".into());
+    }
     let doc = Html::parse_document(&text);
     let title = content(&doc, &SELECT.og_title)
         .or_else(|| first_text(&doc, &SELECT.title))
@@ -44,9 +47,9 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
 }
 
 /// The visible text of an HTML fragment (a feed item's content, an email's HTML part). Text
-/// without markup or entities is only trimmed.
+/// without markup or entities is only trimmed, and so is markup too deeply nested to parse.
 pub(super) fn to_text(fragment: &str) -> String {
-    if !fragment.contains(['<', '&']) {
+    if !fragment.contains(['<', '&']) || html_depth::too_deep(fragment) {
         return fragment.trim().to_string();
     }
     visible_text(Html::parse_fragment(fragment).root_element())
@@ -353,8 +356,10 @@ mod tests {
 
     #[test]
     fn deep_nesting_and_empty_pages_do_not_fail_badly() {
-        let deep = "<span>".repeat(50_000) + "deep text";
+        let deep = format!("{}deep text", "<span>".repeat(2_000));
         assert_eq!(page(&deep).body, "deep text");
+        let deeper = format!("{}deep text", "<div>".repeat(100_000));
+        assert!(parse(deeper.as_bytes()).unwrap_err().starts_with("refused"));
         assert!(parse(b"<html><body><script>x</script></body></html>").is_err());
     }
 

@@ -11,6 +11,7 @@ mod email;
 mod feed;
 mod feed_repair;
 mod html;
+mod html_depth;
 mod json;
 mod lang;
 mod markdown;
