@@ -23,6 +23,7 @@ pub struct Config {
     pub startup: Startup,
     pub limits: LimitsConfig,
     pub throttle: ThrottleConfig,
+    pub retry: RetryConfig,
     pub outputs: Vec<OutputConfig>,
 }
 
@@ -103,12 +104,60 @@ impl LimitsConfig {
     }
 }
 
-/// `throttle:` — at most one delivered alert per rule per window.
+/// `throttle:` — at most one delivered alert per rule per window; the others are recorded as
+/// suppressed and counted.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {
     #[serde(deserialize_with = "duration")]
     pub per_rule: Duration,
+    /// Throttle per rule *and* value of this alert field (e.g. `chip`), not per rule only.
+    pub key: Option<String>,
+}
+
+impl ThrottleConfig {
+    pub fn throttle(&self) -> crate::state::Throttle {
+        crate::state::Throttle {
+            window: self.per_rule,
+            field: self.key.clone(),
+        }
+    }
+}
+
+/// `retry:` — how failed deliveries are retried.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Wait after the first failure, doubled after each further one.
+    #[serde(deserialize_with = "duration")]
+    pub initial: Duration,
+    /// The longest wait between attempts.
+    #[serde(deserialize_with = "duration")]
+    pub max: Duration,
+    /// Give a delivery up once it has failed for this long.
+    #[serde(deserialize_with = "duration")]
+    pub give_up_after: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> RetryConfig {
+        let p = crate::outbox::RetryPolicy::default();
+        RetryConfig {
+            initial: p.initial,
+            max: p.max,
+            give_up_after: p.give_up_after,
+        }
+    }
+}
+
+impl RetryConfig {
+    pub fn policy(&self) -> crate::outbox::RetryPolicy {
+        crate::outbox::RetryPolicy {
+            initial: self.initial,
+            max: self.max,
+            give_up_after: self.give_up_after,
+        }
+    }
 }
 
 /// The kinds of output.

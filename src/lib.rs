@@ -24,6 +24,7 @@ pub mod alert;
 pub mod article;
 pub mod config;
 mod error;
+pub mod outbox;
 pub mod outputs;
 pub mod rules;
 pub mod sources;

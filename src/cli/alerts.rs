@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::Format;
 use super::print::AlertPrinter;
 use crate::config::parse_duration;
-use crate::state::State;
+use crate::state::{Delivery, DeliveryStatus, State};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -55,12 +55,70 @@ pub(crate) fn run(args: Args) -> u8 {
             return 2;
         }
     };
+    let state = match State::open(&path) {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::error!("{e}");
+            return 2;
+        }
+    };
     let mut printer = AlertPrinter::new(args.format);
-    for alert in &alerts {
-        if printer.print(alert).is_err() {
-            return 0;
+    for (alert, suppressed, count) in &alerts {
+        let deliveries = state.deliveries(&alert.id).unwrap_or_default();
+        if show(&mut printer, alert, *suppressed, *count, &deliveries).is_err() {
+            return 0; // stdout closed
         }
     }
     let _ = printer.flush();
     0
+}
+
+/// One alert with its throttle and delivery status: extra keys in JSON, notes in text.
+fn show(
+    printer: &mut AlertPrinter,
+    alert: &crate::Alert,
+    suppressed: bool,
+    suppressed_count: u64,
+    deliveries: &[Delivery],
+) -> std::io::Result<()> {
+    let status = |d: &Delivery| match d.status {
+        DeliveryStatus::Pending => "pending",
+        DeliveryStatus::Delivered => "delivered",
+        DeliveryStatus::Failed => "failed",
+    };
+    if printer.format() == Format::Json {
+        let mut v = serde_json::to_value(alert).expect("alerts serialize");
+        let obj = v.as_object_mut().expect("an object");
+        obj.insert("suppressed".into(), suppressed.into());
+        obj.insert("suppressed_count".into(), suppressed_count.into());
+        let list: Vec<_> = deliveries
+            .iter()
+            .map(|d| {
+                serde_json::json!({"output": d.output, "status": status(d),
+                                   "attempts": d.attempts, "last_error": d.last_error})
+            })
+            .collect();
+        obj.insert("deliveries".into(), list.into());
+        return printer.json(&v);
+    }
+    printer.print(alert)?;
+    if suppressed {
+        printer.note("suppressed by throttle (not delivered)")?;
+    }
+    if suppressed_count > 0 {
+        printer.note(&format!(
+            "{suppressed_count} later alerts of this rule suppressed by throttle"
+        ))?;
+    }
+    for d in deliveries {
+        let mut line = format!("{} → {}", d.output, status(d));
+        if d.status != DeliveryStatus::Delivered && d.attempts > 0 {
+            line += &format!(" after {} attempts", d.attempts);
+        }
+        if let (Some(e), false) = (&d.last_error, d.status == DeliveryStatus::Delivered) {
+            line += &format!(": {e}");
+        }
+        printer.note(&line)?;
+    }
+    Ok(())
 }

@@ -66,6 +66,30 @@ impl AlertPrinter {
         Ok(())
     }
 
+    /// An indented note under the alert just printed (text format only).
+    pub fn note(&mut self, line: &str) -> io::Result<()> {
+        let dim = Style::new().dimmed();
+        if self.colour {
+            writeln!(
+                self.out,
+                "         {}{line}{}",
+                dim.render(),
+                dim.render_reset()
+            )
+        } else {
+            writeln!(self.out, "         {line}")
+        }
+    }
+
+    /// Writes a JSON value as one line (json format).
+    pub fn json(&mut self, value: &serde_json::Value) -> io::Result<()> {
+        writeln!(self.out, "{value}")
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

@@ -10,11 +10,14 @@ use rayon::prelude::*;
 
 use super::Format;
 use super::print::AlertPrinter;
-use crate::Error;
 use crate::article::{self, Article};
+use crate::config::{Config, OutputKind};
+use crate::outbox::{self, RetryPolicy};
+use crate::outputs::{self, Route};
 use crate::rules::{Evaluation, Ruleset};
 use crate::sources::{self, Input};
-use crate::state::State;
+use crate::state::{Recorded, State, Throttle};
+use crate::{Alert, Error};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -70,8 +73,8 @@ pub(crate) fn run(args: Args) -> u8 {
         tracing::error!("{d}");
     }
     let max_file_size = config.limits.max_file_size;
-    let state = match args.state.as_deref().map(State::open).transpose() {
-        Ok(state) => state,
+    let mut sink = match AlertSink::new(args.state.as_deref(), &config) {
+        Ok(sink) => sink,
         Err(e) => {
             tracing::error!("{e}");
             return TROUBLE;
@@ -119,13 +122,13 @@ pub(crate) fn run(args: Args) -> u8 {
                             errors.report(e, input);
                         }
                         for alert in &eval.alerts {
-                            match state.as_ref().map(|s| s.record_alert(alert)) {
-                                Some(Ok(false)) => continue,
-                                Some(Err(e)) => {
+                            match sink.offer(alert) {
+                                Ok(true) => {}
+                                Ok(false) => continue,
+                                Err(e) => {
                                     tracing::error!("{e}");
                                     return TROUBLE;
                                 }
-                                Some(Ok(true)) | None => {}
                             }
                             alerts += 1;
                             if let Err(e) = printer.print(alert) {
@@ -145,6 +148,7 @@ pub(crate) fn run(args: Args) -> u8 {
         }
     }
     errors.finish();
+    problems += sink.finish();
 
     if trouble || (args.strict && problems > 0) {
         TROUBLE
@@ -166,6 +170,93 @@ fn scan_one(rules: &Ruleset, input: &Input, max_file_size: u64) -> Result<Vec<Ev
             rules.evaluate(&a)
         })
         .collect())
+}
+
+/// Where alerts go besides stdout: with `--state`, recorded (known ids are skipped) and queued
+/// in the outbox; with outputs in the config, delivered to them.
+struct AlertSink {
+    state: Option<State>,
+    routes: Vec<Route>,
+    throttle: Throttle,
+    policy: RetryPolicy,
+    problems: usize,
+}
+
+impl AlertSink {
+    fn new(state: Option<&std::path::Path>, config: &Config) -> Result<AlertSink, String> {
+        // stdout is where scan prints anyway.
+        let configs: Vec<_> = config
+            .outputs
+            .iter()
+            .filter(|o| o.kind != OutputKind::Stdout)
+            .cloned()
+            .collect();
+        let routes = if configs.is_empty() {
+            Vec::new()
+        } else {
+            outputs::build(&configs)?
+        };
+        Ok(AlertSink {
+            state: state
+                .map(State::open)
+                .transpose()
+                .map_err(|e| e.to_string())?,
+            routes,
+            throttle: config.throttle.throttle(),
+            policy: config.retry.policy(),
+            problems: 0,
+        })
+    }
+
+    /// Takes one alert; false if it was recorded before (and is not to be printed again).
+    fn offer(&mut self, alert: &Alert) -> Result<bool, String> {
+        let Some(state) = &self.state else {
+            for failure in outbox::deliver_now(&mut self.routes, alert) {
+                tracing::error!(
+                    "{failure} (with --state, failed deliveries are retried by the next scan)"
+                );
+                self.problems += 1;
+            }
+            return Ok(true);
+        };
+        let targets: Vec<&str> = self
+            .routes
+            .iter()
+            .filter(|r| r.filter.accepts(alert))
+            .map(|r| r.key.as_str())
+            .collect();
+        match state.record_alert(alert, &self.throttle, &targets) {
+            Ok(Recorded::Duplicate) => Ok(false),
+            Ok(Recorded::New | Recorded::Suppressed) => Ok(true),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Delivers what the outbox holds (this scan's alerts and earlier failures); deliveries
+    /// that fail wait in the outbox for the next scan. Returns the number of problems.
+    fn finish(mut self) -> usize {
+        let Some(state) = &self.state else {
+            return self.problems;
+        };
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        for route in &mut self.routes {
+            match outbox::drain(
+                state,
+                &route.key,
+                route.output.as_mut(),
+                &self.policy,
+                &stop,
+            ) {
+                Ok(outbox::Drained::WaitingUntil(_)) => self.problems += 1,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!("{e}");
+                    self.problems += 1;
+                }
+            }
+        }
+        self.problems
+    }
 }
 
 /// A closed stdout (`newswatch scan … | head`) ends the scan quietly, like other Unix tools.

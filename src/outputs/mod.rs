@@ -5,8 +5,11 @@
 //! not rules, articles or the state store: the caller records an alert first, then offers it
 //! to every route.
 
+mod command;
+mod desktop;
 mod file;
 mod stdout;
+mod webhook;
 
 use std::fmt;
 
@@ -15,8 +18,11 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use crate::alert::{Alert, Severity};
 use crate::config::{OutputConfig, OutputKind};
 
+pub use command::CommandOutput;
+pub use desktop::DesktopOutput;
 pub use file::FileOutput;
 pub use stdout::StdoutOutput;
+pub use webhook::WebhookOutput;
 
 /// Why a delivery failed; the alert may be offered again later.
 #[derive(Debug)]
@@ -64,8 +70,11 @@ impl Filter {
     }
 }
 
-/// An output and the filter of its config entry.
+/// An output, the filter of its config entry, and its key in the outbox.
 pub struct Route {
+    /// Stable across restarts for the same config entry, so queued deliveries find their
+    /// output again: the type and its target (`file alerts.jsonl`, `webhook http://…`).
+    pub key: String,
     pub output: Box<dyn Output>,
     pub filter: Filter,
 }
@@ -74,15 +83,21 @@ pub struct Route {
 pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, String> {
     if configs.is_empty() {
         return Ok(vec![Route {
+            key: "stdout".into(),
             output: Box::new(StdoutOutput::new()),
             filter: Filter::default(),
         }]);
     }
-    configs
-        .iter()
-        .enumerate()
-        .map(|(i, c)| build_one(c).map_err(|e| format!("outputs[{i}]: {e}")))
-        .collect()
+    let mut routes: Vec<Route> = Vec::new();
+    for (i, c) in configs.iter().enumerate() {
+        let mut route = build_one(c).map_err(|e| format!("outputs[{i}]: {e}"))?;
+        if routes.iter().any(|r| r.key == route.key) {
+            // Two entries for one target (e.g. with different filters) queue apart.
+            route.key = format!("{} #{i}", route.key);
+        }
+        routes.push(route);
+    }
+    Ok(routes)
 }
 
 fn build_one(config: &OutputConfig) -> Result<Route, String> {
@@ -92,11 +107,19 @@ fn build_one(config: &OutputConfig) -> Result<Route, String> {
             let path = config.path.as_ref().ok_or("a file output needs `path`")?;
             Box::new(FileOutput::open(path).map_err(|e| e.to_string())?)
         }
-        kind => {
-            return Err(
-                format!("output type {kind:?} is not available in this version").to_lowercase(),
-            );
-        }
+        OutputKind::Command => Box::new(CommandOutput::new(
+            config.command.clone().unwrap_or_default(),
+            config.timeout,
+        )?),
+        OutputKind::Webhook => Box::new(WebhookOutput::new(
+            config
+                .url
+                .as_deref()
+                .ok_or("a webhook output needs `url`")?,
+            config.headers.clone(),
+            config.timeout,
+        )?),
+        OutputKind::Desktop => Box::new(DesktopOutput::new()?),
     };
     let rules = if config.rules.is_empty() {
         None
@@ -108,6 +131,7 @@ fn build_one(config: &OutputConfig) -> Result<Route, String> {
         Some(set.build().map_err(|e| format!("rules: {e}"))?)
     };
     Ok(Route {
+        key: output.name().to_string(),
         output,
         filter: Filter {
             min_severity: config.min_severity,

@@ -14,8 +14,8 @@
 //! appear are walked, since their first files have no events; an overflow or watcher error
 //! triggers a walk of everything, and so does start-up (catch-up) and a slow periodic timer;
 //! the state store remembers each file's size, mtime and content hash so a walk re-reads only
-//! what changed, and each alert id so nothing is delivered twice. Alerts are recorded before
-//! they are delivered.
+//! what changed, and each alert id so nothing is delivered twice. Alerts are recorded with
+//! their deliveries before any is made; the [`Outbox`] threads deliver and retry them.
 
 mod events;
 mod filter;
@@ -34,8 +34,10 @@ use arc_swap::ArcSwap;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::config::{Config, Startup, WatchConfig};
-use crate::outputs::{self, Route};
+use crate::outbox::Outbox;
+use crate::outputs;
 use crate::rules::Ruleset;
+use crate::state::Recorded;
 use crate::state::State;
 use events::{Change, FolderWatcher, Msg};
 use roots::Root;
@@ -74,7 +76,7 @@ struct Daemon {
     opts: Options,
     roots: Vec<Root>,
     state: State,
-    routes: Vec<Route>,
+    outbox: Outbox,
     shared: Arc<Shared>,
     tx: SyncSender<Msg>,
     rx: Receiver<Msg>,
@@ -99,6 +101,7 @@ impl Daemon {
         let state = State::open(&opts.state_path).map_err(|e| e.to_string())?;
         let rules = load_rules(&opts.rules_dir, &opts.config)?;
         let routes = outputs::build(&opts.config.outputs)?;
+        let outbox = Outbox::start(&opts.state_path, routes, opts.config.retry.policy())?;
         let (tx, rx) = mpsc::sync_channel(1 << 16);
         let overflowed = Arc::new(AtomicBool::new(false));
 
@@ -155,7 +158,7 @@ impl Daemon {
             opts,
             roots,
             state,
-            routes,
+            outbox,
             shared,
             tx,
             rx,
@@ -296,18 +299,21 @@ impl Daemon {
         }
     }
 
-    /// Records what workers produced — alerts first, then the files — in one transaction, then
-    /// delivers the alerts that were new.
+    /// Records what workers produced — alerts with their deliveries, then the files — in one
+    /// transaction, then wakes the outputs.
     fn commit(&mut self, done: Vec<Outcome>) {
         if done.is_empty() {
             return;
         }
+        let throttle = self.opts.config.throttle.throttle();
+        let targets = self.outbox.targets();
         let recorded = self.state.batch(|s| {
-            let mut fresh = Vec::new();
+            let mut fresh = 0;
             for o in &done {
                 for alert in &o.alerts {
-                    if s.record_alert(alert)? {
-                        fresh.push(alert.clone());
+                    if s.record_alert(alert, &throttle, &targets.for_alert(alert))? == Recorded::New
+                    {
+                        fresh += 1;
                     }
                 }
                 if let Some(record) = &o.record {
@@ -316,25 +322,11 @@ impl Daemon {
             }
             Ok(fresh)
         });
-        let fresh = match recorded {
-            Ok(fresh) => fresh,
-            Err(e) => {
-                // Nothing was recorded: the files stay unseen and the next walk retries them.
-                tracing::error!("{e}");
-                Vec::new()
-            }
-        };
-        for alert in &fresh {
-            for route in &mut self.routes {
-                if route.filter.accepts(alert)
-                    && let Err(e) = route.output.deliver(alert)
-                {
-                    self.errors.log(
-                        route.output.name(),
-                        &format!("output {}: {e}", route.output.name()),
-                    );
-                }
-            }
+        match recorded {
+            Ok(0) => {}
+            Ok(_) => self.outbox.wake(),
+            // Nothing was recorded: the files stay unseen and the next walk retries them.
+            Err(e) => tracing::error!("{e}"),
         }
         for o in done {
             for p in &o.problems {
@@ -392,16 +384,18 @@ impl Daemon {
         let applied = make_roots(&opts).and_then(|roots| {
             let rules = load_rules(&opts.rules_dir, &opts.config)?;
             let routes = outputs::build(&opts.config.outputs)?;
+            let outbox = Outbox::start(&opts.state_path, routes, opts.config.retry.policy())?;
             let abs: Vec<PathBuf> = roots.iter().map(|r| r.abs.clone()).collect();
             let watcher = events::watch_folders(&abs, self.tx.clone(), self.overflowed.clone())
                 .map_err(|e| format!("cannot watch: {e}"))?;
-            Ok((roots, rules, routes, watcher))
+            Ok((roots, rules, outbox, watcher))
         });
         match applied {
-            Ok((roots, rules, routes, watcher)) => {
+            Ok((roots, rules, outbox, watcher)) => {
                 self.roots = roots;
                 self.shared.rules.store(Arc::new(rules));
-                self.routes = routes;
+                // The old outputs' threads stop; their queues are picked up by the new ones.
+                self.outbox = outbox;
                 self._folder_watcher = watcher;
                 self.own_files.extend(output_paths(&opts.config));
                 self.opts = opts;
@@ -436,6 +430,7 @@ impl Daemon {
             })
             .collect();
         self.commit(done);
+        self.outbox.stop();
         tracing::info!("stopped");
     }
 }

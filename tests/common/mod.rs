@@ -142,6 +142,11 @@ pub struct Daemon {
 impl Sandbox {
     /// Starts `newswatch watch ARGS` and waits until it has loaded its rules.
     pub fn watch(&self, args: &[&str]) -> Daemon {
+        self.watch_env(args, &[])
+    }
+
+    /// Like [`Sandbox::watch`], with extra environment variables.
+    pub fn watch_env(&self, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let stdout = self.path().join(format!("daemon{n}.out"));
@@ -152,6 +157,7 @@ impl Sandbox {
             .current_dir(self.path())
             .env_remove("RUST_LOG")
             .env("XDG_STATE_HOME", self.path().join("xdg-state"))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap())

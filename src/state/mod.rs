@@ -1,4 +1,5 @@
-//! The state store: a SQLite file recording the alerts raised, so an alert id is delivered once.
+//! The state store: a SQLite file recording the files evaluated, the alerts raised (so an alert
+//! id is delivered once) and the outbox of deliveries still to make.
 //!
 //! `scan --state` and the daemon share it. The database runs in WAL mode with
 //! `synchronous=NORMAL`, which survives a crash of the process. Its schema is versioned with
@@ -7,9 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
+mod alerts;
+mod outbox;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::alert::Alert;
+pub use alerts::{Recorded, Throttle};
+pub use outbox::{Delivery, DeliveryStatus, Queued};
 
 /// Errors of the state store; each names the database file.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +43,24 @@ const MIGRATIONS: &[&str] = &[
          mtime_ns INTEGER NOT NULL,
          sha256 TEXT NOT NULL
      );",
+    // 3: throttling, and the outbox: one row per (alert, output) until delivered.
+    "ALTER TABLE alerts ADD COLUMN suppressed INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE alerts ADD COLUMN suppressed_count INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE alerts ADD COLUMN throttle_group TEXT;
+     CREATE INDEX alerts_by_group ON alerts(throttle_group, time);
+     CREATE TABLE outbox (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
+         alert_id TEXT NOT NULL,
+         output TEXT NOT NULL,
+         status TEXT NOT NULL DEFAULT 'pending',
+         attempts INTEGER NOT NULL DEFAULT 0,
+         first_try_ms INTEGER,
+         next_try_ms INTEGER NOT NULL DEFAULT 0,
+         last_error TEXT,
+         done_ms INTEGER,
+         UNIQUE (output, alert_id)
+     );
+     CREATE INDEX outbox_queue ON outbox(output, status, seq);",
 ];
 
 /// What the state remembers of a file it has evaluated.
@@ -115,38 +138,11 @@ impl State {
         Ok(())
     }
 
-    fn error(&self, e: rusqlite::Error) -> StateError {
+    pub(crate) fn error(&self, e: rusqlite::Error) -> StateError {
         StateError {
             path: self.path.clone(),
             message: e.to_string(),
         }
-    }
-
-    /// Records `alert` unless its id is already recorded; returns whether it was new.
-    pub fn record_alert(&self, alert: &Alert) -> Result<bool, StateError> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO alerts (id, time, rule, severity, json) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    alert.id,
-                    alert.time,
-                    alert.rule,
-                    alert.severity.as_str(),
-                    alert.to_json()
-                ],
-            )
-            .map(|n| n == 1)
-            .map_err(|e| self.error(e))
-    }
-
-    /// The recorded alert with this id.
-    pub fn alert(&self, id: &str) -> Result<Option<Alert>, StateError> {
-        let json: Option<String> = self
-            .conn
-            .query_row("SELECT json FROM alerts WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.error(e))?;
-        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
     /// What is recorded of the file at `path`, if anything.
@@ -205,43 +201,5 @@ impl State {
                 Err(e)
             }
         }
-    }
-
-    /// Recorded alerts, oldest first: those raised at or after `since` (RFC 3339), of `rule`.
-    pub fn alerts(
-        &self,
-        since: Option<&str>,
-        rule: Option<&str>,
-    ) -> Result<Vec<Alert>, StateError> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT json FROM alerts WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR rule = ?2)
-                 ORDER BY time, rowid",
-            )
-            .map_err(|e| self.error(e))?;
-        let rows = st
-            .query_map(params![since, rule], |r| r.get::<_, String>(0))
-            .map_err(|e| self.error(e))?;
-        let mut alerts = Vec::new();
-        for json in rows {
-            let json = json.map_err(|e| self.error(e))?;
-            match serde_json::from_str(&json) {
-                Ok(alert) => alerts.push(alert),
-                Err(e) => tracing::warn!(
-                    "state {}: skipping an unreadable alert: {e}",
-                    self.path.display()
-                ),
-            }
-        }
-        Ok(alerts)
-    }
-
-    /// Number of alerts recorded.
-    pub fn alert_count(&self) -> Result<u64, StateError> {
-        self.conn
-            .query_row("SELECT count(*) FROM alerts", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
-            .map_err(|e| self.error(e))
     }
 }

@@ -1,0 +1,46 @@
+//! `type: desktop`: a freedesktop notification (title, message, urgency by severity).
+//!
+//! The session bus is checked when the output is built, so a daemon started without a desktop
+//! session says so once at start instead of failing every alert.
+
+use super::{DeliveryError, Output};
+use crate::alert::Alert;
+#[cfg(all(unix, not(target_os = "macos")))]
+use crate::alert::Severity;
+
+pub struct DesktopOutput;
+
+impl DesktopOutput {
+    pub fn new() -> Result<DesktopOutput, String> {
+        #[cfg(all(unix, not(target_os = "macos")))]
+        notify_rust::get_server_information().map_err(|e| {
+            format!(
+                "desktop notifications are unavailable ({e}): no D-Bus session bus or notification \
+                 server; run newswatch inside a desktop session or remove the desktop output"
+            )
+        })?;
+        Ok(DesktopOutput)
+    }
+}
+
+impl Output for DesktopOutput {
+    fn name(&self) -> &str {
+        "desktop"
+    }
+
+    fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
+        let mut n = notify_rust::Notification::new();
+        n.appname("newswatch")
+            .summary(&format!("{} ({})", alert.article.title, alert.rule))
+            .body(&alert.message);
+        #[cfg(all(unix, not(target_os = "macos")))]
+        n.urgency(match alert.severity {
+            Severity::Info | Severity::Low => notify_rust::Urgency::Low,
+            Severity::Medium => notify_rust::Urgency::Normal,
+            Severity::High | Severity::Critical => notify_rust::Urgency::Critical,
+        });
+        n.show()
+            .map(drop)
+            .map_err(|e| DeliveryError(format!("desktop notification: {e}")))
+    }
+}

@@ -1,0 +1,181 @@
+//! Recording alerts: deduplication by id, throttling, and queueing deliveries in the outbox —
+//! all in one statement sequence, so an alert is never recorded without its deliveries.
+
+use std::time::Duration;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{State, StateError};
+use crate::alert::Alert;
+
+/// `throttle:` — at most one delivered alert per rule (or per rule and field value) per window.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Throttle {
+    pub window: Duration,
+    /// Throttle per value of this alert field (`fields.NAME`), not per rule only.
+    pub field: Option<String>,
+}
+
+impl Throttle {
+    /// The group an alert is throttled in, if throttling is on.
+    fn group(&self, alert: &Alert) -> Option<String> {
+        if self.window.is_zero() {
+            return None;
+        }
+        Some(match &self.field {
+            Some(f) => format!(
+                "{}\u{0}{}",
+                alert.rule,
+                alert
+                    .fields
+                    .get(f)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default()
+            ),
+            None => alert.rule.clone(),
+        })
+    }
+}
+
+/// What recording an alert did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// The id was recorded before: nothing to deliver.
+    Duplicate,
+    /// Recorded, but inside its throttle window: counted on the alert that opened the window,
+    /// not delivered.
+    Suppressed,
+    /// Recorded and queued for the outputs given.
+    New,
+}
+
+impl State {
+    /// Records `alert` and queues it for each of `outputs`, unless its id is already recorded
+    /// or `throttle` suppresses it.
+    pub fn record_alert(
+        &self,
+        alert: &Alert,
+        throttle: &Throttle,
+        outputs: &[&str],
+    ) -> Result<Recorded, StateError> {
+        let e = |e| self.error(e);
+        let known: Option<i64> = self
+            .conn
+            .query_row("SELECT 1 FROM alerts WHERE id = ?1", [&alert.id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(e)?;
+        if known.is_some() {
+            return Ok(Recorded::Duplicate);
+        }
+        let group = throttle.group(alert);
+        let leader: Option<String> = match &group {
+            Some(g) => {
+                let since = jiff::Timestamp::now()
+                    .checked_sub(
+                        jiff::SignedDuration::try_from(throttle.window)
+                            .unwrap_or(jiff::SignedDuration::MAX),
+                    )
+                    .unwrap_or(jiff::Timestamp::MIN)
+                    .strftime("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string();
+                self.conn
+                    .query_row(
+                        "SELECT id FROM alerts WHERE throttle_group = ?1 AND suppressed = 0 AND time >= ?2
+                         ORDER BY time DESC LIMIT 1",
+                        params![g, since],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(e)?
+            }
+            None => None,
+        };
+        self.conn
+            .execute(
+                "INSERT INTO alerts (id, time, rule, severity, json, suppressed, throttle_group)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    alert.id,
+                    alert.time,
+                    alert.rule,
+                    alert.severity.as_str(),
+                    alert.to_json(),
+                    leader.is_some(),
+                    group
+                ],
+            )
+            .map_err(e)?;
+        if let Some(leader) = leader {
+            self.conn
+                .execute(
+                    "UPDATE alerts SET suppressed_count = suppressed_count + 1 WHERE id = ?1",
+                    [leader],
+                )
+                .map_err(e)?;
+            return Ok(Recorded::Suppressed);
+        }
+        for output in outputs {
+            self.queue(&alert.id, output)?;
+        }
+        Ok(Recorded::New)
+    }
+
+    /// The recorded alert with this id.
+    pub fn alert(&self, id: &str) -> Result<Option<Alert>, StateError> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT json FROM alerts WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.error(e))?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// Recorded alerts, oldest first: those raised at or after `since` (RFC 3339), of `rule`.
+    /// Each comes with whether it was suppressed and how many it suppressed.
+    pub fn alerts(
+        &self,
+        since: Option<&str>,
+        rule: Option<&str>,
+    ) -> Result<Vec<(Alert, bool, u64)>, StateError> {
+        let e = |e| self.error(e);
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT json, suppressed, suppressed_count FROM alerts
+                 WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR rule = ?2)
+                 ORDER BY time, rowid",
+            )
+            .map_err(e)?;
+        let rows = st
+            .query_map(params![since, rule], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(e)?;
+        let mut alerts = Vec::new();
+        for row in rows {
+            let (json, suppressed, count) = row.map_err(e)?;
+            match serde_json::from_str(&json) {
+                Ok(alert) => alerts.push((alert, suppressed, count as u64)),
+                Err(err) => tracing::warn!(
+                    "state {}: skipping an unreadable alert: {err}",
+                    self.path.display()
+                ),
+            }
+        }
+        Ok(alerts)
+    }
+
+    /// Number of alerts recorded.
+    pub fn alert_count(&self) -> Result<u64, StateError> {
+        self.conn
+            .query_row("SELECT count(*) FROM alerts", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.error(e))
+    }
+}
