@@ -292,3 +292,57 @@ fn alerts_command_shows_the_history() {
     let none = s.run(&["alerts", "--state", "missing.db"]);
     assert_eq!(none.code, 2);
 }
+
+#[test]
+fn sighup_rereads_the_config() {
+    let s = sandbox();
+    let d = s.watch(&[]);
+    s.write("inbox/a.txt", "Before HUP\n\nbody\n");
+    wait_for_lines(&s.path().join("alerts.jsonl"), 1, WAIT);
+    s.write(
+        "newswatch.yaml",
+        "watch:\n  - path: inbox\nstate: state.db\noutputs:\n  - type: file\n    path: after-hup.jsonl\n",
+    );
+    d.signal("HUP");
+    d.wait_for_log("config reloaded", WAIT);
+    s.write("inbox/b.txt", "After HUP\n\nbody\n");
+    let alerts = wait_for_lines(&s.path().join("after-hup.jsonl"), 1, WAIT);
+    assert_eq!(titles(&alerts), ["After HUP"]);
+    assert_eq!(json_lines(&s.path().join("alerts.jsonl")).len(), 1);
+    drop(d);
+}
+
+#[test]
+fn symlink_loops_and_vanishing_files_are_harmless() {
+    let s = sandbox();
+    std::os::unix::fs::symlink(s.path().join("inbox"), s.path().join("inbox/loop")).unwrap();
+    std::os::unix::fs::symlink(
+        s.path().join("nowhere.txt"),
+        s.path().join("inbox/dangling.txt"),
+    )
+    .unwrap();
+    let d = s.watch(&[]);
+    for i in 0..50 {
+        let p = s.write(&format!("inbox/gone{i}.txt"), "Gone\n\nbody\n");
+        std::fs::remove_file(p).unwrap();
+    }
+    s.write("inbox/kept.txt", "Kept\n\nbody\n");
+    let alerts = wait_for_lines(&s.path().join("alerts.jsonl"), 1, WAIT);
+    assert!(
+        titles(&alerts).contains(&"Kept".to_string()),
+        "{:?}",
+        titles(&alerts)
+    );
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a["message"] == "Kept" || a["message"] == "Gone")
+    );
+    let (code, _) = d.stop_with("TERM");
+    assert_eq!(
+        code,
+        0,
+        "{}",
+        std::fs::read_to_string(s.path().join("daemon0.err")).unwrap_or_default()
+    );
+}

@@ -179,3 +179,68 @@ impl State {
             .map_err(|e| self.error(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{AlertArticle, Severity};
+
+    fn alert(id: &str, rule: &str, chip: &str) -> Alert {
+        let mut fields = serde_json::Map::new();
+        fields.insert("chip".into(), chip.into());
+        Alert {
+            id: id.into(),
+            time: crate::alert::now_rfc3339(),
+            rule: rule.into(),
+            severity: Severity::High,
+            message: "m".into(),
+            tags: vec![],
+            fields,
+            article: AlertArticle {
+                path: None,
+                title: "t".into(),
+                url: None,
+                source: None,
+                sha256: "0".into(),
+            },
+            matches: vec![],
+        }
+    }
+
+    #[test]
+    fn throttle_groups_by_rule_or_by_rule_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(&dir.path().join("s.db")).unwrap();
+        let per_chip = Throttle {
+            window: Duration::from_secs(600),
+            field: Some("chip".into()),
+        };
+        let record = |id, rule, chip| {
+            state
+                .record_alert(&alert(id, rule, chip), &per_chip, &["out"])
+                .unwrap()
+        };
+        assert_eq!(record("1", "r", "H200"), Recorded::New);
+        assert_eq!(record("2", "r", "H200"), Recorded::Suppressed);
+        assert_eq!(record("3", "r", "H20"), Recorded::New, "another chip");
+        assert_eq!(record("4", "other", "H200"), Recorded::New, "another rule");
+        assert_eq!(record("1", "r", "H200"), Recorded::Duplicate);
+        let off = Throttle::default();
+        assert_eq!(
+            state
+                .record_alert(&alert("5", "r", "H200"), &off, &["out"])
+                .unwrap(),
+            Recorded::New
+        );
+        let queued = state.next_delivery("out").unwrap().unwrap();
+        assert_eq!(queued.alert_id, "1", "the outbox is in raise order");
+        let counts: Vec<_> = state
+            .alerts(None, Some("r"))
+            .unwrap()
+            .into_iter()
+            .map(|(a, s, n)| (a.id, s, n))
+            .collect();
+        assert_eq!(counts[0], ("1".to_string(), false, 1));
+        assert_eq!(counts[1], ("2".to_string(), true, 0));
+    }
+}
