@@ -4,9 +4,11 @@
 
 mod alerts;
 mod check;
+mod init;
 mod log;
 mod print;
 mod scan;
+mod test;
 mod watch;
 
 use std::path::PathBuf;
@@ -46,6 +48,17 @@ enum Command {
     Check(check::Args),
     /// Show the alert history from the state store.
     Alerts(alerts::Args),
+    /// Run the rules' test cases (NAME.test.yaml beside NAME.rhai).
+    ///
+    /// Exit code: 0 all pass, 1 a failure (or a broken rule or test file).
+    Test(test::Args),
+    /// Create a starting setup: newswatch.yaml, rules/ with an example rule and its test, inbox/.
+    Init(init::Args),
+    /// Print shell completions for bash, zsh, fish, elvish or powershell.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Output format of alerts.
@@ -66,6 +79,18 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(args),
         Command::Check(args) => check::run(args),
         Command::Alerts(args) => alerts::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "newswatch",
+                &mut std::io::stdout(),
+            );
+            0
+        }
     };
     ExitCode::from(code)
 }
