@@ -22,7 +22,11 @@ fn every_broken_rule_is_listed_with_its_position() {
     s.write("rules/notes.txt", "not a rule");
     let run = s.run(&["check"]);
     assert_eq!(run.code, 1);
-    let lines: Vec<_> = run.stdout.lines().collect();
+    let lines: Vec<_> = run
+        .stdout
+        .lines()
+        .filter(|l| !l.contains("warning"))
+        .collect();
     assert_eq!(lines.len(), 2, "{}", run.stdout);
     assert!(
         lines[0].starts_with("rules/sub/typo.rhai:3:12: "),
@@ -63,4 +67,38 @@ fn missing_rules_folder_is_a_problem() {
     let run = s.run(&["check", "--rules", "absent"]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("absent"), "{}", run.stdout);
+}
+
+#[test]
+fn snippets_show_the_line_and_a_caret_and_warnings_do_not_fail() {
+    let s = Sandbox::new();
+    s.rule("undocumented", r#"alert("x");"#);
+    let run = s.run(&["check"]);
+    assert_eq!(run.code, 0, "warnings only: {}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("rules/undocumented.rhai:1:1: warning: no description"),
+        "{}",
+        run.stdout
+    );
+    s.rule("syntax", "//! Broken.\nif article.mentions(\"x\" {\n}");
+    let run = s.run(&["check", "--snippets"]);
+    assert_eq!(run.code, 1);
+    let expected = "rules/syntax.rhai:2:25: ";
+    let at = run
+        .stdout
+        .find(expected)
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    let after: Vec<_> = run.stdout[at..].lines().take(4).collect();
+    assert_eq!(
+        after[2], "2 | if article.mentions(\"x\" {",
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        after[3],
+        format!("  | {}^", " ".repeat(24)),
+        "{}",
+        run.stdout
+    );
 }

@@ -1,8 +1,14 @@
 //! `newswatch check`: compile every rule and the config, print every problem.
+//!
+//! Each problem is one line `FILE:LINE:COL: message`, the form editors and scripts parse. With
+//! `--snippets` (the default on a terminal) the line is followed by the source line and a
+//! caret, as the Rust compiler shows them. Warnings (rules that can never fire, rules without
+//! a description) are shown too but do not fail the check.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
-use crate::rules::Ruleset;
+use crate::rules::{Diagnostic, Ruleset};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -12,41 +18,101 @@ pub(crate) struct Args {
     /// Config file (default: ./newswatch.yaml if present).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Show the source line and a caret under each problem (default: on a terminal).
+    #[arg(long)]
+    snippets: bool,
 }
 
-/// Prints problems on stdout as `FILE:LINE:COL: message`; exit 0 when there are none, else 1.
+/// Prints problems on stdout; exit 0 when there are none (warnings allowed), else 1.
 pub(crate) fn run(args: Args) -> u8 {
-    let mut problems = Vec::new();
+    let snippets = args.snippets || std::io::stdout().is_terminal();
+    let mut errors = 0;
     let (config, _) = match super::load_config(args.config.as_ref()) {
         Ok(loaded) => loaded,
         Err(e) => {
-            problems.push(e.to_string());
+            errors += 1;
+            println!("{e}");
+            if let (
+                true,
+                crate::Error::Config {
+                    path, line, column, ..
+                },
+            ) = (snippets, &e)
+            {
+                print_snippet(path, *line, *column);
+            }
             Default::default()
         }
     };
     let dir = super::rules_dir(args.rules, &config);
-    let count = match Ruleset::load_with(&dir, config.limits.rules()) {
-        Ok(rules) => {
-            problems.extend(rules.diagnostics().iter().map(ToString::to_string));
-            rules.rules().len()
-        }
+    let rules = match Ruleset::load_with(&dir, config.limits.rules()) {
+        Ok(rules) => rules,
         Err(e) => {
-            problems.push(e.to_string());
-            0
+            println!("{e}");
+            eprintln!("1 problem");
+            return 1;
         }
     };
-    for p in &problems {
-        println!("{p}");
+    for d in rules.diagnostics() {
+        errors += 1;
+        show(d, snippets);
     }
-    if problems.is_empty() {
-        eprintln!("{count} rules OK in {}", dir.display());
+    let mut warnings = 0;
+    for rule in rules.rules() {
+        if rule.description().is_empty() {
+            warnings += 1;
+            show(
+                &Diagnostic {
+                    path: rule.path().to_path_buf(),
+                    line: Some(1),
+                    column: Some(1),
+                    message: "warning: no description: start the rule with `//! what it alerts on`"
+                        .into(),
+                },
+                false,
+            );
+        }
+    }
+    let count = rules.rules().len();
+    if errors == 0 {
+        eprintln!(
+            "{count} rules OK in {} ({warnings} warning(s))",
+            dir.display()
+        );
         0
     } else {
         eprintln!(
-            "{} problem(s); {count} rules compiled in {}",
-            problems.len(),
+            "{errors} problem(s), {warnings} warning(s); {count} rules compiled in {}",
             dir.display()
         );
         1
     }
+}
+
+fn show(d: &Diagnostic, snippets: bool) {
+    println!("{d}");
+    if let (true, Some(line), Some(column)) = (snippets, d.line, d.column) {
+        print_snippet(&d.path, line, column);
+    }
+}
+
+/// Prints line `line` of `path` and a caret under character `column` (both 1-based).
+fn print_snippet(path: &Path, line: usize, column: usize) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let Some(source) = text.lines().nth(line.saturating_sub(1)) else {
+        return;
+    };
+    let number = line.to_string();
+    let pad = " ".repeat(number.len());
+    // Columns count characters; tabs keep their width so the caret lines up.
+    let before: String = source
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    println!("{pad} |");
+    println!("{number} | {source}");
+    println!("{pad} | {before}^");
 }
