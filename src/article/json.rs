@@ -26,7 +26,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let value: Value = serde_json::from_str(&text).map_err(|e| format!("malformed JSON ({e})"))?;
     let items = match value {
         Value::Object(object) if is_json_feed(&object) => return feed::parse(bytes),
-        Value::Object(object) => vec![Value::Object(object)],
+        Value::Object(object) => return Ok(vec![article(Value::Object(object))?].into()),
         Value::Array(items) => items,
         _ => return Err("JSON is neither an object nor an array of objects".into()),
     };
@@ -93,7 +93,7 @@ fn article(item: Value) -> Result<Article, String> {
     let url = take(&["url", "link"]);
     let published = take(&["published", "date"]);
     if title.is_none() && body.is_none() {
-        return Err("no title and no body field".into());
+        return Err("a JSON object without a title or body field".into());
     }
     let mut a = Article::new(title.unwrap_or_default(), body.unwrap_or_default());
     a.url = url;
@@ -148,7 +148,7 @@ mod tests {
             parsed.warnings,
             [
                 "item 3: not a JSON object",
-                "item 4: no title and no body field"
+                "item 4: a JSON object without a title or body field"
             ]
         );
     }

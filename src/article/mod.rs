@@ -141,6 +141,13 @@ pub fn ingest(bytes: &[u8], path: &Path) -> Result<Vec<Article>, Error> {
     Ok(parsed.articles)
 }
 
+/// The language of an article's text as an ISO 639-1 code, `None` when unsure: what [`ingest`]
+/// puts in [`Article::lang`]. For articles built in memory, or to detect it only when asked
+/// (it costs about 0.2 ms per article, more than matching a few rules).
+pub fn detect_lang(title: &str, body: &str) -> Option<String> {
+    lang::detect(title, body)
+}
+
 /// Like [`ingest`], returning the warnings with the articles rather than logging them.
 pub fn ingest_with_warnings(bytes: &[u8], path: &Path) -> Result<Parsed, Error> {
     decode::check_text(bytes).map_err(|e| Error::Binary {
@@ -156,7 +163,7 @@ pub fn ingest_with_warnings(bytes: &[u8], path: &Path) -> Result<Parsed, Error> 
     for a in &mut parsed.articles {
         a.path = Some(shown.clone());
         if a.lang.is_none() {
-            a.lang = lang::detect(&a.title, &a.body);
+            a.lang = detect_lang(&a.title, &a.body);
         }
     }
     Ok(parsed)
