@@ -39,3 +39,13 @@ pub use alert::{Alert, Severity};
 pub use article::{Article, ingest};
 pub use error::Error;
 pub use rules::{Diagnostic, Evaluation, Limits, RuleError, Ruleset};
+
+/// The text of a caught panic, for the log line that replaces it.
+#[doc(hidden)]
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}

@@ -107,7 +107,21 @@ pub(crate) fn run(args: Args) -> u8 {
         let results: Vec<_> = pool.install(|| {
             batch
                 .par_iter()
-                .map(|input| scan_one(&rules, input, max_file_size))
+                .map(|input| {
+                    // A bug in a parser must cost one file, not the whole scan.
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        scan_one(&rules, input, max_file_size)
+                    }))
+                        .unwrap_or_else(|panic| {
+                            Err(Error::Malformed {
+                                path: input.path().to_path_buf(),
+                                message: format!(
+                                    "skipped: internal error while reading it ({}); please report this file",
+                                    crate::panic_message(&panic)
+                                ),
+                            })
+                        })
+                })
                 .collect()
         });
         for (input, result) in batch.iter().zip(results) {

@@ -78,11 +78,41 @@ pub fn run(
             // Left for the catch-up at the next start: nothing about it was recorded.
             continue;
         }
-        let outcome = process(&shared, &state, job);
+        let outcome = guarded(&shared, &state, job);
         if done.send(Msg::Done(Box::new(outcome))).is_err() {
             return;
         }
     }
+}
+
+/// [`process`], with a panic (a bug, never expected) turned into a logged problem: the file is
+/// recorded as seen so it is not retried forever, and the worker lives on.
+fn guarded(shared: &Shared, state: &State, job: Job) -> Outcome {
+    let copy = job.clone();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| process(shared, state, job)))
+        .unwrap_or_else(|panic| {
+            let mut out = Outcome::new(copy);
+            out.problems.push(format!(
+                "{}: skipped: internal error while reading it ({}); please report this file",
+                out.job.shown.display(),
+                crate::panic_message(&panic)
+            ));
+            if let Ok(meta) = std::fs::metadata(&out.job.path) {
+                out.record = Some(FileRecord {
+                    size: meta.len(),
+                    mtime_ns: mtime_ns(&meta),
+                    sha256: String::new(),
+                });
+            }
+            out
+        })
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 fn process(shared: &Shared, state: &State, job: Job) -> Outcome {
@@ -95,11 +125,7 @@ fn process(shared: &Shared, state: &State, job: Job) -> Outcome {
         return out;
     }
     let size = meta.len();
-    let mtime_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i64);
+    let mtime_ns = mtime_ns(&meta);
     let known = match state.file(&key) {
         Ok(known) => known,
         Err(e) => {
