@@ -172,3 +172,23 @@ fn repeated_failures_of_one_rule_are_summarised() {
     );
     assert_eq!(s.run(&["scan", "--strict", "inbox"]).code, 2);
 }
+
+#[test]
+fn closures_cannot_capture_the_article() {
+    let s = Sandbox::new();
+    s.rule("good", GOOD);
+    s.rule(
+        "closure",
+        "let f = |x| x + article.title; alert(f.call(\"a\"));",
+    );
+    s.rule("fn_scope", "fn leak() { article.title } alert(leak());");
+    s.write("a.txt", "hello\n");
+    let run = s.run(&["scan", "--format", "json", "a.txt"]);
+    assert_eq!(run.rules(), ["good"], "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rules/closure.rhai:1:"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("fn_scope"), "{}", run.stderr);
+}

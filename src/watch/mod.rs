@@ -291,6 +291,7 @@ impl Daemon {
             self.rules_due = None;
             self.reload_rules();
         }
+        self.errors.flush(false);
         if now >= self.next_rescan {
             self.next_rescan = now + PERIODIC_RESCAN;
             for root in &self.roots {
@@ -431,6 +432,7 @@ impl Daemon {
             .collect();
         self.commit(done);
         self.outbox.stop();
+        self.errors.flush(true);
         tracing::info!("stopped");
     }
 }
@@ -519,20 +521,62 @@ fn spawn_signals(tx: SyncSender<Msg>) -> Result<(), String> {
 }
 
 /// Logs errors that repeat (one rule failing on every article, one output down) without
-/// flooding: the first few of each kind, then one line per thousand.
+/// flooding: the first one of a kind in full, then one line a minute with how many more came.
 #[derive(Default)]
 struct ErrorLog {
-    counts: std::collections::HashMap<String, u64>,
+    kinds: std::collections::HashMap<String, Repeats>,
+}
+
+struct Repeats {
+    since: Instant,
+    more: u64,
+    last: String,
 }
 
 impl ErrorLog {
+    const WINDOW: Duration = Duration::from_secs(60);
+
     fn log(&mut self, key: &str, line: &str) {
-        let n = self.counts.entry(key.to_string()).or_default();
-        *n += 1;
-        if *n <= 3 {
-            tracing::error!("{line}");
-        } else if n.is_multiple_of(1000) {
-            tracing::error!("{line} (and {} similar errors so far)", *n - 1);
+        match self.kinds.get_mut(key) {
+            Some(r) => {
+                r.more += 1;
+                r.last = line.to_string();
+            }
+            None => {
+                tracing::error!("{line}");
+                self.kinds.insert(
+                    key.to_string(),
+                    Repeats {
+                        since: Instant::now(),
+                        more: 0,
+                        last: String::new(),
+                    },
+                );
+            }
         }
+    }
+
+    /// Writes the counts of windows that are over (all of them when `all`).
+    fn flush(&mut self, all: bool) {
+        let now = Instant::now();
+        self.kinds.retain(|_, r| {
+            if !all && now.duration_since(r.since) < Self::WINDOW {
+                return true;
+            }
+            if r.more > 0 {
+                tracing::error!(
+                    "{} (and {} more like it in {:.0?})",
+                    r.last,
+                    r.more - 1,
+                    now.duration_since(r.since)
+                );
+            }
+            // A kind that went quiet starts over with a full line next time.
+            r.more > 0 && !all && {
+                r.since = now;
+                r.more = 0;
+                true
+            }
+        });
     }
 }
