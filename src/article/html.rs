@@ -47,10 +47,13 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
 }
 
 /// The visible text of an HTML fragment (a feed item's content, an email's HTML part). Text
-/// without markup or entities is only trimmed, and so is markup too deeply nested to parse.
+/// without markup or entities is only trimmed; markup too deeply nested to parse loses its tags.
 pub(super) fn to_text(fragment: &str) -> String {
-    if !fragment.contains(['<', '&']) || html_depth::too_deep(fragment) {
+    if !fragment.contains(['<', '&']) {
         return fragment.trim().to_string();
+    }
+    if html_depth::too_deep(fragment) {
+        return html_depth::strip_tags(fragment);
     }
     visible_text(Html::parse_fragment(fragment).root_element())
 }

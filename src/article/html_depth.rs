@@ -67,6 +67,25 @@ pub(super) fn too_deep(html: &str) -> bool {
     false
 }
 
+/// The text of markup too deep to parse, tags dropped (entities are left as written): what is
+/// kept of such a fragment rather than nothing.
+pub(super) fn strip_tags(markup: &str) -> String {
+    let mut text = String::with_capacity(markup.len() / 2);
+    let mut in_tag = false;
+    for c in markup.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -94,5 +113,13 @@ mod tests {
         assert!(!too_deep(&scripts));
         assert!(too_deep(&"<div>".repeat(100_000)));
         assert!(too_deep(&"<span><b>".repeat(10_000)));
+    }
+
+    #[test]
+    fn stripped_markup_keeps_its_text() {
+        assert_eq!(
+            strip_tags("<div><b>Deep</b> <i>H200</i></div>"),
+            "Deep H200"
+        );
     }
 }
