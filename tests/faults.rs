@@ -71,9 +71,10 @@ fn a_rule_failing_on_every_article_is_logged_once_then_counted() {
         s.write(&format!("inbox/{i}.txt"), format!("Story {i}\n\nbody\n"));
     }
     wait_for_lines(&s.path().join("alerts.jsonl"), 40, Duration::from_secs(30));
+    let stderr = d.stderr.clone();
     let (code, _) = d.stop_with("TERM");
     assert_eq!(code, 0);
-    let log = std::fs::read_to_string(s.path().join("daemon0.err")).unwrap();
+    let log = std::fs::read_to_string(stderr).unwrap();
     let lines: Vec<_> = log.lines().filter(|l| l.contains("rule fails")).collect();
     assert_eq!(lines.len(), 2, "one line, then a count:\n{log}");
     assert!(lines[0].contains("broken on purpose"), "{log}");

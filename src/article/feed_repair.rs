@@ -49,7 +49,9 @@ fn rss_version(xml: &str) -> Option<String> {
         // Drops the old `version="…"` attribute (quoted either way).
         Some(at) => {
             let value = &tag[at + 8..];
-            let quote = value.chars().next()?;
+            // Only a quoted value can be dropped; anything else is not an RSS tag to repair
+            // (and may not even start on a one-byte character).
+            let quote = value.chars().next().filter(|q| matches!(q, '"' | '\''))?;
             let len = value[1..].find(quote)? + 2;
             format!("{}{}", tag[4..at].trim_end(), &value[len..])
         }

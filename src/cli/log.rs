@@ -12,9 +12,12 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// Installs the stderr logger: `--log-level` if given, else `RUST_LOG`, else `info`.
 pub(super) fn init(level: Option<&str>) {
+    // html5ever warns about markup it repairs ("foster parenting…"): noise about an article,
+    // not news about newswatch.
     let filter = match level {
-        Some(level) => EnvFilter::new(level),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        Some(level) => EnvFilter::new(format!("{level},html5ever=error")),
+        None => EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("info,html5ever=error")),
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
