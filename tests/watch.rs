@@ -338,11 +338,12 @@ fn symlink_loops_and_vanishing_files_are_harmless() {
             .iter()
             .all(|a| a["message"] == "Kept" || a["message"] == "Gone")
     );
+    let stderr = d.stderr.clone();
     let (code, _) = d.stop_with("TERM");
     assert_eq!(
         code,
         0,
         "{}",
-        std::fs::read_to_string(s.path().join("daemon0.err")).unwrap_or_default()
+        std::fs::read_to_string(stderr).unwrap_or_default()
     );
 }
