@@ -27,12 +27,13 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> u8 {
-    let (config, _) = match super::load_config(args.config.as_ref()) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            tracing::error!("{e}");
-            return 2;
-        }
+    let setup = super::Setup {
+        config: args.config.clone(),
+        rules: None,
+    };
+    let config = match setup.load_or_exit() {
+        Ok(loaded) => loaded.config,
+        Err(code) => return code,
     };
     let path = super::watch::state_path(args.state, &config);
     if !path.exists() {

@@ -12,12 +12,8 @@ use crate::rules::{Diagnostic, Ruleset};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// Rules folder (default: `rules:` from the config, else ./rules).
-    #[arg(long, value_name = "DIR")]
-    rules: Option<PathBuf>,
-    /// Config file (default: ./newswatch.yaml if present).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    setup: super::Setup,
     /// Show the source line and a caret under each problem (default: on a terminal).
     #[arg(long)]
     snippets: bool,
@@ -27,8 +23,8 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> u8 {
     let snippets = args.snippets || std::io::stdout().is_terminal();
     let mut errors = 0;
-    let (config, _) = match super::load_config(args.config.as_ref()) {
-        Ok(loaded) => loaded,
+    let (config, dir) = match args.setup.load() {
+        Ok(loaded) => (loaded.config, loaded.rules_dir),
         Err(e) => {
             errors += 1;
             println!("{e}");
@@ -41,10 +37,15 @@ pub(crate) fn run(args: Args) -> u8 {
             {
                 print_snippet(path, *line, *column);
             }
-            Default::default()
+            // Still check the rules: where `--rules` says, else the default folder.
+            let dir = args
+                .setup
+                .rules
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("rules"));
+            (Default::default(), dir)
         }
     };
-    let dir = super::rules_dir(args.rules, &config);
     let rules = match Ruleset::load_with(&dir, config.limits.rules()) {
         Ok(rules) => rules,
         Err(e) => {

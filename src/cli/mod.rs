@@ -95,19 +95,52 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// The config from `--config FILE`, else `./newswatch.yaml` if present, else defaults.
-fn load_config(explicit: Option<&PathBuf>) -> Result<(Config, Option<PathBuf>), Error> {
-    let default = PathBuf::from("newswatch.yaml");
-    match explicit {
-        Some(path) => Ok((Config::load(path)?, Some(path.clone()))),
-        None if default.is_file() => Ok((Config::load(&default)?, Some(default))),
-        None => Ok((Config::default(), None)),
-    }
+/// `--config` and `--rules`: where the commands that load rules find them.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Setup {
+    /// Config file (default: ./newswatch.yaml if present).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Rules folder (default: `rules:` from the config, else ./rules).
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
 }
 
-/// The rules folder: `--rules`, else the config's `rules:`, else `./rules`.
-fn rules_dir(explicit: Option<PathBuf>, config: &Config) -> PathBuf {
-    explicit
-        .or_else(|| config.rules.clone())
-        .unwrap_or_else(|| PathBuf::from("rules"))
+/// What [`Setup`] resolves to.
+pub(crate) struct Loaded {
+    pub config: Config,
+    /// The config file read, if any.
+    pub config_path: Option<PathBuf>,
+    pub rules_dir: PathBuf,
+}
+
+impl Setup {
+    /// The config from `--config FILE`, else `./newswatch.yaml` if present, else defaults; the
+    /// rules folder from `--rules`, else the config's `rules:`, else `./rules`.
+    fn load(&self) -> Result<Loaded, Error> {
+        let default = PathBuf::from("newswatch.yaml");
+        let (config, config_path) = match &self.config {
+            Some(path) => (Config::load(path)?, Some(path.clone())),
+            None if default.is_file() => (Config::load(&default)?, Some(default)),
+            None => (Config::default(), None),
+        };
+        let rules_dir = self
+            .rules
+            .clone()
+            .or_else(|| config.rules.clone())
+            .unwrap_or_else(|| PathBuf::from("rules"));
+        Ok(Loaded {
+            config,
+            config_path,
+            rules_dir,
+        })
+    }
+
+    /// [`Setup::load`], logging a bad config: `Err` is the exit code (2).
+    fn load_or_exit(&self) -> Result<Loaded, u8> {
+        self.load().map_err(|e| {
+            tracing::error!("{e}");
+            2
+        })
+    }
 }

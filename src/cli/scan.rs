@@ -24,18 +24,14 @@ pub(crate) struct Args {
     /// Files and folders to scan (folders recursively); `-` reads one article from stdin.
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<PathBuf>,
-    /// Rules folder (default: `rules:` from the config, else ./rules).
-    #[arg(long, value_name = "DIR")]
-    rules: Option<PathBuf>,
+    #[command(flatten)]
+    setup: super::Setup,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// State file: record alerts there and skip those whose id is already recorded.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
-    /// Config file (default: ./newswatch.yaml if present).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
     /// Exit 2 on any problem: a skipped file, a rule that fails to compile or to run.
     #[arg(long)]
     strict: bool,
@@ -53,14 +49,14 @@ const BATCH: usize = 256;
 const ERRORS_SHOWN_PER_RULE: usize = 3;
 
 pub(crate) fn run(args: Args) -> u8 {
-    let (config, _) = match super::load_config(args.config.as_ref()) {
+    let super::Loaded {
+        config,
+        rules_dir: dir,
+        ..
+    } = match args.setup.load_or_exit() {
         Ok(loaded) => loaded,
-        Err(e) => {
-            tracing::error!("{e}");
-            return TROUBLE;
-        }
+        Err(code) => return code,
     };
-    let dir = super::rules_dir(args.rules, &config);
     let rules = match Ruleset::load_with(&dir, config.limits.rules()) {
         Ok(rules) => rules,
         Err(e) => {

@@ -17,12 +17,8 @@ use crate::{Alert, Error};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// Rules folder (default: `rules:` from the config, else ./rules).
-    #[arg(long, value_name = "DIR")]
-    rules: Option<PathBuf>,
-    /// Config file (default: ./newswatch.yaml if present), for `rules:` and `limits:`.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    setup: super::Setup,
     /// Only cases whose rule name or case name contains this.
     filter: Option<String>,
 }
@@ -60,14 +56,14 @@ struct InlineArticle {
 }
 
 pub(crate) fn run(args: Args) -> u8 {
-    let (config, _) = match super::load_config(args.config.as_ref()) {
+    let super::Loaded {
+        config,
+        rules_dir: dir,
+        ..
+    } = match args.setup.load_or_exit() {
         Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("{e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
-    let dir = super::rules_dir(args.rules, &config);
     let rules = match Ruleset::load_with(&dir, config.limits.rules()) {
         Ok(rules) => rules,
         Err(e) => {

@@ -10,13 +10,10 @@ pub(crate) struct Args {
     /// Folders to watch (default: `watch:` from the config, else ./inbox, created if missing).
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
-    /// Config file (default: ./newswatch.yaml if present); SIGHUP re-reads it.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Rules folder (default: `rules:` from the config, else ./rules). Watched: changes apply
-    /// to the next article.
-    #[arg(long, value_name = "DIR")]
-    rules: Option<PathBuf>,
+    /// The config is re-read on SIGHUP; the rules folder is watched, and changes apply to the
+    /// next article.
+    #[command(flatten)]
+    setup: super::Setup,
     /// State file (default: `state:` from the config, else
     /// $XDG_STATE_HOME/newswatch/state.db or ~/.local/state/newswatch/state.db).
     #[arg(long, value_name = "FILE")]
@@ -24,14 +21,14 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> u8 {
-    let (config, config_path) = match super::load_config(args.config.as_ref()) {
+    let super::Loaded {
+        config,
+        config_path,
+        rules_dir,
+    } = match args.setup.load_or_exit() {
         Ok(loaded) => loaded,
-        Err(e) => {
-            tracing::error!("{e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
-    let rules_dir = super::rules_dir(args.rules, &config);
     let state_path = state_path(args.state, &config);
     let opts = Options {
         config,
