@@ -1,19 +1,22 @@
 //! The API rules see: the `article` object and `alert()`.
 //!
 //! Rules get one `article` value per evaluation, an [`ArticleRef`]: a reference-counted handle to
-//! the article prepared once (fields as Rhai strings, text tokenized into a [`Document`]), so
-//! passing it to a thousand rules copies nothing. Queries are answered in Rust and are bounded by
-//! the article's size, since Rhai does not count operations inside native functions.
+//! the article prepared once (text tokenized into a [`Document`], the prefilter's [`Hits`],
+//! fields as Rhai strings made on first use), so passing it to a thousand rules copies nothing.
+//! Queries are answered in Rust and are bounded by the article's size, since Rhai does not count
+//! operations inside native functions. A query for a literal term of the rule set is a lookup
+//! in the hits; any other term is searched in the document's own index.
 //!
 //! What a rule does that outlives its run — alerts it raises, terms it found (for the alert's
 //! `matches`), the deadline the progress hook checks — lives in a per-thread [`Frame`], set up
 //! by [`begin`] before the rule runs and taken by [`end`] after. Rhai calls our functions on the
 //! thread that runs the rule, so a thread-local is exactly the evaluation's scope.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 use std::time::Instant;
 
 use regex::Regex;
@@ -22,17 +25,19 @@ use serde_json::Value;
 
 use crate::alert::Severity;
 use crate::article::Article;
-use crate::text::{Document, Occurrence, Term};
+use crate::text::{Document, Hits, Occurrence, Term, TermSet};
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
 /// An article prepared for rules: built once per article, shared by every rule.
 pub(crate) struct Prepared {
     pub doc: Document,
-    pub sha256: String,
-    title: ImmutableString,
-    body: ImmutableString,
-    text: ImmutableString,
+    /// The rule set's literal terms in this article, and the set that names them (both absent
+    /// when the prefilter is off).
+    hits: Option<(Hits, Arc<TermSet>)>,
+    title: OnceLock<ImmutableString>,
+    body: OnceLock<ImmutableString>,
+    text: OnceLock<ImmutableString>,
     url: Dynamic,
     published: Dynamic,
     source: Dynamic,
@@ -42,17 +47,21 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(article: &Article) -> Prepared {
+    pub fn new(
+        article: &Article,
+        doc: Document,
+        hits: Option<Hits>,
+        terms: Option<Arc<TermSet>>,
+    ) -> Prepared {
         let opt = |v: &Option<String>| {
             v.as_deref()
                 .map_or(Dynamic::UNIT, |s| Dynamic::from(s.to_string()))
         };
-        let doc = Document::new(&article.title, &article.body);
         Prepared {
-            sha256: article.sha256(),
-            title: article.title.as_str().into(),
-            body: article.body.as_str().into(),
-            text: doc.text().into(),
+            hits: hits.zip(terms),
+            title: OnceLock::new(),
+            body: OnceLock::new(),
+            text: OnceLock::new(),
             url: opt(&article.url),
             published: opt(&article.published),
             source: opt(&article.source),
@@ -67,6 +76,16 @@ impl Prepared {
             ),
             doc,
         }
+    }
+
+    /// Every occurrence of `term`: from the hits when the rule set knows it, else searched.
+    fn occurrences(&self, term: &str) -> Cow<'_, [Occurrence]> {
+        if let Some((hits, terms)) = &self.hits
+            && let Some(id) = terms.id(term)
+        {
+            return Cow::Borrowed(hits.occurrences(id));
+        }
+        Cow::Owned(self.doc.occurrences(&Term::parse(term)))
     }
 }
 
@@ -159,16 +178,27 @@ impl ArticleRef {
     }
 
     fn find(&self, term: &str, title_only: bool) -> bool {
-        let parsed = Term::parse(term);
         let doc = self.doc();
-        let first = doc
-            .occurrences(&parsed)
-            .into_iter()
-            .find(|o| !title_only || doc.in_title(o.last));
+        let first = self
+            .0
+            .occurrences(term)
+            .iter()
+            .find(|o| !title_only || doc.in_title(o.last))
+            .copied();
         if let Some(occ) = first {
             record(term, doc, occ);
         }
         first.is_some()
+    }
+
+    fn near(&self, a: &str, b: &str, n: u32) -> bool {
+        let (xs, ys) = (self.0.occurrences(a), self.0.occurrences(b));
+        self.pair(a, b, self.doc().near_in(&xs, &ys, n))
+    }
+
+    fn same_sentence(&self, a: &str, b: &str) -> bool {
+        let (xs, ys) = (self.0.occurrences(a), self.0.occurrences(b));
+        self.pair(a, b, self.doc().same_sentence_in(&xs, &ys))
     }
 
     fn pair(&self, a: &str, b: &str, hit: Option<(Occurrence, Occurrence)>) -> bool {
@@ -219,9 +249,15 @@ pub(crate) fn regex(pattern: &str) -> Compiled {
 pub(super) fn register(engine: &mut Engine) {
     engine.register_type_with_name::<ArticleRef>("Article");
     engine
-        .register_get("title", |a: &mut ArticleRef| a.0.title.clone())
-        .register_get("body", |a: &mut ArticleRef| a.0.body.clone())
-        .register_get("text", |a: &mut ArticleRef| a.0.text.clone())
+        .register_get("title", |a: &mut ArticleRef| {
+            a.0.title.get_or_init(|| a.0.doc.title().into()).clone()
+        })
+        .register_get("body", |a: &mut ArticleRef| {
+            a.0.body.get_or_init(|| a.0.doc.body().into()).clone()
+        })
+        .register_get("text", |a: &mut ArticleRef| {
+            a.0.text.get_or_init(|| a.0.doc.text().into()).clone()
+        })
         .register_get("url", |a: &mut ArticleRef| a.0.url.clone())
         .register_get("published", |a: &mut ArticleRef| a.0.published.clone())
         .register_get("source", |a: &mut ArticleRef| a.0.source.clone())
@@ -252,7 +288,7 @@ pub(super) fn register(engine: &mut Engine) {
             Ok::<_, Box<EvalAltResult>>(found > 0)
         })
         .register_fn("count", |a: &mut ArticleRef, term: &str| {
-            let occs = a.doc().occurrences(&Term::parse(term));
+            let occs = a.0.occurrences(term);
             if let Some(first) = occs.first() {
                 record(term, a.doc(), *first);
             }
@@ -261,12 +297,10 @@ pub(super) fn register(engine: &mut Engine) {
         .register_fn("near", |a: &mut ArticleRef, x: &str, y: &str, n: INT| {
             let n = u32::try_from(n)
                 .map_err(|_| format!("near() needs a distance of 0 or more words, not {n}"))?;
-            let hit = a.doc().near(&Term::parse(x), &Term::parse(y), n);
-            Ok::<_, Box<EvalAltResult>>(a.pair(x, y, hit))
+            Ok::<_, Box<EvalAltResult>>(a.near(x, y, n))
         })
         .register_fn("same_sentence", |a: &mut ArticleRef, x: &str, y: &str| {
-            let hit = a.doc().same_sentence(&Term::parse(x), &Term::parse(y));
-            a.pair(x, y, hit)
+            a.same_sentence(x, y)
         })
         .register_fn("matches", |a: &mut ArticleRef, pattern: &str| {
             let re = regex(pattern)?;

@@ -2,28 +2,33 @@
 //!
 //! A [`Ruleset`] is the compiled, immutable form of a rules folder, in the manner of YARA-X's
 //! `Rules`: built once, shared by reference across threads (it is `Send + Sync`), and cheap to
-//! evaluate — per article the only work is preparing the article once and running each rule's
-//! precompiled AST. A rule that fails to compile is left out and reported as a [`Diagnostic`];
-//! it never stops the others from loading. A rule that fails at run time is reported as a
-//! [`RuleError`] in the [`Evaluation`]; the other rules still run on that article.
+//! evaluate. Per article, the text is folded once, the prefilter (`prefilter.rs`) finds every
+//! rule's literal terms in one pass and picks the rules that may do something there, and only those run their
+//! precompiled AST, their queries answered from that pass. A rule that fails to compile is left
+//! out and reported as a [`Diagnostic`]; it never stops the others from loading. A rule that
+//! fails at run time is reported as a [`RuleError`] in the [`Evaluation`]; the other rules still
+//! run on that article.
 //!
 //! This module knows articles and alerts, not files of articles, state or outputs.
 
 mod api;
 mod loader;
+mod prefilter;
 mod sandbox;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use rhai::{AST, Engine, EvalAltResult, Position, Scope};
 
+use crate::Error;
 use crate::alert::{Alert, AlertArticle, Match, now_rfc3339};
 use crate::article::Article;
-use crate::{Error, text};
+use crate::text::{self, Document};
 
+pub use prefilter::ENV as PREFILTER_ENV;
 pub use sandbox::Limits;
 
 /// Bytes of context either side of a match in an alert's snippet.
@@ -67,6 +72,8 @@ pub struct Rule {
     path: PathBuf,
     description: String,
     ast: AST,
+    /// What the rule needs from an article to do anything (for the prefilter).
+    needs: prefilter::Needs,
 }
 
 impl Rule {
@@ -114,11 +121,17 @@ pub struct Evaluation {
 }
 
 /// A compiled rules folder.
+///
+/// Every constructor also builds the prefilter, which finds the rules that can do something on
+/// an article without running the others, unless the environment variable
+/// `NEWSWATCH_PREFILTER` ([`PREFILTER_ENV`]) is `off`; [`Ruleset::with_prefilter`] decides
+/// explicitly. The prefilter never changes what [`Ruleset::evaluate`] returns, only how fast.
 pub struct Ruleset {
     engine: Engine,
     limits: Limits,
     rules: Vec<Arc<Rule>>,
     diagnostics: Vec<Diagnostic>,
+    prefilter: Option<prefilter::Prefilter>,
 }
 
 impl Ruleset {
@@ -132,15 +145,16 @@ impl Ruleset {
 
     /// Compiles every `*.rhai` under `dir` with the given limits.
     pub fn load_with(dir: impl AsRef<Path>, limits: Limits) -> Result<Ruleset, Error> {
-        Ruleset::load_keeping(dir.as_ref(), limits, None)
+        Ok(Ruleset::load_keeping(dir.as_ref(), limits, None)?.finish())
     }
 
     /// Recompiles `dir` for a running daemon: new rule files are added, deleted ones dropped,
     /// changed ones recompiled — and a rule that no longer compiles (or cannot be read) keeps
     /// its last good version from `self`, while its problem is reported in
-    /// [`diagnostics`](Ruleset::diagnostics).
+    /// [`diagnostics`](Ruleset::diagnostics). The prefilter stays on or off as in `self`.
     pub fn reload(&self, dir: impl AsRef<Path>) -> Result<Ruleset, Error> {
-        Ruleset::load_keeping(dir.as_ref(), self.limits.clone(), Some(self))
+        let set = Ruleset::load_keeping(dir.as_ref(), self.limits.clone(), Some(self))?;
+        Ok(set.with_prefilter(self.has_prefilter()))
     }
 
     fn load_keeping(
@@ -191,7 +205,7 @@ impl Ruleset {
             }
             set.add(name, Path::new(name), source);
         }
-        set
+        set.finish()
     }
 
     fn empty(limits: Limits) -> Ruleset {
@@ -200,7 +214,29 @@ impl Ruleset {
             limits,
             rules: Vec::new(),
             diagnostics: Vec::new(),
+            prefilter: None,
         }
+    }
+
+    /// The last step of every constructor: the prefilter, unless the environment turns it off.
+    fn finish(self) -> Ruleset {
+        let on = prefilter::enabled_by_env();
+        self.with_prefilter(on)
+    }
+
+    /// This rule set with the prefilter on or off. Off, every rule runs on every article and
+    /// every query searches the article's own index: the reference that the prefilter's tests
+    /// compare against, and a way to rule it out when something looks wrong.
+    pub fn with_prefilter(mut self, on: bool) -> Ruleset {
+        self.prefilter = on.then(|| {
+            prefilter::Prefilter::build(self.rules.iter().map(|r| &r.needs), &self.limits)
+        });
+        self
+    }
+
+    /// Whether the prefilter is on.
+    pub fn has_prefilter(&self) -> bool {
+        self.prefilter.is_some()
     }
 
     /// Compiles one rule into the set; false (with a diagnostic) if it does not compile.
@@ -213,6 +249,7 @@ impl Ruleset {
                     name: name.into(),
                     path: path.to_path_buf(),
                     description: loader::description(source),
+                    needs: prefilter::analyze(&ast),
                     ast,
                 }));
                 true
@@ -240,16 +277,53 @@ impl Ruleset {
         &self.limits
     }
 
-    /// Runs every rule on `article`.
+    /// The rules that [`evaluate`](Ruleset::evaluate) runs on `article`: those the prefilter
+    /// lets through (all of them when it is off). The others could not do anything there.
+    pub fn candidates(&self, article: &Article) -> Vec<&Arc<Rule>> {
+        let doc = Document::new(&article.title, &article.body);
+        match &self.prefilter {
+            Some(p) => {
+                let hits = p.terms().find(&doc);
+                p.select(&doc, &hits)
+                    .into_iter()
+                    .map(|i| &self.rules[i])
+                    .collect()
+            }
+            None => self.rules.iter().collect(),
+        }
+    }
+
+    /// Runs every rule on `article` — in effect: rules that the prefilter shows can do nothing
+    /// on it are not run at all.
     pub fn evaluate(&self, article: &Article) -> Evaluation {
-        let prepared = Arc::new(api::Prepared::new(article));
-        let time = now_rfc3339();
+        let doc = Document::new(&article.title, &article.body);
+        let (selected, hits) = match &self.prefilter {
+            Some(p) => {
+                let hits = p.terms().find(&doc);
+                (p.select(&doc, &hits), Some(hits))
+            }
+            None => ((0..self.rules.len()).collect(), None),
+        };
         let mut out = Evaluation::default();
+        if selected.is_empty() {
+            return out;
+        }
+        let terms = self.prefilter.as_ref().map(|p| p.terms().clone());
+        let prepared = Arc::new(api::Prepared::new(article, doc, hits, terms));
+        let article_ref = api::ArticleRef(prepared.clone());
+        // The alerts' time and the article's hash, computed for the first alert.
+        let stamp: OnceLock<(String, String)> = OnceLock::new();
         let mut scope = Scope::new();
-        for rule in &self.rules {
-            // A fresh `article` per rule: a rule that assigns to it cannot affect the next.
-            scope.clear();
-            scope.push("article", api::ArticleRef(prepared.clone()));
+        scope.push("article", article_ref.clone());
+        for rule in selected.into_iter().map(|i| &self.rules[i]) {
+            // What a rule declares or assigns must not reach the next one.
+            scope.rewind(1);
+            if !scope
+                .get("article")
+                .is_some_and(|a| a.is::<api::ArticleRef>())
+            {
+                scope.set_value("article", article_ref.clone());
+            }
             api::begin(
                 rule.name.clone(),
                 Instant::now() + self.limits.timeout,
@@ -267,7 +341,8 @@ impl Ruleset {
                 ));
             }
             for raised in frame.alerts {
-                let key = raised.key.as_deref().unwrap_or(&prepared.sha256);
+                let (time, sha256) = stamp.get_or_init(|| (now_rfc3339(), article.sha256()));
+                let key = raised.key.as_deref().unwrap_or(sha256);
                 let id = Alert::id_for(&rule.name, key);
                 if out.alerts.iter().any(|a| a.id == id) {
                     continue;
@@ -285,7 +360,7 @@ impl Ruleset {
                         title: article.title.clone(),
                         url: article.url.clone(),
                         source: article.source.clone(),
-                        sha256: prepared.sha256.clone(),
+                        sha256: sha256.clone(),
                     },
                     matches: raised
                         .found

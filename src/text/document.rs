@@ -1,12 +1,18 @@
 //! An article's text cut into folded words once, then queried by every rule.
 //!
-//! Building a [`Document`] is the only per-article text work: one pass over the text that cuts
-//! words, folds them, numbers sentences, and one sort that turns the words into a small
-//! vocabulary index. Every later query (`mentions`, `count`, `near`, …) is a binary search in
-//! that index plus a walk over the positions it finds, so a thousand rules asking about one
-//! article share the cost of reading it.
+//! Building a [`Document`] is the per-article text work every rule shares: one pass over the
+//! text cuts words, folds them into [`Document::folded`] (every word, folded, joined by single
+//! spaces) and numbers sentences. Words made of ASCII letters and digits — most words of most
+//! articles — take a fast path that only lowercases bytes; the others go through Unicode folding.
+//!
+//! Terms known in advance are found in the folded text by one automaton pass
+//! ([`TermSet`](super::TermSet)). A term that is not ([`Document::occurrences`]) is looked up
+//! in a vocabulary index — word positions sorted by word — built the first time one is asked
+//! for, so articles no such query touches never pay for the sort. Both give the same
+//! [`Occurrence`] lists, and `near` and `same_sentence` work on those lists.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use super::fold::{Class, classify, fold_word_into};
 use super::term::Term;
@@ -25,24 +31,27 @@ struct Word {
 }
 
 /// Where a term occurs: the word positions of its first and last word.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Occurrence {
     pub first: u32,
     pub last: u32,
 }
 
-/// A title and body, tokenized and indexed for term queries.
+/// A title and body, tokenized for term queries.
 #[derive(Debug, Default)]
 pub struct Document {
     /// The title, a blank line, the body: what rules see as `article.text`.
     text: String,
+    /// Length of the title in `text`.
+    title_len: usize,
     /// Every word, folded, separated by single spaces (the title's words first).
     folded: String,
     words: Vec<Word>,
     /// Number of words in the title: positions below it are title words.
     title_words: u32,
-    /// Word positions sorted by folded word, then position: the vocabulary index.
-    by_word: Vec<u32>,
+    /// Word positions sorted by folded word, then position: the vocabulary index, built on
+    /// the first query for a term that is not in a [`TermSet`](super::TermSet).
+    by_word: OnceLock<Vec<u32>>,
 }
 
 impl Document {
@@ -53,27 +62,30 @@ impl Document {
         text.push_str("\n\n");
         text.push_str(body);
         let mut doc = Document {
-            folded: String::with_capacity(text.len() + 16),
-            words: Vec::with_capacity(text.len() / 5),
+            title_len: title.len(),
             ..Document::default()
         };
-        let title_end = title.len();
-        Tokenizer::new(&mut doc).run(&text, title_end);
+        Tokenizer::default().run(&text, title.len(), &mut doc);
         doc.title_words = doc
             .words
-            .iter()
-            .take_while(|w| (w.end as usize) <= title_end)
-            .count() as u32;
+            .partition_point(|w| (w.end as usize) <= title.len()) as u32;
         doc.text = text;
-        let mut by_word: Vec<u32> = (0..doc.words.len() as u32).collect();
-        by_word.sort_by(|&a, &b| doc.word(a).cmp(doc.word(b)).then(a.cmp(&b)));
-        doc.by_word = by_word;
         doc
     }
 
     /// The title, a blank line, then the body.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The title, as given.
+    pub fn title(&self) -> &str {
+        &self.text[..self.title_len]
+    }
+
+    /// The body, as given.
+    pub fn body(&self) -> &str {
+        &self.text[self.title_len + 2..]
     }
 
     /// All words, folded, separated by single spaces.
@@ -92,20 +104,36 @@ impl Document {
         &self.folded[w.fstart as usize..w.fend as usize]
     }
 
+    /// Byte range in [`Document::folded`] of the word at `pos`.
+    #[inline]
+    pub(super) fn folded_range(&self, pos: u32) -> Range<usize> {
+        let w = &self.words[pos as usize];
+        w.fstart as usize..w.fend as usize
+    }
+
     /// Byte range in [`Document::text`] covered by an occurrence.
     pub fn span(&self, occ: Occurrence) -> Range<usize> {
         self.words[occ.first as usize].start as usize..self.words[occ.last as usize].end as usize
     }
 
+    fn index(&self) -> &[u32] {
+        self.by_word.get_or_init(|| {
+            let mut by_word: Vec<u32> = (0..self.words.len() as u32).collect();
+            by_word.sort_unstable_by(|&a, &b| self.word(a).cmp(self.word(b)).then(a.cmp(&b)));
+            by_word
+        })
+    }
+
     /// Positions (ascending) of words equal to `word`, or starting with it when `prefix`.
     fn positions(&self, word: &str, prefix: bool) -> Vec<u32> {
-        let lo = self.by_word.partition_point(|&p| self.word(p) < word);
+        let by_word = self.index();
+        let lo = by_word.partition_point(|&p| self.word(p) < word);
         let hi = if prefix {
-            lo + self.by_word[lo..].partition_point(|&p| self.word(p).starts_with(word))
+            lo + by_word[lo..].partition_point(|&p| self.word(p).starts_with(word))
         } else {
-            lo + self.by_word[lo..].partition_point(|&p| self.word(p) == word)
+            lo + by_word[lo..].partition_point(|&p| self.word(p) == word)
         };
-        let mut found = self.by_word[lo..hi].to_vec();
+        let mut found = by_word[lo..hi].to_vec();
         if prefix {
             found.sort_unstable();
         }
@@ -159,13 +187,23 @@ impl Document {
     /// The first pair of occurrences of `a` and `b` with at most `n` other words between them
     /// (so `n = 0` means adjacent), in the same field (title or body).
     pub fn near(&self, a: &Term, b: &Term, n: u32) -> Option<(Occurrence, Occurrence)> {
-        let bs = self.occurrences(b);
+        self.near_in(&self.occurrences(a), &self.occurrences(b), n)
+    }
+
+    /// [`Document::near`] on occurrence lists, as [`Document::occurrences`] or
+    /// [`Hits::occurrences`](super::Hits::occurrences) give them: sorted, each list of one term.
+    pub fn near_in(
+        &self,
+        a: &[Occurrence],
+        b: &[Occurrence],
+        n: u32,
+    ) -> Option<(Occurrence, Occurrence)> {
         let reach = n as u64 + 1;
-        self.occurrences(a).into_iter().find_map(|x| {
+        a.iter().find_map(|&x| {
             // Occurrences of b are sorted and all of one length: the ones that can be near x
             // form one run, found by binary search.
-            let from = bs.partition_point(|y| (y.last as u64) + reach < x.first as u64);
-            bs[from..]
+            let from = b.partition_point(|y| (y.last as u64) + reach < x.first as u64);
+            b[from..]
                 .iter()
                 .take_while(|y| y.first as u64 <= x.last as u64 + reach)
                 .find(|y| {
@@ -184,11 +222,19 @@ impl Document {
 
     /// The first pair of occurrences of `a` and `b` in one sentence.
     pub fn same_sentence(&self, a: &Term, b: &Term) -> Option<(Occurrence, Occurrence)> {
-        let bs = self.occurrences(b);
-        self.occurrences(a).into_iter().find_map(|x| {
+        self.same_sentence_in(&self.occurrences(a), &self.occurrences(b))
+    }
+
+    /// [`Document::same_sentence`] on occurrence lists (see [`Document::near_in`]).
+    pub fn same_sentence_in(
+        &self,
+        a: &[Occurrence],
+        b: &[Occurrence],
+    ) -> Option<(Occurrence, Occurrence)> {
+        a.iter().find_map(|&x| {
             let s = self.sentence(x.first);
-            let from = bs.partition_point(|y| self.sentence(y.last) < s);
-            bs[from..]
+            let from = b.partition_point(|y| self.sentence(y.last) < s);
+            b[from..]
                 .iter()
                 .find(|y| self.sentence(y.first) == s || self.sentence(y.last) == s)
                 .map(|y| (x, *y))
@@ -197,37 +243,72 @@ impl Document {
 }
 
 /// The single pass that cuts text into words and sentences.
-struct Tokenizer<'d> {
-    doc: &'d mut Document,
+#[derive(Default)]
+struct Tokenizer {
+    /// Folded words, as bytes until the end (every piece pushed is UTF-8).
+    folded: Vec<u8>,
+    words: Vec<Word>,
     sentence: u32,
     /// A sentence end was seen since the last word.
     sentence_ended: bool,
+    /// Room to fold a non-ASCII word in.
+    scratch: String,
 }
 
-impl<'d> Tokenizer<'d> {
-    fn new(doc: &'d mut Document) -> Self {
-        Tokenizer {
-            doc,
-            sentence: 0,
-            sentence_ended: false,
-        }
-    }
-
-    fn run(mut self, text: &str, title_end: usize) {
+impl Tokenizer {
+    /// Cuts `text`, whose title ends at `title_end`, into `doc`'s words.
+    fn run(mut self, text: &str, title_end: usize, doc: &mut Document) {
+        self.folded.reserve(text.len() + 16);
+        self.words.reserve(text.len() / 5);
         let bytes = text.as_bytes();
         let mut word_start: Option<usize> = None;
         let mut i = 0;
         while i < bytes.len() {
             let b = bytes[i];
-            let (c, len) = if b < 0x80 {
-                (b as char, 1)
-            } else {
-                let c = text[i..].chars().next().expect("inside the text");
-                (c, c.len_utf8())
-            };
-            if i == title_end {
-                self.sentence_ended = true;
+            match ASCII[b as usize] {
+                ALNUM if word_start.is_none() => {
+                    // The fast path: an ASCII word, lowercased as it is copied.
+                    let before = (self.sentence, self.sentence_ended, self.folded.len());
+                    let fstart = self.open_word();
+                    let mut end = i;
+                    while let Some(&b) = bytes.get(end)
+                        && ASCII[b as usize] == ALNUM
+                    {
+                        self.folded.push(b.to_ascii_lowercase());
+                        end += 1;
+                    }
+                    if bytes.get(end).is_none_or(u8::is_ascii) {
+                        self.push_word(i, end, fstart);
+                    } else {
+                        // The word goes on with other characters: undo, and fold it whole.
+                        (self.sentence, self.sentence_ended) = (before.0, before.1);
+                        self.folded.truncate(before.2);
+                        word_start = Some(i);
+                    }
+                    i = end;
+                    continue;
+                }
+                ALNUM => {
+                    i += 1;
+                    continue;
+                }
+                SEPARATOR | STOP => {
+                    if let Some(s) = word_start.take() {
+                        self.emit(text, s, i);
+                    }
+                    // The title is a sentence of its own (its end is the `\n` after it).
+                    if i == title_end
+                        || (ASCII[b as usize] == STOP && ends_sentence(b as char, &bytes[i + 1..]))
+                    {
+                        self.sentence_ended = true;
+                    }
+                    i += 1;
+                    continue;
+                }
+                _ => {}
             }
+            let c = text[i..].chars().next().expect("inside the text");
+            let len = c.len_utf8();
             match classify(c) {
                 Class::Word => {
                     word_start.get_or_insert(i);
@@ -235,14 +316,13 @@ impl<'d> Tokenizer<'d> {
                 Class::Mark => {
                     // A mark after an ideograph extends that one-character word.
                     if word_start.is_none()
-                        && let Some(w) = self.doc.words.last_mut()
+                        && let Some(w) = self.words.last()
                         && w.end as usize == i
                     {
                         let (start, fstart) = (w.start as usize, w.fstart as usize);
-                        self.doc.words.pop();
-                        let folded = &mut self.doc.folded;
-                        folded.truncate(fstart);
-                        folded.truncate(folded.trim_end_matches(' ').len());
+                        self.words.pop();
+                        self.folded.truncate(fstart);
+                        self.trim_space();
                         self.emit(text, start, i + len);
                         i += len;
                         continue;
@@ -269,36 +349,76 @@ impl<'d> Tokenizer<'d> {
         if let Some(s) = word_start {
             self.emit(text, s, bytes.len());
         }
+        doc.folded = String::from_utf8(self.folded).expect("folded words are UTF-8");
+        doc.words = self.words;
     }
 
-    fn emit(&mut self, text: &str, start: usize, end: usize) {
+    /// Starts a word in the folded text; returns where its folded form begins.
+    fn open_word(&mut self) -> usize {
         if self.sentence_ended {
-            if !self.doc.words.is_empty() {
+            if !self.words.is_empty() {
                 self.sentence += 1;
             }
             self.sentence_ended = false;
         }
-        let folded = &mut self.doc.folded;
-        if !folded.is_empty() {
-            folded.push(' ');
+        if !self.folded.is_empty() {
+            self.folded.push(b' ');
         }
-        let fstart = folded.len();
-        fold_word_into(&text[start..end], folded);
-        let fend = folded.len();
-        if fstart == fend {
-            // Folded to nothing (a lone mark): not a word.
-            folded.truncate(folded.trim_end_matches(' ').len());
-            return;
-        }
-        self.doc.words.push(Word {
+        self.folded.len()
+    }
+
+    fn push_word(&mut self, start: usize, end: usize, fstart: usize) {
+        self.words.push(Word {
             start: start as u32,
             end: end as u32,
             fstart: fstart as u32,
-            fend: fend as u32,
+            fend: self.folded.len() as u32,
             sentence: self.sentence,
         });
     }
+
+    fn trim_space(&mut self) {
+        while self.folded.last() == Some(&b' ') {
+            self.folded.pop();
+        }
+    }
+
+    /// Adds the word `text[start..end]`, folded through Unicode.
+    fn emit(&mut self, text: &str, start: usize, end: usize) {
+        let fstart = self.open_word();
+        self.scratch.clear();
+        fold_word_into(&text[start..end], &mut self.scratch);
+        if self.scratch.is_empty() {
+            // Folded to nothing (a lone mark): not a word.
+            self.trim_space();
+            return;
+        }
+        self.folded.extend_from_slice(self.scratch.as_bytes());
+        self.push_word(start, end, fstart);
+    }
 }
+
+/// Classes of bytes for the ASCII fast path.
+const SEPARATOR: u8 = 0;
+const ALNUM: u8 = 1;
+/// A separator that may end a sentence: `.`, `!`, `?`, a line feed.
+const STOP: u8 = 2;
+/// Not ASCII: part of a longer UTF-8 character.
+const OTHER: u8 = 3;
+
+static ASCII: [u8; 256] = {
+    let mut table = [OTHER; 256];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = match b as u8 {
+            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' => ALNUM,
+            b'.' | b'!' | b'?' | b'\n' => STOP,
+            _ => SEPARATOR,
+        };
+        b += 1;
+    }
+    table
+};
 
 /// Whether `c`, followed by `rest`, ends a sentence: `.`, `!`, `?` before white space or the
 /// end (so `3.5` and `e.g` do not), full-width terminators always, and paragraph breaks.
@@ -360,6 +480,20 @@ mod tests {
         let d = Document::new("Big news", "today");
         assert!(d.occurrences(&t("news today")).is_empty());
         assert!(d.in_title(d.occurrences(&t("news"))[0].first));
+    }
+
+    #[test]
+    fn the_title_is_one_sentence() {
+        // Its last word too, ASCII or not.
+        for title in ["Nvidia ships the H200", "Nvidia ships to Pékin"] {
+            let d = Document::new(title, "DeepSeek buys.");
+            let last = title.rsplit(' ').next().unwrap();
+            assert!(d.same_sentence(&t("nvidia"), &t(last)).is_some(), "{title}");
+            assert!(
+                d.same_sentence(&t(last), &t("deepseek")).is_none(),
+                "{title}"
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! This is the layer that answers `mentions`, `count`, `near`, `same_sentence` and `in_title`
 //! for rules. It knows nothing of files, rules or Rhai: an [`Document`] is built from a title and
-//! a body, a [`Term`] from the string a rule wrote, and a query is a method on the document.
+//! a body, a [`Term`] from the string a rule wrote, and a query is a method on the document. A
+//! [`TermSet`] finds many terms known in advance in one automaton pass over a document; its
+//! [`Hits`] answer the same queries without looking words up one by one.
 //!
 //! The model, from DESIGN.md: a word is a maximal run of Unicode letters and digits, compared
 //! after case folding and accent stripping; a term of several words is a phrase; a trailing `*`
@@ -12,9 +14,11 @@
 mod document;
 mod fold;
 mod term;
+mod termset;
 
 pub use document::{Document, Occurrence};
 pub use term::Term;
+pub use termset::{Hits, TermId, TermSet};
 
 /// A short, single-line excerpt of `text` around `span`: about `context` bytes either side, cut
 /// at word boundaries, white space collapsed, with `…` where text was left out.
