@@ -262,28 +262,62 @@ fn find_ascii_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// Rewrites the XML declaration of text decoded to UTF-8 so that an XML parser does not
 /// decode it a second time with the charset it names.
 pub(crate) fn as_utf8_xml(text: &str) -> Cow<'_, str> {
-    let text = text.trim_start_matches('\u{feff}');
-    let trimmed = text.trim_start();
-    if let Some(after) = trimmed.strip_prefix("<?xml")
-        && let Some(end) = after.find("?>")
-        && after[..end].contains("encoding")
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    // Every `<?xml …?>`: the one at the start is the declaration, rewritten to say UTF-8 (the
+    // text is UTF-8 now); any later one is not a declaration at all, and is dropped so the XML
+    // parser never switches encodings half-way (quick-xml panics when asked to).
+    let decls: Vec<(usize, usize)> = text
+        .match_indices("<?xml")
+        .filter(|(i, _)| text[i + 5..].starts_with(|c: char| c.is_whitespace() || c == '?'))
+        .filter_map(|(i, _)| text[i..].find("?>").map(|end| (i, i + end + 2)))
+        .collect();
+    if decls.is_empty()
+        || (decls.len() == 1 && decls[0].0 == 0 && !text[..decls[0].1].contains("encoding"))
     {
-        let version = if after[..end].contains("1.1") {
-            "1.1"
-        } else {
-            "1.0"
-        };
-        let rest = &after[end + 2..];
-        return Cow::Owned(format!(
-            "<?xml version=\"{version}\" encoding=\"utf-8\"?>{rest}"
-        ));
+        return Cow::Borrowed(text);
     }
-    Cow::Borrowed(text)
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, end) in decls {
+        if start < copied {
+            continue;
+        }
+        out.push_str(&text[copied..start]);
+        if start == 0 {
+            let version = if text[..end].contains("1.1") {
+                "1.1"
+            } else {
+                "1.0"
+            };
+            out.push_str(&format!("<?xml version=\"{version}\" encoding=\"utf-8\"?>"));
+        }
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xml_declarations_are_rewritten_or_dropped() {
+        assert_eq!(
+            as_utf8_xml("<?xml version=\"1.0\" encoding=\"iso-8859-7\"?><rss/>"),
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss/>"
+        );
+        // A declaration after a comment is no declaration: dropped (quick-xml panicked on it).
+        assert_eq!(
+            as_utf8_xml("<!-- c --><?xml version=\"1.0\" encoding=\"iso-8859-7\"?><rss/>"),
+            "<!-- c --><rss/>"
+        );
+        assert_eq!(
+            as_utf8_xml("<?xml version=\"1.0\"?><rss/>"),
+            "<?xml version=\"1.0\"?><rss/>"
+        );
+        assert_eq!(as_utf8_xml("<rss/>"), "<rss/>");
+    }
 
     fn text(bytes: &[u8]) -> String {
         check_text(bytes).unwrap();
