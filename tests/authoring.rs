@@ -168,3 +168,99 @@ fn completions_are_generated() {
         &run.stdout[..200]
     );
 }
+
+#[test]
+fn explain_traces_every_call_and_the_prefilter() {
+    let s = Sandbox::new();
+    let rules = repo().join("rules");
+    let article = repo().join("examples/articles/h2000_boards.txt");
+    let run = s.run(&[
+        "explain",
+        "--rules",
+        rules.to_str().unwrap(),
+        "deepseek_h200",
+        article.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "did not fire: {}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains(r#"mentions_all(["DeepSeek", "H200"]) → false; missing: "H200""#),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("prefilter: would skip the rule"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("alerts: none"), "{}", run.stdout);
+    let fires = repo().join("examples/articles/deepseek_en.txt");
+    let run = s.run(&[
+        "explain",
+        "--rules",
+        rules.to_str().unwrap(),
+        "deepseek_h200",
+        fires.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(r#"mentions_all(["DeepSeek", "H200"]) → true"#),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("alert: high"), "{}", run.stdout);
+    let missing = s.run(&[
+        "explain",
+        "--rules",
+        rules.to_str().unwrap(),
+        "nope",
+        fires.to_str().unwrap(),
+    ]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("no rule nope") && missing.stderr.contains("deepseek_h200"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn check_warns_about_rules_that_can_never_fire() {
+    let s = Sandbox::new();
+    s.rule(
+        "punct",
+        "//! Punctuation only.\nif article.mentions(\"!!!\") { alert(\"x\"); }",
+    );
+    s.rule("dead", "//! Dead code.\nif false { alert(\"x\"); }");
+    let run = s.run(&["check"]);
+    assert_eq!(run.code, 0, "warnings do not fail: {}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(r#"rules/punct.rhai:1:1: warning: the term "!!!" has no letters or digits"#),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("rules/dead.rhai:1:1: warning: this rule can never raise an alert"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn definitions_describe_the_rule_api_for_editors() {
+    let s = Sandbox::new();
+    let run = s.run(&["definitions", "defs"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let api = std::fs::read_to_string(s.path().join("defs/__static__.d.rhai")).unwrap();
+    assert!(
+        api.contains("fn mentions_all(article: Article, terms: array) -> bool;"),
+        "{api}"
+    );
+    assert!(api.contains("fn alert(alert: map) -> ();"));
+    assert!(!api.contains("EvalAltResult"));
+    let scope = std::fs::read_to_string(s.path().join("defs/__scope__.d.rhai")).unwrap();
+    assert!(scope.contains("let article: Article;"), "{scope}");
+}

@@ -39,7 +39,8 @@ pub struct Article {
     pub source: Option<String>,
     /// The file the article came from.
     pub path: Option<String>,
-    /// ISO 639-1 language code, when known.
+    /// ISO 639-1 language code, when the source said; rules detect it on first use of
+    /// `article.lang` otherwise (see [`detect_lang`]).
     pub lang: Option<String>,
     /// Extra fields (front matter, JSON fields, …).
     pub meta: Map<String, Value>,
@@ -141,9 +142,9 @@ pub fn ingest(bytes: &[u8], path: &Path) -> Result<Vec<Article>, Error> {
     Ok(parsed.articles)
 }
 
-/// The language of an article's text as an ISO 639-1 code, `None` when unsure: what [`ingest`]
-/// puts in [`Article::lang`]. For articles built in memory, or to detect it only when asked
-/// (it costs about 0.2 ms per article, more than matching a few rules).
+/// The language of an article's text as an ISO 639-1 code, `None` when unsure: what rules see
+/// as `article.lang` when [`Article::lang`] is not set (it is detected on first use there, as it
+/// costs about 0.2 ms per article, more than matching a few rules).
 pub fn detect_lang(title: &str, body: &str) -> Option<String> {
     lang::detect(title, body)
 }
@@ -160,11 +161,11 @@ pub fn ingest_with_warnings(bytes: &[u8], path: &Path) -> Result<Parsed, Error> 
         message: format!("skipped: {message}"),
     })?;
     let shown = path.display().to_string();
+    // `lang` stays as the format gave it (or `None`): detection costs more than matching a
+    // few rules, so rules get it on first use of `article.lang`, and embedders call
+    // `detect_lang` when they want it.
     for a in &mut parsed.articles {
         a.path = Some(shown.clone());
-        if a.lang.is_none() {
-            a.lang = detect_lang(&a.title, &a.body);
-        }
     }
     Ok(parsed)
 }

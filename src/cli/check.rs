@@ -60,18 +60,28 @@ pub(crate) fn run(args: Args) -> u8 {
     }
     let mut warnings = 0;
     for rule in rules.rules() {
-        if rule.description().is_empty() {
+        let mut warn = |message: String| {
             warnings += 1;
             show(
                 &Diagnostic {
                     path: rule.path().to_path_buf(),
                     line: Some(1),
                     column: Some(1),
-                    message: "warning: no description: start the rule with `//! what it alerts on`"
-                        .into(),
+                    message: format!("warning: {message}"),
                 },
                 false,
             );
+        };
+        for term in rule.unmatchable_terms() {
+            warn(format!(
+                "the term {term:?} has no letters or digits, so it can never match"
+            ));
+        }
+        if rule.never_fires() {
+            warn("this rule can never raise an alert on any article".into());
+        }
+        if rule.description().is_empty() {
+            warn("no description: start the rule with `//! what it alerts on`".into());
         }
     }
     let count = rules.rules().len();

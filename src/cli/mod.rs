@@ -4,6 +4,7 @@
 
 mod alerts;
 mod check;
+mod explain;
 mod init;
 mod log;
 mod print;
@@ -52,8 +53,19 @@ enum Command {
     ///
     /// Exit code: 0 all pass, 1 a failure (or a broken rule or test file).
     Test(test::Args),
+    /// Evaluate one rule on one article and show every API call it made, and why it did or
+    /// did not fire.
+    ///
+    /// Exit code: 0 the rule raised an alert, 1 it did not, 2 error.
+    Explain(explain::Args),
     /// Create a starting setup: newswatch.yaml, rules/ with an example rule and its test, inbox/.
     Init(init::Args),
+    /// Write Rhai definition files for the rule API (for editors with the Rhai language server).
+    Definitions {
+        /// Where to write them.
+        #[arg(default_value = ".rhai/definitions")]
+        dir: PathBuf,
+    },
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
     Completions {
         #[arg(value_enum)]
@@ -80,7 +92,22 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Alerts(args) => alerts::run(args),
         Command::Test(args) => test::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Init(args) => init::run(args),
+        Command::Definitions { dir } => match crate::rules::write_definitions(&dir) {
+            Ok(()) => {
+                println!("wrote Rhai definitions to {}", dir.display());
+                println!(
+                    "point your editor's Rhai language server at it (rhai.toml: [source] include = [\"{}\"])",
+                    dir.display()
+                );
+                0
+            }
+            Err(e) => {
+                tracing::error!("cannot write definitions to {}: {e}", dir.display());
+                2
+            }
+        },
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

@@ -42,7 +42,9 @@ pub(crate) struct Prepared {
     published: Dynamic,
     source: Dynamic,
     path: Dynamic,
-    lang: Dynamic,
+    /// The article's language as given, else detected when a rule first asks.
+    given_lang: Option<String>,
+    lang: OnceLock<Dynamic>,
     meta: Dynamic,
 }
 
@@ -66,7 +68,8 @@ impl Prepared {
             published: opt(&article.published),
             source: opt(&article.source),
             path: opt(&article.path),
-            lang: opt(&article.lang),
+            given_lang: article.lang.clone(),
+            lang: OnceLock::new(),
             meta: Dynamic::from_map(
                 article
                     .meta
@@ -92,6 +95,15 @@ impl Prepared {
 /// The `article` value in a rule's scope.
 #[derive(Clone)]
 pub(crate) struct ArticleRef(pub Arc<Prepared>);
+
+impl ArticleRef {
+    /// An empty article, where only the type matters (definition files).
+    pub(crate) fn placeholder() -> ArticleRef {
+        let article = Article::default();
+        let doc = Document::new("", "");
+        ArticleRef(Arc::new(Prepared::new(&article, doc, None, None)))
+    }
+}
 
 /// A term a rule's call found, and where.
 #[derive(Clone, Debug)]
@@ -125,6 +137,27 @@ pub(crate) struct Frame {
 
 thread_local! {
     static FRAME: RefCell<Option<Frame>> = const { RefCell::new(None) };
+    /// The calls a rule made, when `explain` asked for them.
+    static TRACE: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// Starts recording, on this thread, every API call rules make (for `explain`).
+pub(crate) fn start_trace() {
+    TRACE.with_borrow_mut(|t| *t = Some(Vec::new()));
+}
+
+/// Stops recording and returns the calls recorded since [`start_trace`].
+pub(crate) fn take_trace() -> Vec<String> {
+    TRACE.with_borrow_mut(Option::take).unwrap_or_default()
+}
+
+/// Records one call, built only while tracing: a normal evaluation pays one thread-local check.
+fn note(call: impl FnOnce() -> String) {
+    TRACE.with_borrow_mut(|t| {
+        if let Some(t) = t {
+            t.push(call());
+        }
+    });
 }
 
 /// Starts the evaluation of `rule` on this thread.
@@ -210,6 +243,15 @@ impl ArticleRef {
     }
 }
 
+/// `; missing: "a", "b"` for a trace line, or nothing.
+fn missing_note(missing: &[&ImmutableString]) -> String {
+    if missing.is_empty() {
+        return String::new();
+    }
+    let list: Vec<_> = missing.iter().map(|t| format!("{t:?}")).collect();
+    format!("; missing: {}", list.join(", "))
+}
+
 fn terms(list: &Array, function: &str) -> RhaiResult<Vec<ImmutableString>> {
     list.iter()
         .map(|t| {
@@ -262,45 +304,69 @@ pub(super) fn register(engine: &mut Engine) {
         .register_get("published", |a: &mut ArticleRef| a.0.published.clone())
         .register_get("source", |a: &mut ArticleRef| a.0.source.clone())
         .register_get("path", |a: &mut ArticleRef| a.0.path.clone())
-        .register_get("lang", |a: &mut ArticleRef| a.0.lang.clone())
+        .register_get("lang", |a: &mut ArticleRef| {
+            let p = &a.0;
+            p.lang
+                .get_or_init(|| {
+                    p.given_lang
+                        .clone()
+                        .or_else(|| crate::article::detect_lang(p.doc.title(), p.doc.body()))
+                        .map_or(Dynamic::UNIT, Dynamic::from)
+                })
+                .clone()
+        })
         .register_get("meta", |a: &mut ArticleRef| a.0.meta.clone());
 
     engine
         .register_fn("mentions", |a: &mut ArticleRef, term: &str| {
-            a.find(term, false)
+            let found = a.find(term, false);
+            note(|| format!("mentions({term:?}) → {found}"));
+            found
         })
         .register_fn("in_title", |a: &mut ArticleRef, term: &str| {
-            a.find(term, true)
+            let found = a.find(term, true);
+            note(|| format!("in_title({term:?}) → {found}"));
+            found
         })
         .register_fn("mentions_all", |a: &mut ArticleRef, list: Array| {
             // Every term is looked up, so `matches` lists all the ones present.
-            let found = terms(&list, "mentions_all")?
-                .iter()
-                .filter(|t| a.find(t, false))
-                .count();
-            Ok::<_, Box<EvalAltResult>>(found == list.len())
+            let list = terms(&list, "mentions_all")?;
+            let missing: Vec<_> = list.iter().filter(|t| !a.find(t, false)).collect();
+            note(|| {
+                format!(
+                    "mentions_all({list:?}) → {}{}",
+                    missing.is_empty(),
+                    missing_note(&missing)
+                )
+            });
+            Ok::<_, Box<EvalAltResult>>(missing.is_empty())
         })
         .register_fn("mentions_any", |a: &mut ArticleRef, list: Array| {
-            let found = terms(&list, "mentions_any")?
-                .iter()
-                .filter(|t| a.find(t, false))
-                .count();
-            Ok::<_, Box<EvalAltResult>>(found > 0)
+            let list = terms(&list, "mentions_any")?;
+            let missing: Vec<_> = list.iter().filter(|t| !a.find(t, false)).collect();
+            let found = missing.len() < list.len();
+            note(|| format!("mentions_any({list:?}) → {found}{}", missing_note(&missing)));
+            Ok::<_, Box<EvalAltResult>>(found)
         })
         .register_fn("count", |a: &mut ArticleRef, term: &str| {
             let occs = a.0.occurrences(term);
             if let Some(first) = occs.first() {
                 record(term, a.doc(), *first);
             }
+            note(|| format!("count({term:?}) → {}", occs.len()));
             occs.len() as INT
         })
         .register_fn("near", |a: &mut ArticleRef, x: &str, y: &str, n: INT| {
             let n = u32::try_from(n)
                 .map_err(|_| format!("near() needs a distance of 0 or more words, not {n}"))?;
-            Ok::<_, Box<EvalAltResult>>(a.near(x, y, n))
+            let found = a.near(x, y, n);
+            note(|| format!("near({x:?}, {y:?}, {n}) → {found}"));
+            Ok::<_, Box<EvalAltResult>>(found)
         })
         .register_fn("same_sentence", |a: &mut ArticleRef, x: &str, y: &str| {
-            a.same_sentence(x, y)
+            let found = a.same_sentence(x, y);
+            note(|| format!("same_sentence({x:?}, {y:?}) → {found}"));
+            found
         })
         .register_fn("matches", |a: &mut ArticleRef, pattern: &str| {
             let re = regex(pattern)?;
@@ -316,11 +382,13 @@ pub(super) fn register(engine: &mut Engine) {
                     }
                 });
             }
+            note(|| format!("matches({pattern:?}) → {}", found.is_some()));
             Ok::<_, Box<EvalAltResult>>(found.is_some())
         });
 
     engine
         .register_fn("alert", |message: &str| {
+            note(|| format!("alert({message:?})"));
             raise(Raised {
                 severity: Severity::default(),
                 message: message.to_string(),
@@ -330,7 +398,10 @@ pub(super) fn register(engine: &mut Engine) {
                 found: Vec::new(),
             })
         })
-        .register_fn("alert", |map: Map| raise(parse_alert(map)?));
+        .register_fn("alert", |map: Map| {
+            note(|| format!("alert({map:?})"));
+            raise(parse_alert(map)?)
+        });
 }
 
 fn raise(mut raised: Raised) -> RhaiResult<()> {

@@ -12,6 +12,7 @@
 //! This module knows articles and alerts, not files of articles, state or outputs.
 
 mod api;
+mod explain;
 mod loader;
 mod prefilter;
 mod sandbox;
@@ -28,8 +29,10 @@ use crate::alert::{Alert, AlertArticle, Match, now_rfc3339};
 use crate::article::Article;
 use crate::text::{self, Document};
 
+pub use explain::Explanation;
 pub use prefilter::ENV as PREFILTER_ENV;
 pub use sandbox::Limits;
+pub use sandbox::write_definitions;
 
 /// Bytes of context either side of a match in an alert's snippet.
 const SNIPPET_CONTEXT: usize = 80;
@@ -90,6 +93,21 @@ impl Rule {
     /// The rule's leading `//!` lines.
     pub fn description(&self) -> &str {
         &self.description
+    }
+
+    /// Literal terms of the rule that have no letters or digits, so can never match.
+    pub fn unmatchable_terms(&self) -> Vec<&str> {
+        self.needs
+            .terms
+            .iter()
+            .filter(|t| text::Term::parse(t).is_empty())
+            .map(|t| t.as_str())
+            .collect()
+    }
+
+    /// Whether the analysis proves the rule can never do anything (raise an alert, print, …).
+    pub fn never_fires(&self) -> bool {
+        matches!(self.needs.effect, prefilter::Cond::Const(false))
     }
 }
 

@@ -35,7 +35,7 @@ use rhai::INT;
 use super::Limits;
 use crate::text::{Document, Hits, TermId, TermSet};
 
-use cond::Cond;
+pub(crate) use cond::Cond;
 pub(crate) use needs::{Needs, analyze};
 
 /// The environment variable that turns the prefilter off (`off`, `0`, `false` or `no`).

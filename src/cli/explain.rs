@@ -1,0 +1,119 @@
+//! `newswatch explain RULE ARTICLE`: why a rule did or did not fire on an article.
+
+use std::path::PathBuf;
+
+use crate::article;
+use crate::rules::Ruleset;
+use crate::sources::Input;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The rule's name (its path under the rules folder, without `.rhai`).
+    rule: String,
+    /// The article: a file in any supported format, or `-` for stdin.
+    article: PathBuf,
+    #[command(flatten)]
+    setup: super::Setup,
+}
+
+/// Prints the trace; exit 0 when the rule raised an alert, 1 when not, 2 on error.
+pub(crate) fn run(args: Args) -> u8 {
+    let loaded = match args.setup.load_or_exit() {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let rules = match Ruleset::load_with(&loaded.rules_dir, loaded.config.limits.rules()) {
+        Ok(rules) => rules,
+        Err(e) => {
+            tracing::error!("{e}");
+            return 2;
+        }
+    };
+    let Some(rule) = rules.rules().iter().find(|r| r.name() == args.rule) else {
+        let problem = rules
+            .diagnostics()
+            .iter()
+            .find(|d| d.path.with_extension("") == loaded.rules_dir.join(&args.rule));
+        match problem {
+            Some(d) => tracing::error!("rule {} does not compile: {d}", args.rule),
+            None => tracing::error!(
+                "no rule {} in {} (rules: {})",
+                args.rule,
+                loaded.rules_dir.display(),
+                rules
+                    .rules()
+                    .iter()
+                    .map(|r| r.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+        return 2;
+    };
+    let input = if args.article.as_os_str() == "-" {
+        Input::Stdin
+    } else {
+        Input::File {
+            source: args
+                .article
+                .parent()
+                .and_then(|p| p.file_name())
+                .map_or_else(|| "articles".into(), |n| n.to_string_lossy().into_owned()),
+            path: args.article.clone(),
+        }
+    };
+    let articles = match input
+        .read(loaded.config.limits.max_file_size)
+        .and_then(|bytes| article::ingest(&bytes, input.path()))
+    {
+        Ok(articles) => articles,
+        Err(e) => {
+            tracing::error!("{e}");
+            return 2;
+        }
+    };
+    println!("rule {} ({})", rule.name(), rule.path().display());
+    if !rule.description().is_empty() {
+        println!("  {}", rule.description().replace('\n', "\n  "));
+    }
+    let mut fired = false;
+    for mut a in articles {
+        a.source.get_or_insert_with(|| input.source().to_string());
+        let e = rules.explain(&args.rule, &a).expect("the rule exists");
+        println!("\narticle {:?} ({})", a.title, input.path().display());
+        println!(
+            "  prefilter: {}",
+            match e.prefilter_runs {
+                Some(true) => "runs the rule (the terms it needs are in the article)",
+                Some(false) => "would skip the rule: a term it needs is not in the article",
+                None => "off",
+            }
+        );
+        println!("  calls:");
+        if e.calls.is_empty() {
+            println!("    (no calls to the article API)");
+        }
+        for call in &e.calls {
+            println!("    {call}");
+        }
+        for err in &e.errors {
+            println!("  error: {err}");
+        }
+        for note in &e.notes {
+            println!("  note: {note}");
+        }
+        if e.alerts.is_empty() {
+            println!("  alerts: none");
+        }
+        for alert in &e.alerts {
+            fired = true;
+            println!(
+                "  alert: {} {:?} {}",
+                alert.severity,
+                alert.message,
+                alert.to_json()
+            );
+        }
+    }
+    if fired { 0 } else { 1 }
+}
