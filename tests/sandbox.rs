@@ -192,3 +192,44 @@ fn closures_cannot_capture_the_article() {
     );
     assert!(run.stderr.contains("fn_scope"), "{}", run.stderr);
 }
+
+#[test]
+fn memory_stays_bounded_under_allocation_attacks() {
+    let s = Sandbox::new();
+    s.rule("good", GOOD);
+    for (name, source, _) in HOSTILE
+        .iter()
+        .filter(|(n, ..)| n.contains("doubling") || *n == "huge_pad")
+    {
+        s.rule(name, source);
+    }
+    s.rule(
+        "map_growth",
+        "let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }",
+    );
+    s.write("a.txt", "hello\n");
+    // The whole process, with every attack at once, must fit in 1 GiB of address space.
+    let bin = env!("CARGO_BIN_EXE_newswatch");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 1048576 && exec '{bin}' scan --format json a.txt"
+        ))
+        .current_dir(s.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"rule\":\"good\""));
+    for name in [
+        "string_doubling",
+        "array_doubling",
+        "huge_pad",
+        "map_growth",
+    ] {
+        assert!(
+            stderr.contains(&format!("rule {name}:")),
+            "{name}: {stderr}"
+        );
+    }
+}
