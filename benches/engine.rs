@@ -1,4 +1,5 @@
-//! Engine benchmarks: compiling generated rules, and evaluating N rules on one article.
+//! Engine benchmarks: compiling generated rules, evaluating N rules on one article (with the
+//! prefilter, and without it for comparison), and evaluating rules on every BBC article.
 //!
 //! Rules are the two-word keyword rules of `../shared/bench/gen_rules.py`:
 //! `if article.mentions_all(["w1", "w2"]) { alert("rNNNN"); }`, with words drawn
@@ -227,19 +228,7 @@ impl Vocabulary {
 
     /// Document frequencies of ASCII words of 4+ letters over every `*.txt` under `dir`.
     fn from_corpus(dir: &Path) -> Option<Vocabulary> {
-        let mut files = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for entry in std::fs::read_dir(&d).ok()?.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "txt") {
-                    files.push(path);
-                }
-            }
-        }
-        files.sort();
+        let files = txt_files(dir)?;
         let mut df: BTreeMap<String, usize> = BTreeMap::new();
         for file in &files {
             let Ok(bytes) = std::fs::read(file) else {
@@ -266,6 +255,24 @@ impl Vocabulary {
         let all = pick(3, docs / 4);
         (!common.is_empty() && !all.is_empty()).then_some(Vocabulary { common, all })
     }
+}
+
+/// Every `*.txt` file under `dir`, sorted.
+fn txt_files(dir: &Path) -> Option<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "txt") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Some(files)
 }
 
 /// SplitMix64: a tiny deterministic generator, so the rules are the same on every run.
@@ -346,7 +353,11 @@ fn bench_evaluate(c: &mut Criterion, vocab: &Vocabulary) {
             "rules failed on the article: {}",
             eval.errors[0]
         );
-        eprintln!("evaluate/{n}: {} alerts on the article", eval.alerts.len());
+        eprintln!(
+            "evaluate/{n}: {} alerts on the article; {} of the {n} rules run",
+            eval.alerts.len(),
+            rules.candidates(&article).len()
+        );
         if n >= 10_000 {
             group.sample_size(10);
             group.measurement_time(Duration::from_secs(4));
@@ -361,10 +372,74 @@ fn bench_evaluate(c: &mut Criterion, vocab: &Vocabulary) {
     group.finish();
 }
 
+/// The same rules without the prefilter: every rule runs in Rhai, every query is searched.
+fn bench_without_prefilter(c: &mut Criterion, vocab: &Vocabulary) {
+    let article = bench_article();
+    let all = generate_rules(vocab, 1_000);
+    let mut group = c.benchmark_group("evaluate-without-prefilter");
+    group.throughput(Throughput::Elements(1));
+    group.warm_up_time(Duration::from_secs(1));
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(3));
+    for n in [1, 100, 1_000] {
+        let rules = compile(&all[..n]).with_prefilter(false);
+        group.bench_with_input(BenchmarkId::new("rules", n), &rules, |b, rules| {
+            b.iter(|| rules.evaluate(black_box(&article)))
+        });
+    }
+    group.finish();
+}
+
+/// Every BBC article in turn: the cost per article on a real mix, where most rules match
+/// nothing and some articles raise many alerts. Skipped without the corpus.
+fn bench_corpus(c: &mut Criterion, vocab: &Vocabulary) {
+    let Some(files) = txt_files(&corpus_dir().join("bbc")) else {
+        eprintln!("note: BBC corpus not found; corpus benchmark skipped");
+        return;
+    };
+    let articles: Vec<Article> = files
+        .iter()
+        .filter_map(|f| ingest(&std::fs::read(f).ok()?, f).ok())
+        .flatten()
+        .collect();
+    let all = generate_rules(vocab, 10_000);
+    let mut group = c.benchmark_group("corpus");
+    group.throughput(Throughput::Elements(articles.len() as u64));
+    group.warm_up_time(Duration::from_secs(1));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(5));
+    for n in [1_000, 10_000] {
+        let rules = compile(&all[..n]);
+        let run: usize = articles.iter().map(|a| rules.candidates(a).len()).sum();
+        let alerts: usize = articles
+            .iter()
+            .map(|a| rules.evaluate(a).alerts.len())
+            .sum();
+        eprintln!(
+            "corpus/{n}: {} articles, {alerts} alerts; {run} rule runs of {} pairs ({:.3}%): \
+             the prefilter skips {:.2}%",
+            articles.len(),
+            n * articles.len(),
+            100.0 * run as f64 / (n * articles.len()) as f64,
+            100.0 - 100.0 * run as f64 / (n * articles.len()) as f64,
+        );
+        group.bench_with_input(BenchmarkId::new("rules", n), &rules, |b, rules| {
+            b.iter(|| {
+                for a in &articles {
+                    black_box(rules.evaluate(black_box(a)));
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let vocab = Vocabulary::load();
     bench_compile(c, &vocab);
     bench_evaluate(c, &vocab);
+    bench_without_prefilter(c, &vocab);
+    bench_corpus(c, &vocab);
 }
 
 criterion_group!(engine, benches);

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::Error;
@@ -14,7 +15,8 @@ pub(super) struct RuleFile {
     pub source: Result<String, std::io::Error>,
 }
 
-/// Every `*.rhai` file under `dir`, sorted by name. Hidden files and folders are skipped.
+/// Every `*.rhai` file under `dir`, sorted by name, read (in parallel). Hidden files and
+/// folders are skipped.
 pub(super) fn find(dir: &Path) -> Result<Vec<RuleFile>, Error> {
     if !dir.is_dir() {
         return Err(Error::NoRules {
@@ -39,9 +41,12 @@ pub(super) fn find(dir: &Path) -> Result<Vec<RuleFile>, Error> {
         files.push(RuleFile {
             name: name_of(dir, path),
             path: path.to_path_buf(),
-            source: std::fs::read_to_string(path),
+            source: Ok(String::new()),
         });
     }
+    files
+        .par_iter_mut()
+        .for_each(|f| f.source = std::fs::read_to_string(&f.path));
     files.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(files)
 }

@@ -18,10 +18,12 @@ mod prefilter;
 mod sandbox;
 
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use rayon::prelude::*;
 use rhai::{AST, Engine, EvalAltResult, Position, Scope};
 
 use crate::Error;
@@ -36,6 +38,22 @@ pub use sandbox::write_definitions;
 
 /// Bytes of context either side of a match in an alert's snippet.
 const SNIPPET_CONTEXT: usize = 80;
+
+/// The snippets of one article's alerts: rules that alert on one article often found the same
+/// terms there.
+#[derive(Default)]
+struct Snippets(Vec<(Range<usize>, String)>);
+
+impl Snippets {
+    fn get(&mut self, text: &str, span: Range<usize>) -> String {
+        if let Some((_, s)) = self.0.iter().find(|(at, _)| *at == span) {
+            return s.clone();
+        }
+        let s = text::snippet(text, span.clone(), SNIPPET_CONTEXT);
+        self.0.push((span, s.clone()));
+        s
+    }
+}
 
 /// A problem found while loading a rule: `FILE:LINE:COL: message`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,22 +199,28 @@ impl Ruleset {
         previous: Option<&Ruleset>,
     ) -> Result<Ruleset, Error> {
         let mut set = Ruleset::empty(limits);
-        for file in loader::find(dir)? {
-            let compiled = match file.source {
-                Ok(source) => set.add(&file.name, &file.path, &source),
-                Err(e) => {
-                    set.diagnostics.push(Diagnostic {
-                        path: file.path,
-                        line: None,
-                        column: None,
-                        message: format!("cannot read rule: {e}"),
-                    });
-                    false
+        let files = loader::find(dir)?;
+        let compiled: Vec<_> = files
+            .par_iter()
+            .map(|file| match &file.source {
+                Ok(source) => set.compile(&file.name, &file.path, source),
+                Err(e) => Err(Diagnostic {
+                    path: file.path.clone(),
+                    line: None,
+                    column: None,
+                    message: format!("cannot read rule: {e}"),
+                }),
+            })
+            .collect();
+        for (file, compiled) in files.iter().zip(compiled) {
+            match compiled {
+                Ok(rule) => set.rules.push(Arc::new(rule)),
+                Err(problem) => {
+                    set.diagnostics.push(problem);
+                    let last_good =
+                        previous.and_then(|p| p.rules.iter().find(|r| *r.name == file.name));
+                    set.rules.extend(last_good.cloned());
                 }
-            };
-            let last_good = previous.and_then(|p| p.rules.iter().find(|r| *r.name == file.name));
-            if let (false, Some(rule)) = (compiled, last_good) {
-                set.rules.push(rule.clone());
             }
         }
         Ok(set)
@@ -211,17 +235,27 @@ impl Ruleset {
         let mut sources: Vec<_> = sources.into_iter().collect();
         sources.sort_by_key(|(name, _)| *name);
         let mut set = Ruleset::empty(limits);
-        for (i, (name, source)) in sources.iter().enumerate() {
-            if i > 0 && sources[i - 1].0 == *name {
-                set.diagnostics.push(Diagnostic {
-                    path: PathBuf::from(name),
-                    line: None,
-                    column: None,
-                    message: "a rule of this name was already given; this one is ignored".into(),
-                });
-                continue;
+        let compiled: Vec<_> = sources
+            .par_iter()
+            .enumerate()
+            .map(|(i, (name, source))| {
+                if i > 0 && sources[i - 1].0 == *name {
+                    return Err(Diagnostic {
+                        path: PathBuf::from(name),
+                        line: None,
+                        column: None,
+                        message: "a rule of this name was already given; this one is ignored"
+                            .into(),
+                    });
+                }
+                set.compile(name, Path::new(name), source)
+            })
+            .collect();
+        for compiled in compiled {
+            match compiled {
+                Ok(rule) => set.rules.push(Arc::new(rule)),
+                Err(problem) => set.diagnostics.push(problem),
             }
-            set.add(name, Path::new(name), source);
         }
         set.finish()
     }
@@ -257,26 +291,19 @@ impl Ruleset {
         self.prefilter.is_some()
     }
 
-    /// Compiles one rule into the set; false (with a diagnostic) if it does not compile.
-    fn add(&mut self, name: &str, path: &Path, source: &str) -> bool {
+    /// Compiles one rule (in parallel with others: rules compile independently).
+    fn compile(&self, name: &str, path: &Path, source: &str) -> Result<Rule, Diagnostic> {
         let mut scope = Scope::new();
         scope.push("article", ());
         match self.engine.compile_with_scope(&scope, source) {
-            Ok(ast) => {
-                self.rules.push(Arc::new(Rule {
-                    name: name.into(),
-                    path: path.to_path_buf(),
-                    description: loader::description(source),
-                    needs: prefilter::analyze(&ast),
-                    ast,
-                }));
-                true
-            }
-            Err(e) => {
-                self.diagnostics
-                    .push(Diagnostic::at(path, e.1, e.0.to_string()));
-                false
-            }
+            Ok(ast) => Ok(Rule {
+                name: name.into(),
+                path: path.to_path_buf(),
+                description: loader::description(source),
+                needs: prefilter::analyze(&ast),
+                ast,
+            }),
+            Err(e) => Err(Diagnostic::at(path, e.1, e.0.to_string())),
         }
     }
 
@@ -331,6 +358,7 @@ impl Ruleset {
         let article_ref = api::ArticleRef(prepared.clone());
         // The alerts' time and the article's hash, computed for the first alert.
         let stamp: OnceLock<(String, String)> = OnceLock::new();
+        let mut snippets = Snippets::default();
         let mut scope = Scope::new();
         scope.push("article", article_ref.clone());
         for rule in selected.into_iter().map(|i| &self.rules[i]) {
@@ -358,11 +386,13 @@ impl Ruleset {
                     rule.name, frame.dropped, self.limits.max_alerts_per_rule
                 ));
             }
+            // Ids hash the rule's name: only this rule's alerts can repeat one.
+            let first_of_rule = out.alerts.len();
             for raised in frame.alerts {
                 let (time, sha256) = stamp.get_or_init(|| (now_rfc3339(), article.sha256()));
                 let key = raised.key.as_deref().unwrap_or(sha256);
                 let id = Alert::id_for(&rule.name, key);
-                if out.alerts.iter().any(|a| a.id == id) {
+                if out.alerts[first_of_rule..].iter().any(|a| a.id == id) {
                     continue;
                 }
                 out.alerts.push(Alert {
@@ -384,7 +414,7 @@ impl Ruleset {
                         .found
                         .into_iter()
                         .map(|f| Match {
-                            snippet: text::snippet(prepared.doc.text(), f.span, SNIPPET_CONTEXT),
+                            snippet: snippets.get(prepared.doc.text(), f.span),
                             term: f.term,
                         })
                         .collect(),

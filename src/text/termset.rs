@@ -4,11 +4,12 @@
 //! to `mentions`, `count`, `near`, …). It holds one Aho-Corasick automaton of the terms' words
 //! joined by single spaces — exactly how [`Document::folded`] joins an article's words — so one
 //! overlapping search over an article's folded text finds every term at once, whatever the
-//! number of terms. A raw hit counts only at word boundaries: it must start where a word starts,
-//! end where a word ends (a prefix term's last word only has to start there), and a phrase may
-//! not run from the title into the body. What the pass finds, [`Hits`], is for each term the
-//! same occurrence list [`Document::occurrences`] gives, so rules get the same answers either
-//! way; the differential tests hold the two to that.
+//! number of terms. Each pattern starts with a space, and a whole-word term's ends with one, so
+//! a hit starts where a word starts and ends where a word ends (a prefix term's last word only
+//! has to start); it is then checked against the document's words, and a phrase may not run
+//! from the title into the body. What the pass finds, [`Hits`], is for each term the same
+//! occurrence list [`Document::occurrences`] gives, so rules get the same answers either way;
+//! the differential tests hold the two to that.
 //!
 //! Terms are named by the strings rules wrote: two spellings that fold alike (`H200`, `h200`)
 //! share one [`TermId`].
@@ -16,6 +17,7 @@
 use std::collections::HashMap;
 
 use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::StateID;
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind};
 
@@ -37,21 +39,13 @@ impl TermId {
 #[derive(Debug, Default)]
 pub struct TermSet {
     terms: Vec<Term>,
+    /// Each term's number of words minus one: its last word's position from its first.
+    extra_words: Vec<u32>,
     /// Each spelling as rules wrote it, to its term.
     by_spelling: HashMap<Box<str>, TermId>,
     automaton: Option<DFA>,
-    /// What each automaton pattern stands for, by pattern id.
-    patterns: Vec<Pattern>,
-}
-
-/// One automaton pattern: a term's words joined by spaces, for the term itself and for the
-/// term whose last word is a prefix (`chip`, `chip*`).
-#[derive(Debug, Default)]
-struct Pattern {
-    /// Number of words minus one: the last word's position from the first.
-    extra_words: u32,
-    whole: Option<TermId>,
-    prefix: Option<TermId>,
+    /// The term of each automaton pattern, by pattern id.
+    patterns: Vec<TermId>,
 }
 
 impl TermSet {
@@ -61,7 +55,6 @@ impl TermSet {
     pub fn new<'a>(spellings: impl IntoIterator<Item = &'a str>) -> TermSet {
         let mut set = TermSet::default();
         let mut by_term: HashMap<Term, TermId> = HashMap::new();
-        let mut by_pattern: HashMap<String, usize> = HashMap::new();
         let mut texts: Vec<String> = Vec::new();
         for spelling in spellings {
             if set.by_spelling.contains_key(spelling) {
@@ -76,23 +69,14 @@ impl TermSet {
                 None => {
                     let id = TermId(set.terms.len() as u32);
                     if !term.is_empty() {
-                        let text = term.words().join(" ");
-                        let p = *by_pattern.entry(text.clone()).or_insert_with(|| {
-                            texts.push(text);
-                            set.patterns.push(Pattern {
-                                extra_words: term.words().len() as u32 - 1,
-                                ..Pattern::default()
-                            });
-                            set.patterns.len() - 1
-                        });
-                        let slot = if term.is_prefix() {
-                            &mut set.patterns[p].prefix
-                        } else {
-                            &mut set.patterns[p].whole
-                        };
-                        *slot = Some(id);
+                        // ` chip ` for `chip`, ` chip` for `chip*`.
+                        let end = if term.is_prefix() { "" } else { " " };
+                        texts.push(format!(" {}{end}", term.words().join(" ")));
+                        set.patterns.push(id);
                     }
                     by_term.insert(term.clone(), id);
+                    set.extra_words
+                        .push(term.words().len().saturating_sub(1) as u32);
                     set.terms.push(term);
                     id
                 }
@@ -132,57 +116,89 @@ impl TermSet {
     }
 
     /// Finds every term in `doc`, in one pass over its folded text.
+    ///
+    /// The pass is cut in two halves walked in lockstep: each step of an automaton waits on a
+    /// table lookup, and two independent walks let the processor wait on both at once. The
+    /// second walk starts early enough to see every match that ends in its half.
     pub fn find(&self, doc: &Document) -> Hits {
-        let mut found: Vec<(TermId, Occurrence)> = Vec::new();
         let Some(automaton) = &self.automaton else {
             return Hits::default();
         };
-        let words = doc.word_count();
-        let folded = doc.folded().as_bytes();
-        let mut state = automaton
+        let text = doc.padded();
+        let start = automaton
             .start_state(Anchored::No)
             .expect("unanchored searches are supported");
-        // Matches come in order of their end: `last` follows them, the first word that ends
-        // at or after the match's end.
-        let mut last = 0;
-        for (at, &byte) in folded.iter().enumerate() {
-            state = automaton.next_state(Anchored::No, state, byte);
-            if !automaton.is_special(state) || !automaton.is_match(state) {
-                continue;
+        let mut found = Vec::with_capacity(doc.word_count() / 4);
+        let half = text.len() / 2;
+        let from = half.saturating_sub(automaton.max_pattern_len().saturating_sub(1));
+        let (a_bytes, b_bytes) = (&text[..half], &text[from..]);
+        let (mut a, mut b) = (start, start);
+        // The first word that ends at or after each walk's last match, less one: matches come
+        // in order of their end, so it only moves forward.
+        let (mut a_last, mut b_last) = (0, 0);
+        for (i, (&x, &y)) in a_bytes.iter().zip(b_bytes).enumerate() {
+            a = automaton.next_state(Anchored::No, a, x);
+            b = automaton.next_state(Anchored::No, b, y);
+            if automaton.is_special(a) {
+                self.matches_at(automaton, a, doc, i + 1, &mut a_last, &mut found);
             }
-            let end = at + 1;
-            while last < words && doc.folded_range(last as u32).end < end {
-                last += 1;
-            }
-            for i in 0..automaton.match_len(state) {
-                let pattern = automaton.match_pattern(state, i);
-                let start = end - automaton.pattern_len(pattern);
-                let pattern = &self.patterns[pattern.as_usize()];
-                let Some(first) = last.checked_sub(pattern.extra_words as usize) else {
-                    continue;
-                };
-                let (first, last) = (first as u32, last as u32);
-                let word = doc.folded_range(last);
-                if doc.folded_range(first).start != start
-                    || word.start >= end
-                    || doc.in_title(first) != doc.in_title(last)
-                {
-                    continue;
-                }
-                // The pattern holds as many spaces as the text from its first word to its
-                // last, so no word in between holds one: the words are the term's words.
-                let occ = Occurrence { first, last };
-                if let Some(id) = pattern.whole
-                    && end == word.end
-                {
-                    found.push((id, occ));
-                }
-                if let Some(id) = pattern.prefix {
-                    found.push((id, occ));
-                }
+            if automaton.is_special(b) && from + i >= half {
+                self.matches_at(automaton, b, doc, from + i + 1, &mut b_last, &mut found);
             }
         }
-        Hits::from_found(found)
+        for (i, &y) in b_bytes.iter().enumerate().skip(a_bytes.len()) {
+            b = automaton.next_state(Anchored::No, b, y);
+            if automaton.is_special(b) && from + i >= half {
+                self.matches_at(automaton, b, doc, from + i + 1, &mut b_last, &mut found);
+            }
+        }
+        Hits::from_found(found, &self.extra_words)
+    }
+
+    /// Records the matches of the automaton's `state`, reached at byte `end` of the padded
+    /// text: a match there lies on word boundaries if its first word starts right after its
+    /// leading space, and its last word ends right before its trailing space (a prefix term's
+    /// last word holds the match's end). `last` is where the previous match's last word was.
+    fn matches_at(
+        &self,
+        automaton: &DFA,
+        state: StateID,
+        doc: &Document,
+        end: usize,
+        last: &mut usize,
+        found: &mut Vec<u64>,
+    ) {
+        if !automaton.is_match(state) {
+            return;
+        }
+        let words = doc.word_count();
+        while *last < words && doc.folded_range(*last as u32).end < end - 1 {
+            *last += 1;
+        }
+        for i in 0..automaton.match_len(state) {
+            let pattern = automaton.match_pattern(state, i);
+            let start = end - automaton.pattern_len(pattern);
+            let term = self.patterns[pattern.as_usize()];
+            let Some(first) = last.checked_sub(self.extra_words[term.index()] as usize) else {
+                continue;
+            };
+            let Some(word) = (*last < words).then(|| doc.folded_range(*last as u32)) else {
+                continue;
+            };
+            let ends_well = if self.terms[term.index()].is_prefix() {
+                word.start < end && end <= word.end
+            } else {
+                word.end == end - 1
+            };
+            // The pattern holds as many spaces as the text from its first word to its last,
+            // so no word in between holds one: the words are the term's words.
+            if ends_well
+                && doc.folded_range(first as u32).start == start + 1
+                && doc.in_title(first as u32) == doc.in_title(*last as u32)
+            {
+                found.push(u64::from(term.0) << 32 | first as u64);
+            }
+        }
     }
 }
 
@@ -193,19 +209,28 @@ pub struct Hits {
     occurrences: Vec<Occurrence>,
     /// The terms found, ascending, each with the end of its group in `occurrences`.
     terms: Vec<(TermId, u32)>,
+    /// One bit per term of the set: whether it was found.
+    present: Vec<u64>,
 }
 
 impl Hits {
-    fn from_found(mut found: Vec<(TermId, Occurrence)>) -> Hits {
+    /// From `found`: term ids (high half) and positions of first words (low half).
+    fn from_found(mut found: Vec<u64>, extra_words: &[u32]) -> Hits {
         found.sort_unstable();
         let mut hits = Hits {
             occurrences: Vec::with_capacity(found.len()),
-            terms: Vec::new(),
+            terms: Vec::with_capacity(found.len()),
+            present: vec![0; extra_words.len().div_ceil(64)],
         };
-        for (i, &(id, occ)) in found.iter().enumerate() {
-            hits.occurrences.push(occ);
-            if found.get(i + 1).is_none_or(|next| next.0 != id) {
+        for (i, &key) in found.iter().enumerate() {
+            let (id, first) = (TermId((key >> 32) as u32), key as u32);
+            hits.occurrences.push(Occurrence {
+                first,
+                last: first + extra_words[id.index()],
+            });
+            if found.get(i + 1).is_none_or(|next| next >> 32 != key >> 32) {
                 hits.terms.push((id, hits.occurrences.len() as u32));
+                hits.present[id.index() / 64] |= 1 << (id.index() % 64);
             }
         }
         hits
@@ -217,6 +242,9 @@ impl Hits {
 
     /// Every occurrence of the term, in text order, as [`Document::occurrences`] gives them.
     pub fn occurrences(&self, id: TermId) -> &[Occurrence] {
+        if !self.contains(id) {
+            return &[];
+        }
         match self.group(id) {
             Some(i) => {
                 let start = if i == 0 { 0 } else { self.terms[i - 1].1 };
@@ -228,7 +256,9 @@ impl Hits {
 
     /// Whether the term occurs at all.
     pub fn contains(&self, id: TermId) -> bool {
-        self.group(id).is_some()
+        self.present
+            .get(id.index() / 64)
+            .is_some_and(|bits| bits & (1 << (id.index() % 64)) != 0)
     }
 
     /// The terms found, ascending.
