@@ -334,6 +334,20 @@ mod tests {
     }
 
     #[test]
+    fn matches_across_the_middle_of_the_text() {
+        // The pass is cut in two halves: put terms at every offset around the cut.
+        let set = TermSet::new(TERMS.iter().copied());
+        for filler in 0..40 {
+            let body = format!(
+                "{} DeepSeek-V3 export licences chips 深度求索 {}",
+                "word ".repeat(filler),
+                "tail ".repeat(20)
+            );
+            same_as_index(&set, &Document::new("Title", &body), TERMS);
+        }
+    }
+
+    #[test]
     fn spellings_that_fold_alike_share_an_id() {
         let set = TermSet::new(["H200", "h200", "chip*", "chip", "Pékin", "pekin"]);
         assert_eq!(set.id("H200"), set.id("h200"));
