@@ -44,8 +44,19 @@ pub struct TermSet {
     /// Each spelling as rules wrote it, to its term.
     by_spelling: HashMap<Box<str>, TermId>,
     automaton: Option<DFA>,
-    /// The term of each automaton pattern, by pattern id.
-    patterns: Vec<TermId>,
+    /// What each automaton pattern stands for, by pattern id.
+    patterns: Vec<Pattern>,
+}
+
+/// An automaton pattern: ` w1 w2 … wn ` for a term, without the last space for a prefix term.
+#[derive(Debug, Clone, Copy)]
+struct Pattern {
+    term: TermId,
+    /// Bytes, spaces included.
+    len: u32,
+    /// Number of words minus one.
+    extra_words: u32,
+    prefix: bool,
 }
 
 impl TermSet {
@@ -71,8 +82,14 @@ impl TermSet {
                     if !term.is_empty() {
                         // ` chip ` for `chip`, ` chip` for `chip*`.
                         let end = if term.is_prefix() { "" } else { " " };
-                        texts.push(format!(" {}{end}", term.words().join(" ")));
-                        set.patterns.push(id);
+                        let text = format!(" {}{end}", term.words().join(" "));
+                        set.patterns.push(Pattern {
+                            term: id,
+                            len: text.len() as u32,
+                            extra_words: term.words().len() as u32 - 1,
+                            prefix: term.is_prefix(),
+                        });
+                        texts.push(text);
                     }
                     by_term.insert(term.clone(), id);
                     set.extra_words
@@ -176,16 +193,15 @@ impl TermSet {
             *last += 1;
         }
         for i in 0..automaton.match_len(state) {
-            let pattern = automaton.match_pattern(state, i);
-            let start = end - automaton.pattern_len(pattern);
-            let term = self.patterns[pattern.as_usize()];
-            let Some(first) = last.checked_sub(self.extra_words[term.index()] as usize) else {
+            let pattern = self.patterns[automaton.match_pattern(state, i).as_usize()];
+            let start = end - pattern.len as usize;
+            let Some(first) = last.checked_sub(pattern.extra_words as usize) else {
                 continue;
             };
             let Some(word) = (*last < words).then(|| doc.folded_range(*last as u32)) else {
                 continue;
             };
-            let ends_well = if self.terms[term.index()].is_prefix() {
+            let ends_well = if pattern.prefix {
                 word.start < end && end <= word.end
             } else {
                 word.end == end - 1
@@ -196,7 +212,7 @@ impl TermSet {
                 && doc.folded_range(first as u32).start == start + 1
                 && doc.in_title(first as u32) == doc.in_title(*last as u32)
             {
-                found.push(u64::from(term.0) << 32 | first as u64);
+                found.push(u64::from(pattern.term.0) << 32 | first as u64);
             }
         }
     }
