@@ -233,10 +233,15 @@ impl Drop for Daemon {
     }
 }
 
-/// JSON lines of `path` (missing file: none).
+/// JSON lines of `path` (missing file: none). A last line still being written (no newline
+/// yet) is left for the next look.
 pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = match text.rfind('\n') {
+        Some(end) => &text[..end],
+        None => "",
+    };
+    complete
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
