@@ -105,7 +105,17 @@ impl Alert {
         h.update([0]);
         h.update(key.as_bytes());
         let digest = h.finalize();
-        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        // Called for every alert: hex by table, not one `format!` per byte.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        digest[..16]
+            .iter()
+            .flat_map(|b| {
+                [
+                    HEX[(b >> 4) as usize] as char,
+                    HEX[(b & 15) as usize] as char,
+                ]
+            })
+            .collect()
     }
 
     /// The alert as one line of JSON.

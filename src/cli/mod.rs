@@ -163,6 +163,20 @@ impl Setup {
         })
     }
 
+    /// [`Setup::load`], then the rules folder compiled with the config's limits; a bad config
+    /// or a missing rules folder is logged and `Err` is the exit code (2). Rules that do not
+    /// compile are left in the rule set's diagnostics for the command to report.
+    fn load_rules_or_exit(&self) -> Result<(Loaded, crate::rules::Ruleset), u8> {
+        let loaded = self.load_or_exit()?;
+        match crate::rules::Ruleset::load_with(&loaded.rules_dir, loaded.config.limits.rules()) {
+            Ok(rules) => Ok((loaded, rules)),
+            Err(e) => {
+                tracing::error!("{e}");
+                Err(2)
+            }
+        }
+    }
+
     /// [`Setup::load`], logging a bad config: `Err` is the exit code (2).
     fn load_or_exit(&self) -> Result<Loaded, u8> {
         self.load().map_err(|e| {

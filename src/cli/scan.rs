@@ -49,20 +49,9 @@ const BATCH: usize = 256;
 const ERRORS_SHOWN_PER_RULE: usize = 3;
 
 pub(crate) fn run(args: Args) -> u8 {
-    let super::Loaded {
-        config,
-        rules_dir: dir,
-        ..
-    } = match args.setup.load_or_exit() {
+    let (super::Loaded { config, .. }, rules) = match args.setup.load_rules_or_exit() {
         Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let rules = match Ruleset::load_with(&dir, config.limits.rules()) {
-        Ok(rules) => rules,
-        Err(e) => {
-            tracing::error!("{e}");
-            return TROUBLE;
-        }
     };
     let mut problems = rules.diagnostics().len();
     for d in rules.diagnostics() {

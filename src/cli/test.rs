@@ -56,20 +56,9 @@ struct InlineArticle {
 }
 
 pub(crate) fn run(args: Args) -> u8 {
-    let super::Loaded {
-        config,
-        rules_dir: dir,
-        ..
-    } = match args.setup.load_or_exit() {
+    let (super::Loaded { rules_dir: dir, .. }, rules) = match args.setup.load_rules_or_exit() {
         Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let rules = match Ruleset::load_with(&dir, config.limits.rules()) {
-        Ok(rules) => rules,
-        Err(e) => {
-            eprintln!("{e}");
-            return 2;
-        }
     };
     let mut report = Report::default();
     for d in rules.diagnostics() {
