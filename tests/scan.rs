@@ -282,3 +282,86 @@ fn a_state_file_that_is_not_a_database_is_refused_and_kept() {
         "never replaced"
     );
 }
+
+#[test]
+fn output_is_in_input_order_however_long_each_input_takes() {
+    let s = sandbox();
+    // Inputs of very different sizes, so workers finish them out of order.
+    let mut expected = Vec::new();
+    for i in 0..300 {
+        let filler = "filler words here. ".repeat(if i % 7 == 0 { 3000 } else { 1 });
+        let name = format!("inbox/{i:03}.txt");
+        s.write(&name, format!("Hello {i}\n\n{filler}\n"));
+        expected.push(name);
+    }
+    let run = s.run(&["scan", "--format", "json", "inbox"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let paths: Vec<_> = run
+        .alerts()
+        .iter()
+        .map(|a| a["article"]["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(paths, expected);
+}
+
+#[test]
+fn a_closed_pipe_ends_the_scan_quietly() {
+    let s = sandbox();
+    for i in 0..2000 {
+        s.write(&format!("inbox/{i:04}.txt"), format!("Hello {i}\n\nbody\n"));
+    }
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "set -o pipefail; '{}' scan --format json inbox | head -n 1",
+                env!("CARGO_BIN_EXE_newswatch")
+            ),
+        ])
+        .current_dir(s.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[test]
+fn alerts_reach_a_pipe_while_a_slow_input_is_still_being_evaluated() {
+    use std::io::{BufRead, BufReader};
+    let s = sandbox();
+    s.rule("slow", r#"if article.mentions("slow") { loop { } }"#);
+    s.write(
+        "newswatch.yaml",
+        "limits: { rule_timeout: 4s, rule_max_operations: 1000000000000 }\n",
+    );
+    s.write("inbox/a.txt", "Hello first\n\nbody\n");
+    s.write("inbox/b.txt", "Slow one\n\nslow body\n");
+    s.write("inbox/c.txt", "Hello last\n\nbody\n");
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["scan", "--format", "json", "inbox"])
+        .current_dir(s.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let waited = started.elapsed();
+    assert!(first.contains("inbox/a.txt"), "{first}");
+    assert!(
+        waited < std::time::Duration::from_secs(3),
+        "the first alert came only after {waited:?}, with the slow input"
+    );
+    let rest: Vec<_> = lines.map(Result::unwrap).collect();
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert!(rest[0].contains("inbox/c.txt"));
+    let status = child.wait().unwrap();
+    // The slow rule ran out of time: a rule error, alerts still printed.
+    assert_eq!(status.code(), Some(0));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(4));
+}

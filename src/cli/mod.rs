@@ -7,6 +7,7 @@ mod check;
 mod explain;
 mod init;
 mod log;
+mod ordered;
 mod print;
 mod scan;
 mod test;
@@ -141,6 +142,18 @@ pub(crate) struct Loaded {
     pub rules_dir: PathBuf,
 }
 
+impl Loaded {
+    /// The rules folder compiled with the config's limits; a missing rules folder is logged
+    /// and `Err` is the exit code (2). Rules that do not compile are left in the rule set's
+    /// diagnostics for the command to report.
+    fn rules_or_exit(&self) -> Result<crate::rules::Ruleset, u8> {
+        crate::rules::Ruleset::load_with(&self.rules_dir, self.config.limits.rules()).map_err(|e| {
+            tracing::error!("{e}");
+            2
+        })
+    }
+}
+
 impl Setup {
     /// The config from `--config FILE`, else `./newswatch.yaml` if present, else defaults; the
     /// rules folder from `--rules`, else the config's `rules:`, else `./rules`.
@@ -163,18 +176,11 @@ impl Setup {
         })
     }
 
-    /// [`Setup::load`], then the rules folder compiled with the config's limits; a bad config
-    /// or a missing rules folder is logged and `Err` is the exit code (2). Rules that do not
-    /// compile are left in the rule set's diagnostics for the command to report.
+    /// [`Setup::load`], then [`Loaded::rules_or_exit`].
     fn load_rules_or_exit(&self) -> Result<(Loaded, crate::rules::Ruleset), u8> {
         let loaded = self.load_or_exit()?;
-        match crate::rules::Ruleset::load_with(&loaded.rules_dir, loaded.config.limits.rules()) {
-            Ok(rules) => Ok((loaded, rules)),
-            Err(e) => {
-                tracing::error!("{e}");
-                Err(2)
-            }
-        }
+        let rules = loaded.rules_or_exit()?;
+        Ok((loaded, rules))
     }
 
     /// [`Setup::load`], logging a bad config: `Err` is the exit code (2).

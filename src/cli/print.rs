@@ -90,6 +90,11 @@ impl AlertPrinter {
         self.format
     }
 
+    /// Whether printed alerts wait in the buffer.
+    pub fn is_pending(&self) -> bool {
+        !self.out.buffer().is_empty()
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

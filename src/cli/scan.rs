@@ -4,11 +4,12 @@
 //! output is the same from run to run whatever the thread count.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
-
-use rayon::prelude::*;
+use std::time::{Duration, Instant};
 
 use super::Format;
+use super::ordered;
 use super::print::AlertPrinter;
 use crate::article::{self, Article};
 use crate::config::{Config, OutputKind};
@@ -42,23 +43,45 @@ const FOUND: u8 = 0;
 const NOT_FOUND: u8 = 1;
 const TROUBLE: u8 = 2;
 
-/// Inputs evaluated in parallel between two prints.
-const BATCH: usize = 256;
+/// Workers read and evaluate inputs; the calling thread prints.
+const WORKERS: ordered::Workers = ordered::Workers {
+    threads: 0, // one per core
+    // Inputs read ahead of the printer: enough to keep every core busy past a slow one.
+    window: 256,
+    stack_size: 16 << 20,
+};
+
+/// How often, at most, printed alerts are flushed while the scan runs.
+const FLUSH_EVERY: Duration = Duration::from_millis(20);
 
 /// Rule errors shown per rule before the rest are only counted.
 const ERRORS_SHOWN_PER_RULE: usize = 3;
 
 pub(crate) fn run(args: Args) -> u8 {
-    let (super::Loaded { config, .. }, rules) = match args.setup.load_rules_or_exit() {
+    let loaded = match args.setup.load_or_exit() {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let mut problems = rules.diagnostics().len();
+    // Walking the inputs needs no rules: it runs while they compile.
+    let (rules, inputs) = std::thread::scope(|s| {
+        let walk = s.spawn(|| sources::expand(&args.paths));
+        let rules = loaded.rules_or_exit();
+        let inputs = walk
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (rules, inputs)
+    });
+    let rules = match rules {
+        Ok(rules) => rules,
+        Err(code) => return code,
+    };
+    let config = loaded.config;
+    let problems = rules.diagnostics().len();
     for d in rules.diagnostics() {
         tracing::error!("{d}");
     }
     let max_file_size = config.limits.max_file_size;
-    let mut sink = match AlertSink::new(args.state.as_deref(), &config) {
+    let sink = match AlertSink::new(args.state.as_deref(), &config) {
         Ok(sink) => sink,
         Err(e) => {
             tracing::error!("{e}");
@@ -67,85 +90,64 @@ pub(crate) fn run(args: Args) -> u8 {
     };
 
     let mut trouble = false;
-    let mut inputs = Vec::new();
-    for input in sources::expand(&args.paths) {
-        match input {
-            Ok(input) => inputs.push(input),
-            Err(e) => {
-                tracing::error!("{e}");
-                trouble = true;
-            }
-        }
-    }
-
-    let pool = match rayon::ThreadPoolBuilder::new().stack_size(16 << 20).build() {
-        Ok(pool) => pool,
-        Err(e) => {
-            tracing::error!("cannot start worker threads: {e}");
-            return TROUBLE;
-        }
-    };
-    let mut printer = AlertPrinter::new(args.format);
-    let mut errors = RuleErrorLog::default();
-    let mut alerts = 0usize;
-    for batch in inputs.chunks(BATCH) {
-        let results: Vec<_> = pool.install(|| {
-            batch
-                .par_iter()
-                .map(|input| {
-                    // A bug in a parser must cost one file, not the whole scan.
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        scan_one(&rules, input, max_file_size)
-                    }))
-                        .unwrap_or_else(|panic| {
-                            Err(Error::Malformed {
-                                path: input.path().to_path_buf(),
-                                message: format!(
-                                    "skipped: internal error while reading it ({}); please report this file",
-                                    crate::panic_message(&panic)
-                                ),
-                            })
-                        })
+    let inputs: Vec<Input> = inputs
+        .into_iter()
+        .filter_map(|input| {
+            input
+                .inspect_err(|e| {
+                    tracing::error!("{e}");
+                    trouble = true;
                 })
-                .collect()
-        });
-        for (input, result) in batch.iter().zip(results) {
-            match result {
-                Ok(evaluations) => {
-                    for eval in evaluations {
-                        for note in &eval.notes {
-                            tracing::warn!("{note}");
-                        }
-                        for e in &eval.errors {
-                            problems += 1;
-                            errors.report(e, input);
-                        }
-                        for alert in &eval.alerts {
-                            match sink.offer(alert) {
-                                Ok(true) => {}
-                                Ok(false) => continue,
-                                Err(e) => {
-                                    tracing::error!("{e}");
-                                    return TROUBLE;
-                                }
-                            }
-                            alerts += 1;
-                            if let Err(e) = printer.print(alert) {
-                                return broken_pipe_or_trouble(e, alerts);
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    problems += 1;
-                    tracing::warn!("{e}");
-                }
-            }
-        }
-        if let Err(e) = printer.flush() {
-            return broken_pipe_or_trouble(e, alerts);
-        }
+                .ok()
+        })
+        .collect();
+
+    let mut report = Report {
+        printer: AlertPrinter::new(args.format),
+        sink,
+        errors: RuleErrorLog::default(),
+        alerts: 0,
+        problems,
+        early: None,
+        flushed: None,
+    };
+    let scanned = ordered::map_in_order(
+        &inputs,
+        WORKERS,
+        |input| {
+            // A bug in a parser must cost one file, not the whole scan.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                scan_one(&rules, input, max_file_size)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(Error::Malformed {
+                    path: input.path().to_path_buf(),
+                    message: format!(
+                        "skipped: internal error while reading it ({}); please report this file",
+                        crate::panic_message(&panic)
+                    ),
+                })
+            })
+        },
+        &mut report,
+    );
+    if let Err(e) = scanned {
+        tracing::error!("cannot start worker threads: {e}");
+        return TROUBLE;
     }
+    if let Some(code) = report.early {
+        return code;
+    }
+    if let Err(e) = report.printer.flush() {
+        return broken_pipe_or_trouble(e, report.alerts);
+    }
+    let Report {
+        sink,
+        errors,
+        alerts,
+        mut problems,
+        ..
+    } = report;
     errors.finish();
     problems += sink.finish();
 
@@ -155,6 +157,81 @@ pub(crate) fn run(args: Args) -> u8 {
         FOUND
     } else {
         NOT_FOUND
+    }
+}
+
+/// What becomes of each input's evaluations, in input order: alerts offered to the sink and
+/// printed, problems logged and counted.
+struct Report {
+    printer: AlertPrinter,
+    sink: AlertSink,
+    errors: RuleErrorLog,
+    alerts: usize,
+    problems: usize,
+    /// Set when the scan must end early: the exit code.
+    early: Option<u8>,
+    /// When output was last flushed while waiting on inputs.
+    flushed: Option<Instant>,
+}
+
+impl Report {
+    fn end(&mut self, code: u8) -> ControlFlow<()> {
+        self.early = Some(code);
+        ControlFlow::Break(())
+    }
+}
+
+impl ordered::Consumer<Input, Result<Vec<Evaluation>, Error>> for Report {
+    fn consume(
+        &mut self,
+        input: &Input,
+        result: Result<Vec<Evaluation>, Error>,
+    ) -> ControlFlow<()> {
+        let evaluations = match result {
+            Ok(evaluations) => evaluations,
+            Err(e) => {
+                self.problems += 1;
+                tracing::warn!("{e}");
+                return ControlFlow::Continue(());
+            }
+        };
+        for eval in evaluations {
+            for note in &eval.notes {
+                tracing::warn!("{note}");
+            }
+            for e in &eval.errors {
+                self.problems += 1;
+                self.errors.report(e, input);
+            }
+            for alert in &eval.alerts {
+                match self.sink.offer(alert) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        return self.end(TROUBLE);
+                    }
+                }
+                self.alerts += 1;
+                if let Err(e) = self.printer.print(alert) {
+                    return self.end(broken_pipe_or_trouble(e, self.alerts));
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Alerts reach a reader on a pipe while the scan waits on slow inputs — at most every
+    /// [`FLUSH_EVERY`], not a write per article.
+    fn idle(&mut self) -> ControlFlow<()> {
+        if !self.printer.is_pending() || self.flushed.is_some_and(|at| at.elapsed() < FLUSH_EVERY) {
+            return ControlFlow::Continue(());
+        }
+        self.flushed = Some(Instant::now());
+        match self.printer.flush() {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => self.end(broken_pipe_or_trouble(e, self.alerts)),
+        }
     }
 }
 
