@@ -57,11 +57,18 @@ impl Input {
                 if size > max_size {
                     return Err(too_large(size));
                 }
-                bytes.reserve(size as usize);
-                // `take` guards against a file that grows while it is read.
-                file.take(max_size + 1)
-                    .read_to_end(&mut bytes)
-                    .map_err(io)?;
+                if size == 0 {
+                    // Sizes of special files (in /proc, pipes) say nothing: read to the end.
+                    // `take` guards against one that never ends.
+                    file.take(max_size + 1)
+                        .read_to_end(&mut bytes)
+                        .map_err(io)?;
+                } else {
+                    // The file as it was when looked at: what a writer appends meanwhile is a
+                    // change the daemon sees and reads again. No read just to meet the end.
+                    bytes.reserve_exact(size as usize);
+                    file.take(size).read_to_end(&mut bytes).map_err(io)?;
+                }
             }
             Input::Stdin => {
                 std::io::stdin()

@@ -365,3 +365,16 @@ fn alerts_reach_a_pipe_while_a_slow_input_is_still_being_evaluated() {
     assert_eq!(status.code(), Some(0));
     assert!(started.elapsed() >= std::time::Duration::from_secs(4));
 }
+
+#[test]
+fn files_whose_size_says_nothing_are_read_to_the_end() {
+    // /proc files report size 0 but have content.
+    let s = Sandbox::new();
+    s.rule(
+        "linux",
+        r#"if article.mentions("linux") { alert("linux"); }"#,
+    );
+    let run = s.run(&["scan", "--format", "json", "/proc/version"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.alerts().len(), 1);
+}
