@@ -15,6 +15,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Something found while walking a folder cannot be read: a folder without read
+    /// permission, a broken symbolic link, a link loop. What else the folder holds is read.
+    #[error("{}: skipped: {reason}", path.display())]
+    Skipped { path: PathBuf, reason: String },
     /// A file holds NUL bytes and no text encoding explains them.
     #[error("{}: skipped: binary file (NUL byte at offset {offset})", path.display())]
     Binary { path: PathBuf, offset: usize },

@@ -87,8 +87,9 @@ impl Input {
 
 /// Expands command-line paths into inputs, in order. A named file is always read (its format
 /// chosen by extension, plain text if unknown); in a folder only files of a supported format
-/// are, and hidden files and folders are skipped. Paths that cannot be found or walked are
-/// returned as errors in place; the others are still expanded.
+/// are, and hidden files and folders are skipped. Paths that cannot be found are returned as
+/// [`Error::Io`] in place, and what cannot be read inside a folder as [`Error::Skipped`]; the
+/// rest is still expanded.
 pub fn expand(paths: &[PathBuf]) -> Vec<Result<Input, Error>> {
     let mut inputs = Vec::new();
     for path in paths {
@@ -132,14 +133,34 @@ pub fn expand(paths: &[PathBuf]) -> Vec<Result<Input, Error>> {
                     }))
                 }
                 Ok(_) => {}
-                Err(e) => inputs.push(Err(Error::Io {
-                    path: e.path().unwrap_or(path).to_path_buf(),
-                    source: e.into(),
-                })),
+                Err(e) => inputs.push(Err(walk_error(e, path))),
             }
         }
     }
     inputs
+}
+
+/// What cannot be read inside a walked folder, said plainly.
+pub(crate) fn walk_error(e: walkdir::Error, root: &Path) -> Error {
+    let path = e.path().unwrap_or(root).to_path_buf();
+    let reason = if let Some(ancestor) = e.loop_ancestor() {
+        format!(
+            "symbolic link loop (it leads back to {})",
+            ancestor.display()
+        )
+    } else {
+        match e.io_error() {
+            Some(io) if io.kind() == std::io::ErrorKind::NotFound && path.is_symlink() => {
+                "broken symbolic link".to_string()
+            }
+            Some(io) if io.kind() == std::io::ErrorKind::PermissionDenied && path.is_dir() => {
+                "folder not readable (permission denied): its files are not read".to_string()
+            }
+            Some(io) => io.to_string(),
+            None => e.to_string(),
+        }
+    };
+    Error::Skipped { path, reason }
 }
 
 /// The last component of a folder's path (its canonical name for `.` and `..`).

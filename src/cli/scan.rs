@@ -90,15 +90,22 @@ pub(crate) fn run(args: Args) -> u8 {
     };
 
     let mut trouble = false;
+    let mut skipped = 0;
     let inputs: Vec<Input> = inputs
         .into_iter()
-        .filter_map(|input| {
-            input
-                .inspect_err(|e| {
-                    tracing::error!("{e}");
-                    trouble = true;
-                })
-                .ok()
+        .filter_map(|input| match input {
+            Ok(input) => Some(input),
+            // Inside a folder: one unreadable thing must not fail the scan of the rest.
+            Err(e @ Error::Skipped { .. }) => {
+                tracing::warn!("{e}");
+                skipped += 1;
+                None
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                trouble = true;
+                None
+            }
         })
         .collect();
 
@@ -107,7 +114,7 @@ pub(crate) fn run(args: Args) -> u8 {
         sink,
         errors: RuleErrorLog::default(),
         alerts: 0,
-        problems,
+        problems: problems + skipped,
         early: None,
         flushed: None,
     };

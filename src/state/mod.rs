@@ -101,15 +101,33 @@ impl State {
             std::fs::create_dir_all(dir)
                 .map_err(|e| fail(format!("cannot create its folder: {e}")))?;
         }
+        // SQLite would only say "unable to open database file": ask the file system why.
+        if let Err(e) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+        {
+            return Err(fail(format!(
+                "cannot open it for writing ({e}): fix its permissions or choose another state file"
+            )));
+        }
         let conn = Connection::open(path).map_err(|e| fail(e.to_string()))?;
         let mut state = State {
             conn,
             path: path.to_path_buf(),
         };
         state.setup().map_err(|e| {
-            fail(format!(
-                "{e}: not a usable newswatch state database; move it aside or choose another --state file"
-            ))
+            use rusqlite::ErrorCode::{CannotOpen, ReadOnly};
+            match e.sqlite_error_code() {
+                Some(CannotOpen | ReadOnly) => fail(format!(
+                    "{e}: its journal (the -wal and -shm files) is written beside it, so its folder must be writable too"
+                )),
+                _ => fail(format!(
+                    "{e}: not a usable newswatch state database; move it aside or choose another state file"
+                )),
+            }
         })?;
         Ok(state)
     }

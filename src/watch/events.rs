@@ -71,12 +71,28 @@ fn translate(event: Event) -> Vec<Msg> {
         EventKind::Modify(ModifyKind::Name(RenameMode::Both)) if paths.len() == 2 => {
             let to = paths.pop().expect("two paths");
             let from = paths.pop().expect("two paths");
-            vec![Msg::Fs(Change::Gone(from)), Msg::Fs(arrived(to))]
+            // inotify reports the new name first, on its own (`To`): read the file once.
+            if cfg!(target_os = "linux") {
+                vec![Msg::Fs(Change::Gone(from))]
+            } else {
+                vec![Msg::Fs(Change::Gone(from)), Msg::Fs(arrived(to))]
+            }
         }
         EventKind::Modify(ModifyKind::Name(_)) => change(arrived, paths),
         EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => {
             change(|path| Change::Changed { path, write: true }, paths)
         }
+        // A folder whose permissions changed may have become readable: walk and watch it.
+        EventKind::Modify(ModifyKind::Metadata(_)) => change(
+            |path| {
+                if path.is_dir() {
+                    Change::Folder(path)
+                } else {
+                    Change::Changed { path, write: false }
+                }
+            },
+            paths,
+        ),
         EventKind::Modify(_) | EventKind::Any | EventKind::Other => {
             change(|path| Change::Changed { path, write: false }, paths)
         }
@@ -115,27 +131,79 @@ impl Forward {
 
 /// Watches folders recursively; dropping it stops the watch.
 pub struct FolderWatcher {
-    _watcher: RecommendedWatcher,
+    watcher: RecommendedWatcher,
 }
 
-/// Starts watching `roots` (recursively), sending [`Msg::Fs`] and [`Msg::Rescan`] to `tx`.
-/// `overflowed` is set when `tx` was full and events were dropped.
+impl FolderWatcher {
+    /// Watches `dir` and every folder below it. A folder below that cannot be watched (no
+    /// read permission, or gone meanwhile) is passed over — the walk that reads the folders
+    /// says so — and the rest is still watched; it is watched once it changes (a `chmod`
+    /// reports it as a [`Change::Folder`]). `Err` if `dir` itself cannot be watched.
+    pub fn watch_tree(&mut self, dir: &Path) -> notify::Result<()> {
+        match self.watcher.watch(dir, RecursiveMode::Recursive) {
+            Ok(()) => Ok(()),
+            Err(e) if passable(&e) && e.paths.first().is_some_and(|p| p != dir) => {
+                // notify stops at the first folder it cannot watch: watch the subtrees one by
+                // one, so that only the folders that cannot be watched are left out.
+                tracing::debug!("watching {} folder by folder: {e}", dir.display());
+                for child in subfolders(dir) {
+                    if let Err(e) = self.watch_tree(&child) {
+                        if !passable(&e) {
+                            return Err(explain(e, &child));
+                        }
+                        tracing::debug!("not watched: {e}");
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => Err(explain(e, dir)),
+        }
+    }
+}
+
+/// Whether a folder that cannot be watched may be left out: it is unreadable or gone. Other
+/// errors (the inotify limit) would hit every folder alike.
+fn passable(e: &notify::Error) -> bool {
+    match &e.kind {
+        notify::ErrorKind::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound
+        ),
+        notify::ErrorKind::PathNotFound => true,
+        _ => false,
+    }
+}
+
+/// The folders right inside `dir`, following links as notify does.
+fn subfolders(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+/// Starts watching `roots` (recursively, see [`FolderWatcher::watch_tree`]), sending
+/// [`Msg::Fs`] and [`Msg::Rescan`] to `tx`. `overflowed` is set when `tx` was full and events
+/// were dropped.
 pub fn watch_folders(
     roots: &[PathBuf],
     tx: SyncSender<Msg>,
     overflowed: Arc<AtomicBool>,
 ) -> notify::Result<FolderWatcher> {
     let fwd = Forward { tx, overflowed };
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<Event>| match res {
+    let watcher = notify::recommended_watcher(move |res: notify::Result<Event>| match res {
         Ok(event) => translate(event).into_iter().for_each(|m| fwd.send(m)),
         Err(e) => fwd.send(Msg::Rescan(format!("watcher error: {e}"))),
     })?;
+    let mut folders = FolderWatcher { watcher };
     for root in roots {
-        watcher
-            .watch(root, RecursiveMode::Recursive)
-            .map_err(|e| explain(e, root))?;
+        folders.watch_tree(root)?;
     }
-    Ok(FolderWatcher { _watcher: watcher })
+    Ok(folders)
 }
 
 /// Starts watching the rules folder, sending [`Msg::RulesChanged`] for changes to `.rhai` files.
@@ -157,7 +225,7 @@ pub fn watch_rules(dir: &Path, tx: SyncSender<Msg>) -> notify::Result<FolderWatc
     watcher
         .watch(dir, RecursiveMode::Recursive)
         .map_err(|e| explain(e, dir))?;
-    Ok(FolderWatcher { _watcher: watcher })
+    Ok(FolderWatcher { watcher })
 }
 
 /// Adds what to do to notify's errors.
@@ -212,7 +280,18 @@ mod tests {
                 EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
                 &["/i/.a.tmp", "/i/a.txt"]
             ),
-            [r#"Fs(Gone("/i/.a.tmp"))"#, r#"Fs(Completed("/i/a.txt"))"#]
+            if cfg!(target_os = "linux") {
+                &[r#"Fs(Gone("/i/.a.tmp"))"#][..]
+            } else {
+                &[r#"Fs(Gone("/i/.a.tmp"))"#, r#"Fs(Completed("/i/a.txt"))"#][..]
+            }
+        );
+        assert_eq!(
+            one(
+                EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+                &["/i/a.txt"]
+            ),
+            [r#"Fs(Completed("/i/a.txt"))"#]
         );
         let overflow = Event::new(EventKind::Other).set_flag(Flag::Rescan);
         assert!(matches!(translate(overflow)[0], Msg::Rescan(_)));

@@ -40,7 +40,7 @@ use crate::rules::Ruleset;
 use crate::state::Recorded;
 use crate::state::State;
 use events::{Change, FolderWatcher, Msg};
-use roots::Root;
+use roots::{Root, Walker};
 use worker::{Job, Outcome, Shared};
 
 pub use filter::DEFAULT_EXCLUDES;
@@ -83,7 +83,8 @@ struct Daemon {
     overflowed: Arc<AtomicBool>,
     jobs: Option<mpsc::Sender<Job>>,
     workers: Vec<std::thread::JoinHandle<()>>,
-    _folder_watcher: FolderWatcher,
+    folder_watcher: FolderWatcher,
+    walker: Walker,
     _rules_watcher: Option<FolderWatcher>,
     /// Paths newswatch writes itself (state, output files): never articles.
     own_files: HashSet<PathBuf>,
@@ -150,9 +151,10 @@ impl Daemon {
         own_files.extend(output_paths(&opts.config));
 
         let evaluate = opts.config.startup == Startup::Process;
+        let walker = Walker::new(roots.clone(), tx.clone());
         for root in &roots {
             tracing::info!("watching {}", root.given.display());
-            roots::spawn_walk(roots.clone(), root.abs.clone(), evaluate, tx.clone());
+            walker.spawn(root.abs.clone(), evaluate);
         }
         Ok(Daemon {
             opts,
@@ -165,7 +167,8 @@ impl Daemon {
             overflowed,
             jobs: Some(jobs_tx),
             workers,
-            _folder_watcher: folder_watcher,
+            folder_watcher,
+            walker,
             _rules_watcher: rules_watcher,
             own_files,
             tracker: pending::Tracker::default(),
@@ -220,7 +223,11 @@ impl Daemon {
                 self.dispatch(path, true);
             }
             Msg::Fs(Change::Folder(path)) => {
-                roots::spawn_walk(self.roots.clone(), path, true, self.tx.clone());
+                // New, moved in, or made readable: notify may not have reached it.
+                if let Err(e) = self.folder_watcher.watch_tree(&path) {
+                    tracing::debug!("not watched: {e}");
+                }
+                self.walker.spawn(path, true);
             }
             Msg::Fs(Change::Gone(path)) => self.tracker.forget(&path),
             Msg::Rescan(reason) => self.rescan(&reason),
@@ -275,7 +282,7 @@ impl Daemon {
     fn rescan(&mut self, reason: &str) {
         tracing::warn!("{reason}: walking every watched folder to catch up");
         for root in &self.roots {
-            roots::spawn_walk(self.roots.clone(), root.abs.clone(), true, self.tx.clone());
+            self.walker.spawn(root.abs.clone(), true);
         }
     }
 
@@ -295,7 +302,7 @@ impl Daemon {
         if now >= self.next_rescan {
             self.next_rescan = now + PERIODIC_RESCAN;
             for root in &self.roots {
-                roots::spawn_walk(self.roots.clone(), root.abs.clone(), true, self.tx.clone());
+                self.walker.spawn(root.abs.clone(), true);
             }
         }
     }
@@ -393,11 +400,12 @@ impl Daemon {
         });
         match applied {
             Ok((roots, rules, outbox, watcher)) => {
+                self.walker = Walker::new(roots.clone(), self.tx.clone());
                 self.roots = roots;
                 self.shared.rules.store(Arc::new(rules));
                 // The old outputs' threads stop; their queues are picked up by the new ones.
                 self.outbox = outbox;
-                self._folder_watcher = watcher;
+                self.folder_watcher = watcher;
                 self.own_files.extend(output_paths(&opts.config));
                 self.opts = opts;
                 tracing::info!("SIGHUP: config reloaded");

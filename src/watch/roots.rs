@@ -1,7 +1,9 @@
 //! Watched folders: where they are, what their files are called in alerts, and walking them.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
 
 use walkdir::WalkDir;
 
@@ -56,40 +58,85 @@ pub fn owner<'r>(roots: &'r [Root], abs: &Path) -> Option<(&'r Root, PathBuf)> {
         .max_by_key(|(r, _)| r.abs.components().count())
 }
 
-/// Walks `dir` (a watched folder or a folder inside one) on its own thread, sending the files
-/// found in batches. Unreadable entries and symlink loops are logged and passed over.
-pub fn spawn_walk(roots: Vec<Root>, dir: PathBuf, evaluate: bool, tx: SyncSender<Msg>) {
-    std::thread::Builder::new()
-        .name("newswatch-walk".into())
-        .spawn(move || {
-            let mut batch = Vec::new();
-            let walk = WalkDir::new(&dir)
-                .follow_links(true)
-                .into_iter()
-                .filter_entry(|e| {
-                    e.depth() == 0 || !e.file_type().is_dir() || owner_dir(&roots, e.path())
-                });
-            for entry in walk {
-                match entry {
-                    Ok(e) if e.file_type().is_file() && owner(&roots, e.path()).is_some() => {
-                        batch.push(e.into_path());
-                        if batch.len() >= 512 {
-                            let paths = std::mem::take(&mut batch);
-                            if tx.send(Msg::Found { paths, evaluate }).is_err() {
-                                return;
-                            }
+/// Walks watched folders, each walk on a thread of its own, sending the files found to the
+/// daemon's loop in batches.
+#[derive(Clone)]
+pub struct Walker {
+    roots: Vec<Root>,
+    tx: SyncSender<Msg>,
+    /// What could not be read and was said so: said once, not at every walk.
+    reported: Arc<Mutex<HashSet<PathBuf>>>,
+}
+
+impl Walker {
+    pub fn new(roots: Vec<Root>, tx: SyncSender<Msg>) -> Walker {
+        Walker {
+            roots,
+            tx,
+            reported: Arc::default(),
+        }
+    }
+
+    /// Walks `dir` (a watched folder or a folder inside one). What cannot be read — a folder
+    /// without permission, a broken link, a link loop — is logged once and passed over.
+    pub fn spawn(&self, dir: PathBuf, evaluate: bool) {
+        let walker = self.clone();
+        std::thread::Builder::new()
+            .name("newswatch-walk".into())
+            .spawn(move || walker.walk(&dir, evaluate))
+            .expect("spawn a walker thread");
+    }
+
+    fn walk(&self, dir: &Path, evaluate: bool) {
+        let mut batch = Vec::new();
+        let walk = WalkDir::new(dir)
+            .follow_links(true)
+            .into_iter()
+            .filter_entry(|e| {
+                e.depth() == 0 || !e.file_type().is_dir() || owner_dir(&self.roots, e.path())
+            });
+        for entry in walk {
+            match entry {
+                Ok(e) if e.file_type().is_file() && owner(&self.roots, e.path()).is_some() => {
+                    batch.push(e.into_path());
+                    if batch.len() >= 512 {
+                        let paths = std::mem::take(&mut batch);
+                        if self.tx.send(Msg::Found { paths, evaluate }).is_err() {
+                            return;
                         }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::debug!("walk: {e}"),
                 }
+                Ok(_) => {}
+                Err(e) => self.report(crate::sources::walk_error(e, dir)),
             }
-            let _ = tx.send(Msg::Found {
-                paths: batch,
-                evaluate,
-            });
-        })
-        .expect("spawn a walker thread");
+        }
+        let _ = self.tx.send(Msg::Found {
+            paths: batch,
+            evaluate,
+        });
+    }
+
+    fn report(&self, e: crate::Error) {
+        let crate::Error::Skipped { path, reason } = e else {
+            return tracing::warn!("{e}");
+        };
+        // As configured, like the paths in alerts.
+        let shown = self
+            .roots
+            .iter()
+            .find_map(|r| Some(r.given.join(path.strip_prefix(&r.abs).ok()?)))
+            .unwrap_or_else(|| path.clone());
+        let e = crate::Error::Skipped {
+            path: shown,
+            reason,
+        };
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        if reported.insert(path) {
+            tracing::warn!("{e}");
+        } else {
+            tracing::debug!("{e}");
+        }
+    }
 }
 
 /// Whether a folder may hold files some root watches.

@@ -148,6 +148,14 @@ fn process(shared: &Shared, state: &State, job: Job) -> Outcome {
         Err(crate::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             return out;
         }
+        Err(crate::Error::Io { source, .. }) => {
+            // Not recorded: once it can be read (a `chmod` is an event), it is read.
+            out.problems.push(format!(
+                "{}: skipped: cannot read it ({source}); it is read once it can be",
+                out.job.shown.display()
+            ));
+            return out;
+        }
         Err(e) => {
             out.problems.push(shown(e.to_string(), &out.job));
             out.record = Some(FileRecord {

@@ -8,6 +8,65 @@ use std::process::{Command, Output, Stdio};
 /// A temp dir with a `rules/` folder, where the binary runs.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    /// Run the binary so that file permissions bind it (see [`newswatch`]).
+    pub bound_by_permissions: bool,
+}
+
+/// How to start the binary. With `bound_by_permissions` and the tests running as root — who
+/// reads and writes every file whatever its mode — it runs under `setpriv` without the two
+/// capabilities that bypass permission checks, so that `chmod 000` means what it says.
+pub fn newswatch(bound_by_permissions: bool) -> Command {
+    if bound_by_permissions && is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--bounding-set", "-dac_override,-dac_read_search", "--"])
+            .arg(env!("CARGO_BIN_EXE_newswatch"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_newswatch"))
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    })
+}
+
+/// Whether [`newswatch`] can be bound by permissions here: false (with a note on stderr) where
+/// running as root without `setpriv`, or where `setpriv` may not drop capabilities.
+pub fn permissions_can_bind() -> bool {
+    if !is_root() {
+        return true;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let locked = dir.path().join("locked");
+    std::fs::write(&locked, "x").unwrap();
+    set_mode(&locked, 0o000);
+    let ok = Command::new("setpriv")
+        .args([
+            "--bounding-set",
+            "-dac_override,-dac_read_search",
+            "--",
+            "cat",
+        ])
+        .arg(&locked)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| !s.success());
+    if !ok {
+        eprintln!(
+            "note: running as root and `setpriv` cannot drop capabilities: permission checks not tested"
+        );
+    }
+    ok
+}
+
+/// `chmod MODE PATH`.
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// What a run of the binary gave.
@@ -42,7 +101,10 @@ impl Sandbox {
     pub fn new() -> Sandbox {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("rules")).unwrap();
-        Sandbox { dir }
+        Sandbox {
+            dir,
+            bound_by_permissions: false,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -69,7 +131,7 @@ impl Sandbox {
     }
 
     pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        let mut child = newswatch(self.bound_by_permissions)
             .args(args)
             .current_dir(self.path())
             .env_remove("RUST_LOG")
@@ -151,7 +213,7 @@ impl Sandbox {
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let stdout = self.path().join(format!("daemon{n}.out"));
         let stderr = self.path().join(format!("daemon{n}.err"));
-        let child = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        let child = newswatch(self.bound_by_permissions)
             .arg("watch")
             .args(args)
             .current_dir(self.path())
