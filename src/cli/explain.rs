@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use crate::article;
-use crate::rules::Ruleset;
 use crate::sources::Input;
 
 #[derive(clap::Args, Debug)]
@@ -22,12 +21,9 @@ pub(crate) fn run(args: Args) -> u8 {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let rules = match Ruleset::load_with(&loaded.rules_dir, loaded.config.limits.rules()) {
+    let rules = match loaded.rules_or_exit() {
         Ok(rules) => rules,
-        Err(e) => {
-            tracing::error!("{e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
     let Some(rule) = rules.rules().iter().find(|r| r.name() == args.rule) else {
         let problem = rules
