@@ -3,8 +3,8 @@
 //! This is the first stage after the sources: it refuses binary files, hands the bytes to the
 //! parser of the file's format, and detects each article's language. It knows nothing of
 //! rules. Each format is one file in this folder exposing `parse(bytes) -> Result<Parsed,
-//! String>` (decoding its text with [`decode`], which can see the charset the format
-//! declares), listed once in [`FORMATS`]; adding a format is adding that file and its line.
+//! String>` (decoding its text with `decode`, which can see the charset the format
+//! declares), listed once in `FORMATS`; adding a format is adding that file and its line.
 
 mod decode;
 mod email;

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! The promises of DESIGN.md and how they are kept: a file is read once complete (closed after
-//! writing, renamed into place, or unchanged for a settle time — see [`pending`]); folders that
+//! writing, renamed into place, or unchanged for a settle time — see `pending`); folders that
 //! appear are walked, since their first files have no events; an overflow or watcher error
 //! triggers a walk of everything, and so does start-up (catch-up) and a slow periodic timer;
 //! the state store remembers each file's size, mtime and content hash so a walk re-reads only
