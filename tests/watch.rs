@@ -347,3 +347,37 @@ fn symlink_loops_and_vanishing_files_are_harmless() {
         std::fs::read_to_string(stderr).unwrap_or_default()
     );
 }
+
+#[test]
+fn deleted_and_moved_away_files_are_forgotten_and_their_alerts_kept() {
+    let s = sandbox();
+    let alerts = s.path().join("alerts.jsonl");
+    let files = || {
+        let db = rusqlite::Connection::open(s.path().join("state.db")).unwrap();
+        db.query_row("SELECT count(*) FROM files", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !done() {
+            assert!(start.elapsed() < WAIT, "never {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let d = s.watch(&[]);
+    s.write("inbox/a.txt", "A\n\nbody a\n");
+    s.write("inbox/b.txt", "B\n\nbody b\n");
+    wait_for_lines(&alerts, 2, WAIT);
+    assert_eq!(files(), 2);
+
+    std::fs::remove_file(s.path().join("inbox/a.txt")).unwrap();
+    std::fs::rename(s.path().join("inbox/b.txt"), s.path().join("b.txt")).unwrap();
+    until("forgotten", &|| files() == 0);
+
+    // The same article back: read again, and its alert is not repeated (same id).
+    s.write("inbox/a.txt", "A\n\nbody a\n");
+    until("recorded again", &|| files() == 1);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(json_lines(&alerts).len(), 2, "{}", d.log());
+    assert_eq!(s.run(&["alerts", "--format", "json"]).alerts().len(), 2);
+}

@@ -199,6 +199,16 @@ impl State {
             .map_err(|e| self.error(e))
     }
 
+    /// Forgets the file at `path` (it was deleted or moved away): the table holds the files
+    /// that are there, not every file ever seen.
+    pub fn forget_file(&self, path: &str) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached("DELETE FROM files WHERE path = ?1")
+            .and_then(|mut st| st.execute([path]))
+            .map(drop)
+            .map_err(|e| self.error(e))
+    }
+
     /// Runs `f` in one transaction: many small writes, one commit.
     pub fn batch<R>(
         &mut self,

@@ -17,6 +17,7 @@
 //! what changed, and each alert id so nothing is delivered twice. Alerts are recorded with
 //! their deliveries before any is made; the [`Outbox`] threads deliver and retry them.
 
+mod errorlog;
 mod events;
 mod filter;
 mod pending;
@@ -39,6 +40,7 @@ use crate::outputs;
 use crate::rules::Ruleset;
 use crate::state::Recorded;
 use crate::state::State;
+use errorlog::ErrorLog;
 use events::{Change, FolderWatcher, Msg};
 use roots::{Root, Walker};
 use worker::{Job, Outcome, Shared};
@@ -91,6 +93,8 @@ struct Daemon {
     tracker: pending::Tracker,
     inflight: HashSet<PathBuf>,
     again: HashSet<PathBuf>,
+    /// Files deleted or moved away, to forget at the next tick.
+    gone: Vec<PathBuf>,
     rules_due: Option<Instant>,
     next_rescan: Instant,
     errors: ErrorLog,
@@ -174,6 +178,7 @@ impl Daemon {
             tracker: pending::Tracker::default(),
             inflight: HashSet::new(),
             again: HashSet::new(),
+            gone: Vec::new(),
             rules_due: None,
             next_rescan: Instant::now() + PERIODIC_RESCAN,
             errors: ErrorLog::default(),
@@ -229,7 +234,12 @@ impl Daemon {
                 }
                 self.walker.spawn(path, true);
             }
-            Msg::Fs(Change::Gone(path)) => self.tracker.forget(&path),
+            Msg::Fs(Change::Gone(path)) => {
+                self.tracker.forget(&path);
+                if self.watched(&path).is_some() {
+                    self.gone.push(path);
+                }
+            }
             Msg::Rescan(reason) => self.rescan(&reason),
             Msg::RulesChanged => self.rules_due = Some(now + RULES_QUIET),
             Msg::Found { paths, evaluate } => {
@@ -299,6 +309,7 @@ impl Daemon {
             self.reload_rules();
         }
         self.errors.flush(false);
+        self.forget_gone();
         if now >= self.next_rescan {
             self.next_rescan = now + PERIODIC_RESCAN;
             for root in &self.roots {
@@ -309,6 +320,23 @@ impl Daemon {
 
     /// Records what workers produced — alerts with their deliveries, then the files — in one
     /// transaction, then wakes the outputs.
+    /// Drops the records of files deleted or moved away, unless one is back by now.
+    fn forget_gone(&mut self) {
+        if self.gone.is_empty() {
+            return;
+        }
+        let gone = std::mem::take(&mut self.gone);
+        let forgotten = self.state.batch(|s| {
+            for path in gone.iter().filter(|p| !p.exists()) {
+                s.forget_file(&path.to_string_lossy())?;
+            }
+            Ok(())
+        });
+        if let Err(e) = forgotten {
+            tracing::warn!("{e}");
+        }
+    }
+
     fn commit(&mut self, done: Vec<Outcome>) {
         if done.is_empty() {
             return;
@@ -526,65 +554,4 @@ fn spawn_signals(tx: SyncSender<Msg>) -> Result<(), String> {
         })
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;
     Ok(())
-}
-
-/// Logs errors that repeat (one rule failing on every article, one output down) without
-/// flooding: the first one of a kind in full, then one line a minute with how many more came.
-#[derive(Default)]
-struct ErrorLog {
-    kinds: std::collections::HashMap<String, Repeats>,
-}
-
-struct Repeats {
-    since: Instant,
-    more: u64,
-    last: String,
-}
-
-impl ErrorLog {
-    const WINDOW: Duration = Duration::from_secs(60);
-
-    fn log(&mut self, key: &str, line: &str) {
-        match self.kinds.get_mut(key) {
-            Some(r) => {
-                r.more += 1;
-                r.last = line.to_string();
-            }
-            None => {
-                tracing::error!("{line}");
-                self.kinds.insert(
-                    key.to_string(),
-                    Repeats {
-                        since: Instant::now(),
-                        more: 0,
-                        last: String::new(),
-                    },
-                );
-            }
-        }
-    }
-
-    /// Writes the counts of windows that are over (all of them when `all`).
-    fn flush(&mut self, all: bool) {
-        let now = Instant::now();
-        self.kinds.retain(|_, r| {
-            if !all && now.duration_since(r.since) < Self::WINDOW {
-                return true;
-            }
-            if r.more > 0 {
-                tracing::error!(
-                    "{} (and {} more like it in {:.0?})",
-                    r.last,
-                    r.more - 1,
-                    now.duration_since(r.since)
-                );
-            }
-            // A kind that went quiet starts over with a full line next time.
-            r.more > 0 && !all && {
-                r.since = now;
-                r.more = 0;
-                true
-            }
-        });
-    }
 }
