@@ -380,4 +380,14 @@ fn deleted_and_moved_away_files_are_forgotten_and_their_alerts_kept() {
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(json_lines(&alerts).len(), 2, "{}", d.log());
     assert_eq!(s.run(&["alerts", "--format", "json"]).alerts().len(), 2);
+
+    // Deleted while the daemon is stopped: forgotten at the next start.
+    drop(d);
+    std::fs::remove_file(s.path().join("inbox/a.txt")).unwrap();
+    let d = s.watch(&[]);
+    assert_eq!(files(), 0);
+    assert!(
+        d.log()
+            .contains("forgot 1 file deleted while newswatch was stopped")
+    );
 }

@@ -209,6 +209,22 @@ impl State {
             .map_err(|e| self.error(e))
     }
 
+    /// Forgets the files that are no longer where they were recorded (deleted while the
+    /// daemon was stopped); returns how many.
+    pub fn forget_missing_files(&mut self) -> Result<usize, StateError> {
+        let paths: Vec<String> = self
+            .conn
+            .prepare("SELECT path FROM files")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| self.error(e))?;
+        let missing: Vec<&String> = paths
+            .iter()
+            .filter(|p| !Path::new(p.as_str()).exists())
+            .collect();
+        self.batch(|s| missing.iter().try_for_each(|p| s.forget_file(p)))?;
+        Ok(missing.len())
+    }
+
     /// Runs `f` in one transaction: many small writes, one commit.
     pub fn batch<R>(
         &mut self,

@@ -103,7 +103,13 @@ struct Daemon {
 impl Daemon {
     fn start(opts: Options) -> Result<Daemon, String> {
         let roots = make_roots(&opts)?;
-        let state = State::open(&opts.state_path).map_err(|e| e.to_string())?;
+        let mut state = State::open(&opts.state_path).map_err(|e| e.to_string())?;
+        match state.forget_missing_files() {
+            Ok(0) => {}
+            Ok(1) => tracing::info!("forgot 1 file deleted while newswatch was stopped"),
+            Ok(n) => tracing::info!("forgot {n} files deleted while newswatch was stopped"),
+            Err(e) => tracing::warn!("{e}"),
+        }
         let rules = load_rules(&opts.rules_dir, &opts.config)?;
         let routes = outputs::build(&opts.config.outputs)?;
         let outbox = Outbox::start(&opts.state_path, routes, opts.config.retry.policy())?;
