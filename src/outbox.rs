@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::alert::Alert;
 use crate::outputs::{Filter, Output, Route};
@@ -167,6 +167,7 @@ pub struct Outbox {
     targets: Targets,
     wakers: Vec<SyncSender<()>>,
     stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Outbox {
@@ -180,22 +181,26 @@ impl Outbox {
         let stop = Arc::new(AtomicBool::new(false));
         let mut targets = Targets::default();
         let mut wakers = Vec::new();
+        let mut threads = Vec::new();
         for route in routes {
             let state = State::open(state_path).map_err(|e| e.to_string())?;
             let (tx, rx) = mpsc::sync_channel(1);
             targets.routes.push((route.key.clone(), route.filter));
             let (key, output, policy, stop) =
                 (route.key, route.output, policy.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name(format!("newswatch-output-{}", wakers.len()))
-                .spawn(move || deliver_forever(state, key, output, policy, stop, rx))
-                .map_err(|e| format!("cannot start an output thread: {e}"))?;
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("newswatch-output-{}", wakers.len()))
+                    .spawn(move || deliver_forever(state, key, output, policy, stop, rx))
+                    .map_err(|e| format!("cannot start an output thread: {e}"))?,
+            );
             wakers.push(tx);
         }
         Ok(Outbox {
             targets,
             wakers,
             stop,
+            threads,
         })
     }
 
@@ -210,17 +215,32 @@ impl Outbox {
         }
     }
 
-    /// Asks the threads to stop after the delivery in hand. Anything undelivered stays queued
-    /// for the next start.
-    pub fn stop(&self) {
+    /// Asks the threads to stop after the delivery in hand, and waits until `deadline` for
+    /// them to record it: a delivery made and not recorded would be made again by the next
+    /// start. Returns whether every thread stopped in time; one still delivering then (a slow
+    /// receiver, a long command) is left to finish or die with the process, and its alert is
+    /// delivered again next time. Anything undelivered stays queued for the next start.
+    pub fn stop(&mut self, deadline: Instant) -> bool {
         self.stop.store(true, Ordering::SeqCst);
         self.wake();
+        while Instant::now() < deadline && !self.threads.iter().all(|t| t.is_finished()) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let stopped = self.threads.iter().all(|t| t.is_finished());
+        // Joined only when finished: a thread still delivering is not waited for.
+        for t in std::mem::take(&mut self.threads) {
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+        stopped
     }
 }
 
 impl Drop for Outbox {
     fn drop(&mut self) {
-        self.stop();
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake();
     }
 }
 

@@ -369,3 +369,69 @@ fn a_desktop_output_without_a_session_bus_fails_at_start() {
         "{err}"
     );
 }
+
+#[test]
+fn a_clean_stop_records_the_delivery_in_hand_so_a_restart_does_not_repeat_it() {
+    // Each delivery takes 300 ms: a stop almost always lands in the middle of one.
+    let s = sandbox(
+        "  - type: command\n    command: [\"sh\", \"-c\", \"cat >> got.jsonl; sleep 0.3\"]\n",
+        "",
+    );
+    let got = s.path().join("got.jsonl");
+    let d = s.watch(&[]);
+    for i in 0..6 {
+        s.write(&format!("inbox/{i}.txt"), format!("Article {i}\n\nbody\n"));
+    }
+    wait_for_lines(&got, 1, WAIT);
+    let (code, took) = d.stop_with("TERM");
+    assert_eq!(code, 0);
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+
+    let d = s.watch(&[]);
+    wait_for_lines(&got, 6, WAIT);
+    // Time for a repeat to show.
+    std::thread::sleep(Duration::from_millis(1000));
+    let all = json_lines(&got);
+    let mut ids: Vec<_> = all.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 6);
+    assert_eq!(all.len(), 6, "an alert was delivered twice:\n{}", d.log());
+}
+
+#[test]
+fn a_stop_does_not_leave_a_running_command_behind() {
+    let s = sandbox(
+        "  - type: command\n    timeout: 60s\n    command: [\"sh\", \"-c\", \"echo $$ > pid; exec sleep 30\"]\n",
+        "",
+    );
+    let d = s.watch(&[]);
+    s.write("inbox/a.txt", "Slow\n\nbody\n");
+    let pid_file = s.path().join("pid");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&pid_file).map_or(true, |p| p.trim().is_empty()) {
+        assert!(start.elapsed() < WAIT, "the command never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let (code, took) = d.stop_with("TERM");
+    assert_eq!(code, 0);
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    // Gone, or a zombie waiting for init to reap it: not running.
+    let start = std::time::Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let state = status
+            .lines()
+            .find(|l| l.starts_with("State:"))
+            .unwrap_or("");
+        if state.is_empty() || state.contains('Z') {
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "the command still runs: {state}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -40,7 +40,8 @@ impl Output for CommandOutput {
 
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
         let fail = |what: String| DeliveryError(format!("{}: {what}", self.argv[0]));
-        let mut child = Command::new(&self.argv[0])
+        let mut command = Command::new(&self.argv[0]);
+        command
             .args(&self.argv[1..])
             .env("NEWSWATCH_ID", &alert.id)
             .env("NEWSWATCH_RULE", &alert.rule)
@@ -54,7 +55,9 @@ impl Output for CommandOutput {
             .env("NEWSWATCH_URL", alert.article.url.as_deref().unwrap_or(""))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        die_with_parent(&mut command);
+        let mut child = command
             .spawn()
             .map_err(|e| fail(format!("cannot run: {e}")))?;
         // Write stdin from another thread: a program that does not read it must not block us.
@@ -101,3 +104,23 @@ impl Output for CommandOutput {
         )))
     }
 }
+
+/// The program dies with newswatch: a stop in the middle of a delivery must not leave it
+/// running on its own (the alert is delivered again at the next start).
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only prctl runs, which is async-signal-safe and touches
+    // no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_: &mut Command) {}

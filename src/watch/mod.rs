@@ -54,7 +54,10 @@ const PERIODIC_RESCAN: Duration = Duration::from_secs(15 * 60);
 /// Rule changes are applied once the rules folder is quiet this long (editors write twice).
 const RULES_QUIET: Duration = Duration::from_millis(150);
 /// Time allowed to finish the work in hand after SIGINT/SIGTERM.
-const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(1300);
+
+/// How much longer a stop waits for the outputs to record what they delivered.
+const OUTPUTS_GRACE: Duration = Duration::from_millis(400);
 
 /// Everything `watch` needs, resolved by the command line.
 pub struct Options {
@@ -426,19 +429,25 @@ impl Daemon {
         let applied = make_roots(&opts).and_then(|roots| {
             let rules = load_rules(&opts.rules_dir, &opts.config)?;
             let routes = outputs::build(&opts.config.outputs)?;
-            let outbox = Outbox::start(&opts.state_path, routes, opts.config.retry.policy())?;
             let abs: Vec<PathBuf> = roots.iter().map(|r| r.abs.clone()).collect();
             let watcher = events::watch_folders(&abs, self.tx.clone(), self.overflowed.clone())
                 .map_err(|e| format!("cannot watch: {e}"))?;
-            Ok((roots, rules, outbox, watcher))
+            Ok((roots, rules, routes, watcher))
         });
         match applied {
-            Ok((roots, rules, outbox, watcher)) => {
+            Ok((roots, rules, routes, watcher)) => {
+                // The old outputs stop first, their deliveries in hand recorded: a new thread
+                // for the same queue must not deliver its head again meanwhile.
+                self.outbox.stop(Instant::now() + SHUTDOWN_GRACE);
+                match Outbox::start(&opts.state_path, routes, opts.config.retry.policy()) {
+                    Ok(outbox) => self.outbox = outbox,
+                    Err(e) => tracing::error!(
+                        "SIGHUP: {e}; alerts are recorded but not delivered until a restart"
+                    ),
+                }
                 self.walker = Walker::new(roots.clone(), self.tx.clone());
                 self.roots = roots;
                 self.shared.rules.store(Arc::new(rules));
-                // The old outputs' threads stop; their queues are picked up by the new ones.
-                self.outbox = outbox;
                 self.folder_watcher = watcher;
                 self.own_files.extend(output_paths(&opts.config));
                 self.opts = opts;
@@ -473,7 +482,12 @@ impl Daemon {
             })
             .collect();
         self.commit(done);
-        self.outbox.stop();
+        // What the outputs have in hand is recorded too, within the two seconds of a stop.
+        if !self.outbox.stop(deadline + OUTPUTS_GRACE) {
+            tracing::warn!(
+                "an output was still delivering: its alert is delivered again at the next start"
+            );
+        }
         self.errors.flush(true);
         tracing::info!("stopped");
     }
