@@ -289,8 +289,35 @@ fn alerts_command_shows_the_history() {
         "{}",
         text.stdout
     );
+    // The alert as scan prints it, in its field order, then its history.
+    let line = all.stdout.lines().next().unwrap();
+    let at = |key: &str| {
+        line.find(&format!("\"{key}\":"))
+            .unwrap_or_else(|| panic!("no {key} in {line}"))
+    };
+    let order = [
+        "id",
+        "time",
+        "rule",
+        "severity",
+        "message",
+        "tags",
+        "fields",
+        "article",
+        "matches",
+        "suppressed",
+        "deliveries",
+    ];
+    assert!(order.windows(2).all(|k| at(k[0]) < at(k[1])), "{line}");
+    // Nothing recorded yet is an empty history, not an error.
     let none = s.run(&["alerts", "--state", "missing.db"]);
-    assert_eq!(none.code, 2);
+    assert_eq!(none.code, 0, "{}", none.stderr);
+    assert!(none.stdout.is_empty());
+    assert!(none.stderr.contains("no alerts yet"), "{}", none.stderr);
+    assert!(!s.path().join("missing.db").exists());
+    let broken = s.write("broken.db", "not a database");
+    let bad = s.run(&["alerts", "--state", broken.to_str().unwrap()]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
 
 #[test]

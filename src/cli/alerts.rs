@@ -37,27 +37,24 @@ pub(crate) fn run(args: Args) -> u8 {
     };
     let path = super::watch::state_path(args.state, &config);
     if !path.exists() {
-        tracing::error!(
-            "state {}: no such file (has `newswatch watch` or `scan --state` run yet?)",
+        // Nothing recorded yet is an empty history, not an error.
+        tracing::info!(
+            "no alerts yet: state {} does not exist (`newswatch watch` and `scan --state` create it)",
             path.display()
         );
-        return 2;
+        return 0;
     }
     let since = args.since.map(|d| {
         let t = jiff::Timestamp::now()
             - jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX);
         t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
     });
-    let alerts = State::open(&path).and_then(|s| s.alerts(since.as_deref(), args.rule.as_deref()));
-    let alerts = match alerts {
-        Ok(alerts) => alerts,
-        Err(e) => {
-            tracing::error!("{e}");
-            return 2;
-        }
-    };
-    let state = match State::open(&path) {
-        Ok(state) => state,
+    let history = State::open(&path).and_then(|state| {
+        let alerts = state.alerts(since.as_deref(), args.rule.as_deref())?;
+        Ok((state, alerts))
+    });
+    let (state, alerts) = match history {
+        Ok(history) => history,
         Err(e) => {
             tracing::error!("{e}");
             return 2;
@@ -88,19 +85,29 @@ fn show(
         DeliveryStatus::Failed => "failed",
     };
     if printer.format() == Format::Json {
-        let mut v = serde_json::to_value(alert).expect("alerts serialize");
-        let obj = v.as_object_mut().expect("an object");
-        obj.insert("suppressed".into(), suppressed.into());
-        obj.insert("suppressed_count".into(), suppressed_count.into());
-        let list: Vec<_> = deliveries
+        // The alert as `scan` prints it, field for field and in its order, then the history.
+        #[derive(serde::Serialize)]
+        struct Shown<'a> {
+            #[serde(flatten)]
+            alert: &'a crate::Alert,
+            suppressed: bool,
+            suppressed_count: u64,
+            deliveries: Vec<serde_json::Value>,
+        }
+        let deliveries = deliveries
             .iter()
             .map(|d| {
                 serde_json::json!({"output": d.output, "status": status(d),
                                    "attempts": d.attempts, "last_error": d.last_error})
             })
             .collect();
-        obj.insert("deliveries".into(), list.into());
-        return printer.json(&v);
+        let shown = Shown {
+            alert,
+            suppressed,
+            suppressed_count,
+            deliveries,
+        };
+        return printer.json(&shown);
     }
     printer.print(alert)?;
     if suppressed {

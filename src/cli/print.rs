@@ -82,8 +82,10 @@ impl AlertPrinter {
     }
 
     /// Writes a JSON value as one line (json format).
-    pub fn json(&mut self, value: &serde_json::Value) -> io::Result<()> {
-        writeln!(self.out, "{value}")
+    /// One JSON line, fields in the order `value` serializes them.
+    pub fn json(&mut self, value: &impl serde::Serialize) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, value)?;
+        writeln!(self.out)
     }
 
     pub fn format(&self) -> Format {
