@@ -217,3 +217,16 @@ fn invalid_regex_is_a_runtime_error_naming_the_rule() {
         run.stderr
     );
 }
+
+#[test]
+fn sentences_end_even_when_the_space_after_them_was_lost() {
+    let f = fields(
+        r#"#{
+            glued: article.same_sentence("domestique", "consternant"),
+            bang: article.same_sentence("gamma", "delta"),
+            decimal: article.same_sentence("DeepSeek", "H200"),
+        }"#,
+        "Title\n\nUne aide domestique.Consternant, le juge. gamma!delta. DeepSeek v3.5 on the H200.",
+    );
+    assert_eq!(f, json!({"glued": false, "bang": false, "decimal": true}));
+}

@@ -301,7 +301,7 @@ impl Tokenizer {
                     }
                     // The title is a sentence of its own (its end is the `\n` after it).
                     if i == title_end
-                        || (ASCII[b as usize] == STOP && ends_sentence(b as char, &bytes[i + 1..]))
+                        || (ASCII[b as usize] == STOP && ends_sentence(text, i, b as char))
                     {
                         self.sentence_ended = true;
                     }
@@ -342,7 +342,7 @@ impl Tokenizer {
                     if let Some(s) = word_start.take() {
                         self.emit(text, s, i);
                     }
-                    if ends_sentence(c, &bytes[i + len..]) {
+                    if ends_sentence(text, i, c) {
                         self.sentence_ended = true;
                     }
                 }
@@ -461,14 +461,26 @@ static ASCII: [u8; 256] = {
     table
 };
 
-/// Whether `c`, followed by `rest`, ends a sentence: `.`, `!`, `?` before white space or the
-/// end (so `3.5` and `e.g` do not), full-width terminators always, and paragraph breaks.
-fn ends_sentence(c: char, rest: &[u8]) -> bool {
+/// Whether `c`, at byte `at` of `text`, ends a sentence: `!` and `?` always; `.` before
+/// white space or the end, or glued to the next sentence (`domestique.Consternant`: a
+/// lowercase letter, the dot, an uppercase one) — so `3.5`, `e.g`, `example.com` and `U.S.A`
+/// do not; full-width terminators; and paragraph breaks.
+fn ends_sentence(text: &str, at: usize, c: char) -> bool {
+    let rest = &text.as_bytes()[at + c.len_utf8()..];
     match c {
-        '.' | '!' | '?' => rest
+        '!' | '?' => true,
+        '.' => match rest
             .iter()
             .find(|b| !matches!(b, b'"' | b'\'' | b')' | b']'))
-            .is_none_or(|b| b.is_ascii_whitespace()),
+        {
+            None => true,
+            Some(b) if b.is_ascii_whitespace() => true,
+            Some(_) => {
+                let after = text[at + 1..].chars().next();
+                let before = text[..at].chars().next_back();
+                before.is_some_and(char::is_lowercase) && after.is_some_and(char::is_uppercase)
+            }
+        },
         '\n' => {
             let next = rest.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\r'));
             next == Some(&b'\n')
@@ -565,5 +577,32 @@ mod tests {
         assert!(d.same_sentence(&t("arrived"), &t("paragraph")).is_none());
         let d = doc("Version 3.5 of DeepSeek runs on the H200");
         assert!(d.same_sentence(&t("deepseek"), &t("h200")).is_some());
+    }
+
+    #[test]
+    fn sentences_glued_to_the_next_still_end() {
+        let apart = |text: &str, a: &str, b: &str| doc(text).same_sentence(&t(a), &t(b)).is_none();
+        // Text that lost its spaces (scraped pages): the next sentence starts uppercase.
+        assert!(apart(
+            "Une aide domestique.Consternant, le juge",
+            "domestique",
+            "consternant"
+        ));
+        assert!(apart(
+            "Une aide à domicile.État de choc",
+            "domicile",
+            "état"
+        ));
+        assert!(apart("gamma!delta", "gamma", "delta"));
+        assert!(apart("eps?zeta", "eps", "zeta"));
+        // Not sentence ends: decimals, abbreviations, domains, initials.
+        for (text, a, b) in [
+            ("version 3.5 ships", "3", "5"),
+            ("see e.g. this", "e", "g"),
+            ("visit example.com today", "example", "com"),
+            ("the U.S.A team", "u", "a"),
+        ] {
+            assert!(!apart(text, a, b), "{text}");
+        }
     }
 }
