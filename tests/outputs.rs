@@ -184,7 +184,7 @@ fn deliveries_survive_a_daemon_restart_while_the_receiver_is_down() {
     d.wait_for_log("failed (attempt 1)", WAIT);
     assert_eq!(d.stop_with("TERM").0, 0);
 
-    let text = s.run(&["alerts"]).stdout;
+    let text = s.run(&["alerts", "--format", "text"]).stdout;
     assert!(text.contains("pending after"), "{text}");
     let receiver = Receiver::on(
         TcpListener::bind(("127.0.0.1", port)).unwrap(),
@@ -313,7 +313,7 @@ fn throttle_delivers_the_first_alert_per_window_and_records_the_rest() {
         2
     );
     assert_eq!(history[0]["suppressed_count"], 2);
-    let text = s.run(&["alerts"]).stdout;
+    let text = s.run(&["alerts", "--format", "text"]).stdout;
     assert!(
         text.contains("2 later alerts of this rule suppressed"),
         "{text}"

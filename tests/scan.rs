@@ -109,12 +109,39 @@ fn json_format_prints_only_alerts_on_stdout() {
 fn text_format_is_readable_and_uncoloured_when_piped() {
     let s = sandbox();
     s.write("a.txt", "Hello world\n\nbody\n");
-    let run = s.run(&["scan", "a.txt"]);
+    let run = s.run(&["scan", "--format", "text", "a.txt"]);
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("hello"), "{}", run.stdout);
     assert!(run.stdout.contains("hello found"));
     assert!(run.stdout.contains("a.txt"));
+    assert!(!run.stdout.contains('{'), "not JSON: {}", run.stdout);
     assert!(!run.stdout.contains('\x1b'), "no colour on a pipe");
+}
+
+#[test]
+fn the_default_format_is_text_on_a_terminal_and_json_lines_on_a_pipe() {
+    let s = sandbox();
+    s.write("a.txt", "Hello world\n\nbody\n");
+    let piped = s.run(&["scan", "a.txt"]);
+    assert_eq!(piped.code, 0);
+    assert_eq!(piped.alerts()[0]["rule"], "hello");
+
+    // `script` gives the command a terminal.
+    let out = std::process::Command::new("script")
+        .args(["-qec"])
+        .arg(format!("'{}' scan a.txt", env!("CARGO_BIN_EXE_newswatch")))
+        .arg("/dev/null")
+        .current_dir(s.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("hello found"), "{shown}");
+    assert!(
+        !shown.contains("{\""),
+        "text, not JSON, on a terminal: {shown}"
+    );
 }
 
 #[test]

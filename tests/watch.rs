@@ -283,12 +283,14 @@ fn alerts_command_shows_the_history() {
         "alerts", "--format", "json", "--rule", "other", "--since", "1h",
     ]);
     assert_eq!(other.rules(), ["other"]);
-    let text = s.run(&["alerts"]);
+    let text = s.run(&["alerts", "--format", "text"]);
     assert!(
         text.stdout.contains("special") && text.stdout.contains("inbox/b.txt"),
         "{}",
         text.stdout
     );
+    // JSON Lines by default on a pipe, like scan.
+    assert_eq!(s.run(&["alerts"]).alerts().len(), 3);
     // The alert as scan prints it, in its field order, then its history.
     let line = all.stdout.lines().next().unwrap();
     let at = |key: &str| {

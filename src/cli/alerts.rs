@@ -18,9 +18,9 @@ pub(crate) struct Args {
     /// Only alerts of this rule.
     #[arg(long, value_name = "NAME")]
     rule: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    /// Output format [default: text on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Config file (default: ./newswatch.yaml if present), for its `state:`.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -60,7 +60,7 @@ pub(crate) fn run(args: Args) -> u8 {
             return 2;
         }
     };
-    let mut printer = AlertPrinter::new(args.format);
+    let mut printer = AlertPrinter::new(Format::or_default(args.format));
     for (alert, suppressed, count) in &alerts {
         let deliveries = state.deliveries(&alert.id).unwrap_or_default();
         if show(&mut printer, alert, *suppressed, *count, &deliveries).is_err() {

@@ -83,6 +83,19 @@ pub(crate) enum Format {
     Json,
 }
 
+impl Format {
+    /// `chosen`, else text for a person at a terminal and JSON Lines for a program reading a
+    /// pipe or a file (DESIGN: "text output on a terminal").
+    fn or_default(chosen: Option<Format>) -> Format {
+        use std::io::IsTerminal;
+        chosen.unwrap_or(if std::io::stdout().is_terminal() {
+            Format::Text
+        } else {
+            Format::Json
+        })
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -27,9 +27,9 @@ pub(crate) struct Args {
     paths: Vec<PathBuf>,
     #[command(flatten)]
     setup: super::Setup,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    /// Output format [default: text on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// State file: record alerts there and skip those whose id is already recorded.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
@@ -110,7 +110,7 @@ pub(crate) fn run(args: Args) -> u8 {
         .collect();
 
     let mut report = Report {
-        printer: AlertPrinter::new(args.format),
+        printer: AlertPrinter::new(Format::or_default(args.format)),
         sink,
         errors: RuleErrorLog::default(),
         alerts: 0,
