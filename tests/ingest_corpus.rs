@@ -100,9 +100,10 @@ fn html_folder() {
     // 100 files: readability 23 × (source.html, expected.html, expected-metadata.json: title
     // only) = 69 articles; goose3 6 pages, and 6 JSON files of expected fields without a
     // title or body (skipped); newspaper4k 7 pages + 7 texts = 14; orangesum 5 pages.
-    // 69 + 6 + 14 + 5 = 94.
+    // 69 + 6 + 14 + 5 = 94. Warned: newspaper4k/spanish_article.html dates itself "jueves, 09
+    // enero 2014 10:21", which `published` cannot hold.
     let skipped = [("a JSON object without a title or body field", 6)];
-    expect("html", 100, 94, &skipped, 0);
+    expect("html", 100, 94, &skipped, 1);
 }
 
 #[test]

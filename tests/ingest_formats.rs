@@ -111,7 +111,7 @@ fn htm_page_without_article_reads_main_and_fallback_metadata() {
         a["fields"]["body"],
         "Export rules\n\nThe H200 ships to China with a licence.\n\nChip H200\n\n21 Nov"
     );
-    assert_eq!(a["fields"]["published"], "2026-11-21");
+    assert_eq!(a["fields"]["published"], "2026-11-21T00:00:00Z");
     assert_eq!(a["fields"]["lang"], "en");
 }
 
@@ -241,7 +241,7 @@ fn json_objects_arrays_and_lines() {
     let a = &every[0];
     assert_eq!(a["fields"]["body"], "The DeepSeek deal covers H200 parts.");
     assert_eq!(a["article"]["url"], "https://json.example.com/a");
-    assert_eq!(a["fields"]["published"], "2026-11-24");
+    assert_eq!(a["fields"]["published"], "2026-11-24T00:00:00Z");
     assert_eq!(
         a["fields"]["meta"],
         json!({"author": "Ann", "tags": ["chips", "china"]}),
@@ -324,7 +324,7 @@ fn email_newsletters_decode_subject_and_body() {
         letter["fields"]["body"],
         "Cette semaine, DeepSeek achète des H200 à Pékin.\n\nBonne lecture."
     );
-    assert_eq!(letter["fields"]["published"], "2026-11-23T08:30:00+01:00");
+    assert_eq!(letter["fields"]["published"], "2026-11-23T07:30:00Z");
     assert_eq!(letter["fields"]["lang"], "fr");
     assert_eq!(
         letter["fields"]["meta"],

