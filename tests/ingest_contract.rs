@@ -120,3 +120,53 @@ fn an_unreadable_date_is_dropped_with_one_warning_and_the_article_kept() {
         assert!(!line.contains("skipped"), "{line}");
     }
 }
+
+#[test]
+fn a_json_file_of_json_lines_is_read_line_by_line() {
+    let s = sandbox(&[
+        (
+            "export.json",
+            b"{\"title\":\"First line\",\"body\":\"one\",\"date\":\"2024-05-06\"}\n\
+              {\"title\":\"Second line\",\"body\":\"two\"}\n\n{\"title\":\"Third line\"}\r\n",
+        ),
+        (
+            "damaged.json",
+            b"{\"title\":\"Good line\"}\n{\"title\": \n{\"title\":\"Also good\"}\n",
+        ),
+        // One pretty-printed object cut short is still a malformed file, not JSON Lines.
+        ("broken.json", b"{\n  \"title\": \"Cut\",\n  \"body\": "),
+    ]);
+    let run = scan(&s);
+    let alerts = run.alerts();
+    let mut titles: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["message"].as_str().unwrap())
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "Also good",
+            "First line",
+            "Good line",
+            "Second line",
+            "Third line"
+        ]
+    );
+    assert_eq!(published(&alerts, "First line"), "2024-05-06T00:00:00Z");
+    assert_eq!(titled(&alerts, "Second line")["fields"]["body"], "two");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("damaged.json: line 2: malformed JSON")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("broken.json: skipped: malformed JSON")),
+        "{lines:?}"
+    );
+}

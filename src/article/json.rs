@@ -1,5 +1,6 @@
-//! JSON (`.json`: an object or an array of objects) and JSON Lines (`.jsonl`, `.ndjson`: one
-//! object per line), as scrapers dump articles.
+//! JSON (`.json`: an object or an array of objects) and JSON Lines (`.jsonl`, `.ndjson`, and a
+//! `.json` file that is not one JSON value but starts with a line holding an object: one object
+//! per line), as scrapers dump articles.
 //!
 //! `title` is the title; the body is the first of `body`, `content`, `text`, `description`,
 //! `summary` and `article` that is a non-empty string (read as HTML when it holds markup);
@@ -23,7 +24,12 @@ const BODY_KEYS: &[&str] = &[
 
 pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let text = decode::decode(bytes, None);
-    let value: Value = serde_json::from_str(&text).map_err(|e| format!("malformed JSON ({e})"))?;
+    let value: Value = match serde_json::from_str(&text) {
+        Ok(value) => value,
+        // DESIGN lets a `.json` file hold one object per line, as exporters name JSON Lines.
+        Err(_) if first_line_is_object(&text) => return lines(&text),
+        Err(e) => return Err(format!("malformed JSON ({e})")),
+    };
     let items = match value {
         Value::Object(object) if is_json_feed(&object) => return feed::parse(bytes),
         Value::Object(object) => return Ok(vec![article(Value::Object(object))?].into()),
@@ -41,7 +47,18 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
 }
 
 pub(super) fn parse_lines(bytes: &[u8]) -> Result<Parsed, String> {
-    let text = decode::decode(bytes, None);
+    lines(&decode::decode(bytes, None))
+}
+
+/// Whether a document that is not one JSON value starts with a line that is a whole object:
+/// JSON Lines, not a pretty-printed document cut short.
+fn first_line_is_object(text: &str) -> bool {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| matches!(serde_json::from_str(l), Ok(Value::Object(_))))
+}
+
+fn lines(text: &str) -> Result<Parsed, String> {
     let mut parsed = Parsed::default();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -164,6 +181,9 @@ mod tests {
                 .unwrap_err()
                 .starts_with("malformed JSON")
         );
+        let parsed = parse(b"{\"title\":\"one\"}\n{\"title\":\"two\"}\n").unwrap();
+        assert_eq!(parsed.articles.len(), 2, "a .json file of JSON Lines");
+        assert!(parse(b"{\"title\":\n\"cut\"").is_err());
         let deep = "[".repeat(100_000);
         assert!(parse(deep.as_bytes()).is_err());
     }
