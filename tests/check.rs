@@ -102,3 +102,102 @@ fn snippets_show_the_line_and_a_caret_and_warnings_do_not_fail() {
         run.stdout
     );
 }
+
+/// The lines of `run.stdout` about `file` (rule warnings left out).
+fn problems<'a>(run: &'a common::Run, file: &str) -> Vec<&'a str> {
+    run.stdout.lines().filter(|l| l.starts_with(file)).collect()
+}
+
+#[test]
+fn check_rejects_the_config_values_that_watch_and_scan_reject() {
+    let s = Sandbox::new();
+    s.rule("good", "//! Always.\nalert(\"x\");");
+    s.write(
+        "cf.yaml",
+        r#"watch:
+  - path: inbox
+  - path: ""
+outputs:
+  - type: file
+    path: out/alerts.jsonl
+  - type: webhook
+    url: "not a url"
+  - type: webhook
+    url: ""
+  - type: webhook
+    url: ftp://x
+"#,
+    );
+    let run = s.run(&["check", "--config", "cf.yaml"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        problems(&run, "cf.yaml"),
+        [
+            "cf.yaml:3:5: watch[1].path: empty path: give a file or folder",
+            "cf.yaml:8:5: outputs[1].url: webhook url \"not a url\" must start with http:// or https://",
+            "cf.yaml:10:5: outputs[2].url: webhook url \"\" must start with http:// or https://",
+            "cf.yaml:12:5: outputs[3].url: webhook url \"ftp://x\" must start with http:// or https://",
+        ],
+        "{}",
+        run.stdout
+    );
+    // Checking has no side effects: the file output is not created.
+    assert!(!s.path().join("out").exists());
+    // The daemon and scan refuse the same config with the same first problem.
+    let first = "cf.yaml:3:5: watch[1].path: empty path";
+    for args in [
+        &["watch", "--config", "cf.yaml"][..],
+        &["scan", "--config", "cf.yaml", "rules"],
+    ] {
+        let run = s.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(first), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("and 3 more problem(s)"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn check_lists_every_problem_of_a_config_in_file_order() {
+    let s = Sandbox::new();
+    s.rule("good", "//! Always.\nalert(\"x\");");
+    s.write(
+        "cf.yaml",
+        r#"watch:
+  - path: inbox
+    include: ["*.txt", "[bad"]
+limits: { max_file_size: 16MiB, rule_timeout: banana }
+outputs:
+  - type: file
+  - type: stdout
+    url: http://127.0.0.1/
+  - type: command
+    command: [notify-send]
+    rules: ["{unclosed"]
+unknown: 1
+"#,
+    );
+    let run = s.run(&["check", "--config", "cf.yaml"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let found: Vec<_> = problems(&run, "cf.yaml")
+        .iter()
+        .map(|l| l.split(": ").take(2).collect::<Vec<_>>().join(": "))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "cf.yaml:3:24: watch[0].include[1]",
+            "cf.yaml:4:47: limits.rule_timeout",
+            "cf.yaml:6:5: outputs[0]",
+            "cf.yaml:8:5: outputs[1].url",
+            "cf.yaml:11:13: outputs[2].rules[0]",
+            "cf.yaml:12:1: unknown",
+        ],
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.starts_with("6 problem(s)"), "{}", run.stderr);
+}

@@ -4,6 +4,10 @@
 //! `--snippets` (the default on a terminal) the line is followed by the source line and a
 //! caret, as the Rust compiler shows them. Warnings (rules that can never fire, rules without
 //! a description) are shown too but do not fail the check.
+//!
+//! The config is read the way every command reads it ([`crate::config::Config::load_all`]),
+//! so what `check` accepts, `watch` and `scan` accept; `check` only lists every problem where
+//! they stop at the first.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -26,24 +30,30 @@ pub(crate) fn run(args: Args) -> u8 {
     let (config, dir) = match args.setup.load() {
         Ok(loaded) => (loaded.config, loaded.rules_dir),
         Err(e) => {
-            errors += 1;
-            println!("{e}");
-            if let (
-                true,
-                crate::Error::Config {
-                    path, line, column, ..
-                },
-            ) = (snippets, &e)
-            {
-                print_snippet(path, *line, *column);
+            // Loading stops at the first problem; read the config again for all of them, and
+            // for what of it could be read (its `rules:` and limits).
+            let (config, problems) = match &e {
+                crate::Error::Config { path, .. } => crate::config::Config::load_all(path),
+                _ => (Default::default(), vec![e]),
+            };
+            for problem in &problems {
+                errors += 1;
+                println!("{problem}");
+                if let (
+                    true,
+                    crate::Error::Config {
+                        path, line, column, ..
+                    },
+                ) = (snippets, problem)
+                {
+                    print_snippet(path, *line, *column);
+                }
             }
-            // Still check the rules: where `--rules` says, else the default folder.
-            let dir = args
-                .setup
-                .rules
-                .clone()
+            // Still check the rules: where `--rules` or the config say, else the default folder.
+            let dir = (args.setup.rules.clone())
+                .or_else(|| config.rules.clone())
                 .unwrap_or_else(|| PathBuf::from("rules"));
-            (Default::default(), dir)
+            (config, dir)
         }
     };
     let rules = match Ruleset::load_with(&dir, config.limits.rules()) {

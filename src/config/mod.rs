@@ -1,21 +1,37 @@
 //! The YAML configuration (`newswatch.yaml`), as DESIGN.md sketches it.
 //!
-//! Every key is optional; unknown keys and bad values are errors naming the file, line and
-//! column. Durations read like `250ms`, `10m`, `2h`, `7d`; sizes like `16MiB`, `512KB`, `1000`.
-//! `${VAR}` in path, URL, header and command strings reads the environment.
+//! Every key is optional; unknown keys and bad values are errors naming the key, file, line
+//! and column. Durations read like `250ms`, `10m`, `2h`, `7d`; sizes like `16MiB`, `512KB`,
+//! `1000`. `${VAR}` in path, URL, header and command strings reads the environment.
+//!
+//! Reading a config is one path for every command: each top-level section (and each entry of
+//! `watch:` and `outputs:`) is read on its own so that one bad section does not hide the next,
+//! then each section checks what its types cannot say (a webhook URL, a glob, an unset `${VAR}`).
+//! `check` lists every problem; the other commands refuse to start on the first. Nothing here
+//! touches the file system beyond reading the config, so checking a config is harmless.
+
+mod quantity;
+mod validate;
+mod yaml;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::alert::Severity;
 use crate::rules::Limits;
+use quantity::{duration, opt_duration, size};
+
+pub use quantity::{parse_duration, parse_size};
+use validate::Section;
+pub use validate::{Problem, check_webhook_url, glob};
+pub use yaml::{KeyPath, Step};
 
 /// The whole configuration file.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct Config {
     pub watch: Vec<WatchConfig>,
     pub rules: Option<PathBuf>,
@@ -171,8 +187,8 @@ pub enum OutputKind {
     Desktop,
 }
 
-/// One entry of `outputs:`. Which fields apply depends on `type`; [`Config::parse`] checks that
-/// each output has what its type needs and nothing it does not use.
+/// One entry of `outputs:`. Which fields apply depends on `type`; [`OutputConfig::problems`]
+/// checks that each output has what its type needs and nothing it does not use.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
@@ -201,224 +217,179 @@ pub struct OutputConfig {
     pub tags: Vec<String>,
 }
 
-impl OutputConfig {
-    fn validate(&self) -> Result<(), String> {
-        let kind = self.kind;
-        let needs = |present: bool, key: &str| {
-            if present {
-                Ok(())
-            } else {
-                Err(format!("an output of type {kind:?} needs `{key}`").to_lowercase())
+impl Config {
+    /// The top-level keys, in the order the docs list them.
+    const KEYS: &[&str] = &[
+        "watch", "rules", "state", "startup", "limits", "throttle", "retry", "outputs",
+    ];
+
+    /// Reads and validates the config file at `path`. With several problems, the error is the
+    /// first one and says how many more `newswatch check` would list.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let (config, problems) = Config::load_all(path);
+        first_problem(config, problems)
+    }
+
+    /// Parses config text; `path` is only used in error messages. Errors as [`Config::load`].
+    pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
+        let (config, problems) = Config::parse_all(text, path);
+        first_problem(config, problems)
+    }
+
+    /// Reads the config file at `path`: what could be read of it, and every problem found, in
+    /// the order of the file (empty when the config is good).
+    pub fn load_all(path: &Path) -> (Config, Vec<Error>) {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse_all(&text, path),
+            Err(source) => (
+                Config::default(),
+                vec![Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }],
+            ),
+        }
+    }
+
+    /// [`Config::load_all`] on text already read.
+    pub fn parse_all(text: &str, path: &Path) -> (Config, Vec<Error>) {
+        let (config, mut found) = Config::read(text);
+        found.sort_by_key(|(at, _)| *at);
+        let errors = found
+            .into_iter()
+            .map(|((line, column), message)| Error::Config {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            })
+            .collect();
+        (config, errors)
+    }
+
+    /// Reads and validates each section of `text` on its own: the config and the problems, each
+    /// with its position.
+    fn read(text: &str) -> (Config, Vec<Positioned>) {
+        let mut config = Config::default();
+        let top: serde_yaml::Mapping = match serde_yaml::from_str(text) {
+            Ok(serde_yaml::Value::Mapping(m)) => m,
+            Ok(serde_yaml::Value::Null) => return (config, Vec::new()),
+            Ok(_) => {
+                let message = "the config must be a mapping of keys (watch:, rules:, outputs:, …)";
+                return (config, vec![((1, 1), message.to_string())]);
             }
+            Err(e) => return (config, vec![serde_problem(&e)]),
         };
-        let unused = |present: bool, key: &str| {
-            if present {
-                Err(format!("`{key}` does not apply to an output of type {kind:?}").to_lowercase())
-            } else {
-                Ok(())
+        let mut sections = Sections {
+            text,
+            problems: Vec::new(),
+        };
+        for (key, value) in &top {
+            let Some(name) = key.as_str() else {
+                let message = format!("the key {key:?} is not text");
+                sections.problems.push(((1, 1), message));
+                continue;
+            };
+            let at = KeyPath::default().key(name);
+            match name {
+                "watch" => config.watch = sections.list(&at, value),
+                "outputs" => config.outputs = sections.list(&at, value),
+                "rules" => sections.read(&at, &mut config.rules),
+                "state" => sections.read(&at, &mut config.state),
+                "startup" => sections.read(&at, &mut config.startup),
+                "limits" => sections.read(&at, &mut config.limits),
+                "throttle" => sections.read(&at, &mut config.throttle),
+                "retry" => sections.read(&at, &mut config.retry),
+                _ => {
+                    let message = format!(
+                        "{at}: unknown key: expected one of {}",
+                        Config::KEYS.join(", ")
+                    );
+                    sections.problems.push((yaml::locate(text, &at), message));
+                }
             }
-        };
-        let is = |k: OutputKind| kind == k;
-        needs(!is(OutputKind::File) || self.path.is_some(), "path")?;
-        needs(
-            !is(OutputKind::Command) || self.command.as_ref().is_some_and(|c| !c.is_empty()),
-            "command",
-        )?;
-        needs(!is(OutputKind::Webhook) || self.url.is_some(), "url")?;
-        unused(!is(OutputKind::File) && self.path.is_some(), "path")?;
-        unused(
-            !is(OutputKind::Command) && self.command.is_some(),
-            "command",
-        )?;
-        unused(!is(OutputKind::Webhook) && self.url.is_some(), "url")?;
-        unused(
-            !is(OutputKind::Webhook) && !self.headers.is_empty(),
-            "headers",
-        )?;
-        unused(
-            !is(OutputKind::Webhook) && !is(OutputKind::Command) && self.timeout.is_some(),
-            "timeout",
-        )
+        }
+        (config, sections.problems)
     }
 }
 
-impl Config {
-    /// Reads and validates the config file at `path`.
-    pub fn load(path: &Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Config::parse(&text, path)
-    }
+/// A problem's position (1-based line and column) and message.
+type Positioned = ((usize, usize), String);
 
-    /// Parses config text; `path` is only used in error messages.
-    pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
-        let error = |line, column, message| Error::Config {
-            path: path.to_path_buf(),
+/// The first of `problems`, saying how many more there are; else the config.
+fn first_problem(config: Config, problems: Vec<Error>) -> Result<Config, Error> {
+    let more = problems.len().saturating_sub(1);
+    match problems.into_iter().next() {
+        None => Ok(config),
+        Some(Error::Config {
+            path,
             line,
             column,
             message,
-        };
-        if text.trim().is_empty() {
-            return Ok(Config::default());
-        }
-        let mut config: Config = serde_yaml::from_str(text).map_err(|e| {
-            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            error(line, column, e.to_string())
-        })?;
-        for (i, out) in config.outputs.iter().enumerate() {
-            out.validate()
-                .map_err(|e| error(1, 1, format!("outputs[{i}]: {e}")))?;
-        }
-        config
-            .expand_env()
-            .map_err(|message| error(1, 1, message))?;
-        Ok(config)
+        }) if more > 0 => Err(Error::Config {
+            message: format!(
+                "{message} (and {more} more problem(s): `newswatch check --config {}` lists them all)",
+                path.display()
+            ),
+            path,
+            line,
+            column,
+        }),
+        Some(e) => Err(e),
     }
+}
 
-    fn expand_env(&mut self) -> Result<(), String> {
-        let path = |p: &mut PathBuf, key: &str| -> Result<(), String> {
-            let s = expand(&p.to_string_lossy()).map_err(|e| format!("{key}: {e}"))?;
-            *p = expand_home(&s);
-            Ok(())
-        };
-        for (i, w) in self.watch.iter_mut().enumerate() {
-            path(&mut w.path, &format!("watch[{i}].path"))?;
-        }
-        if let Some(p) = &mut self.rules {
-            path(p, "rules")?;
-        }
-        if let Some(p) = &mut self.state {
-            path(p, "state")?;
-        }
-        for (i, out) in self.outputs.iter_mut().enumerate() {
-            let key = format!("outputs[{i}]");
-            if let Some(p) = &mut out.path {
-                path(p, &format!("{key}.path"))?;
+/// A serde_yaml error where the parser found it.
+fn serde_problem(e: &serde_yaml::Error) -> Positioned {
+    let at = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+    (at, yaml::message(e))
+}
+
+/// Reads sections of one config text, collecting their problems.
+struct Sections<'t> {
+    text: &'t str,
+    problems: Vec<Positioned>,
+}
+
+impl Sections<'_> {
+    /// Reads the node at `at` and validates it ([`Section::validate`]); `None` if it cannot be
+    /// read as a `T`.
+    fn take<T: DeserializeOwned + Section>(&mut self, at: &KeyPath) -> Option<T> {
+        match yaml::section::<T>(self.text, at) {
+            Ok(mut value) => {
+                for p in value.validate(at) {
+                    let position = yaml::locate(self.text, &p.key);
+                    self.problems.push((position, p.to_string()));
+                }
+                Some(value)
             }
-            for arg in out.command.iter_mut().flatten() {
-                *arg = expand(arg).map_err(|e| format!("{key}.command: {e}"))?;
-            }
-            if let Some(url) = &mut out.url {
-                *url = expand(url).map_err(|e| format!("{key}.url: {e}"))?;
-            }
-            for (name, value) in out.headers.iter_mut() {
-                *value = expand(value).map_err(|e| format!("{key}.headers.{name}: {e}"))?;
+            Err(e) => {
+                self.problems.push(serde_problem(&e));
+                None
             }
         }
-        Ok(())
     }
-}
 
-/// Replaces each `${VAR}` in `s` with the environment variable's value.
-fn expand(s: &str) -> Result<String, String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed ${{ in {s:?}"))?;
-        let name = &after[..end];
-        let value = std::env::var(name)
-            .map_err(|_| format!("environment variable {name} is not set (used as ${{{name}}})"))?;
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// `~/x` is `$HOME/x`.
-fn expand_home(s: &str) -> PathBuf {
-    match (s.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => Path::new(&home).join(rest),
-        _ => PathBuf::from(s),
-    }
-}
-
-/// Splits `12.5 unit` into the number and the unit.
-fn quantity<'a>(s: &'a str, what: &str, examples: &str) -> Result<(f64, &'a str), String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n = num
-        .parse()
-        .map_err(|_| format!("invalid {what} {s:?}: expected e.g. {examples}"))?;
-    Ok((n, unit.trim()))
-}
-
-/// Parses `250ms`, `10s`, `5m`, `2h`, `7d` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (n, unit) = quantity(s, "duration", "250ms, 10s, 5m, 2h, 7d")?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86400.0,
-        other => {
-            return Err(format!(
-                "invalid duration unit {other:?} in {s:?}: use ms, s, m, h or d"
-            ));
+    /// [`Sections::take`] into `into`; a problem leaves `into` as it was.
+    fn read<T: DeserializeOwned + Section>(&mut self, at: &KeyPath, into: &mut T) {
+        if let Some(value) = self.take(at) {
+            *into = value;
         }
-    };
-    Ok(Duration::from_secs_f64(secs))
-}
-
-/// Parses `16MiB`, `512KB`, `1GiB`, `1000` (bytes).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let (n, unit) = quantity(s, "size", "16MiB, 512KB, 1000")?;
-    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" => 1000,
-        "kib" | "k" => 1 << 10,
-        "mb" => 1000 * 1000,
-        "mib" | "m" => 1 << 20,
-        "gb" => 1000 * 1000 * 1000,
-        "gib" | "g" => 1 << 30,
-        other => {
-            return Err(format!(
-                "invalid size unit {other:?} in {s:?}: use B, KiB, MiB, GiB, KB, MB or GB"
-            ));
-        }
-    };
-    Ok((n * mult as f64) as u64)
-}
-
-/// A YAML scalar that may be a number or a string.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Scalar {
-    Int(u64),
-    Float(f64),
-    Text(String),
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    match Scalar::deserialize(d)? {
-        Scalar::Int(n) => Ok(Duration::from_secs(n)),
-        Scalar::Float(f) if f >= 0.0 => Ok(Duration::from_secs_f64(f)),
-        Scalar::Float(f) => Err(serde::de::Error::custom(format!("invalid duration {f}"))),
-        Scalar::Text(s) => parse_duration(&s).map_err(serde::de::Error::custom),
     }
-}
 
-fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration(d).map(Some)
-}
-
-fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    match Scalar::deserialize(d)? {
-        Scalar::Int(n) => Ok(n),
-        Scalar::Float(f) => Err(serde::de::Error::custom(format!(
-            "invalid size {f}: use whole bytes or a unit"
-        ))),
-        Scalar::Text(s) => parse_size(&s).map_err(serde::de::Error::custom),
+    /// Reads the list at `at` entry by entry, so that each bad entry is reported.
+    fn list<T: DeserializeOwned + Section>(
+        &mut self,
+        at: &KeyPath,
+        value: &serde_yaml::Value,
+    ) -> Vec<T> {
+        match value.as_sequence() {
+            Some(entries) => (0..entries.len())
+                .filter_map(|i| self.take(&at.index(i)))
+                .collect(),
+            // Not a list: reading it as one says so.
+            None => self.take::<Vec<T>>(at).unwrap_or_default(),
+        }
     }
 }
 
@@ -464,14 +435,5 @@ outputs:
         .to_string();
         assert!(err.starts_with("n.yaml:3:3: "), "{err}");
         assert!(err.contains("max_fil_size"), "{err}");
-    }
-
-    #[test]
-    fn sizes_and_durations() {
-        assert_eq!(parse_size("512KB"), Ok(512_000));
-        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
-        assert!(parse_size("12 parsecs").is_err());
-        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
-        assert!(parse_duration("soon").is_err());
     }
 }

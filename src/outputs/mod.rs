@@ -13,10 +13,10 @@ mod webhook;
 
 use std::fmt;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 
 use crate::alert::{Alert, Severity};
-use crate::config::{OutputConfig, OutputKind};
+use crate::config::{KeyPath, OutputConfig, OutputKind};
 
 pub use command::CommandOutput;
 pub use desktop::DesktopOutput;
@@ -80,6 +80,10 @@ pub struct Route {
 }
 
 /// Builds the routes of `configs`; with none configured, alerts go to stdout.
+///
+/// Each config is checked first with [`OutputConfig::problems`], the checks `newswatch check`
+/// runs, so what is left to fail here is only what needs the outside world (a file that cannot
+/// be created, no desktop session).
 pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, String> {
     if configs.is_empty() {
         return Ok(vec![Route {
@@ -90,7 +94,11 @@ pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, String> {
     }
     let mut routes: Vec<Route> = Vec::new();
     for (i, c) in configs.iter().enumerate() {
-        let mut route = build_one(c).map_err(|e| format!("outputs[{i}]: {e}"))?;
+        let at = KeyPath::default().key("outputs").index(i);
+        if let Some(problem) = c.problems(&at).into_iter().next() {
+            return Err(problem.to_string());
+        }
+        let mut route = build_one(c).map_err(|e| format!("{at}: {e}"))?;
         if routes.iter().any(|r| r.key == route.key) {
             // Two entries for one target (e.g. with different filters) queue apart.
             route.key = format!("{} #{i}", route.key);
@@ -100,11 +108,13 @@ pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, String> {
     Ok(routes)
 }
 
+/// Builds one output whose config has no problems.
 fn build_one(config: &OutputConfig) -> Result<Route, String> {
+    const CHECKED: &str = "checked by OutputConfig::problems";
     let output: Box<dyn Output> = match config.kind {
         OutputKind::Stdout => Box::new(StdoutOutput::new()),
         OutputKind::File => {
-            let path = config.path.as_ref().ok_or("a file output needs `path`")?;
+            let path = config.path.as_ref().expect(CHECKED);
             Box::new(FileOutput::open(path).map_err(|e| e.to_string())?)
         }
         OutputKind::Command => Box::new(CommandOutput::new(
@@ -112,10 +122,7 @@ fn build_one(config: &OutputConfig) -> Result<Route, String> {
             config.timeout,
         )?),
         OutputKind::Webhook => Box::new(WebhookOutput::new(
-            config
-                .url
-                .as_deref()
-                .ok_or("a webhook output needs `url`")?,
+            config.url.as_deref().expect(CHECKED),
             config.headers.clone(),
             config.timeout,
         )?),
@@ -126,7 +133,7 @@ fn build_one(config: &OutputConfig) -> Result<Route, String> {
     } else {
         let mut set = GlobSetBuilder::new();
         for pattern in &config.rules {
-            set.add(Glob::new(pattern).map_err(|e| format!("rules: {e}"))?);
+            set.add(crate::config::glob(pattern).expect(CHECKED));
         }
         Some(set.build().map_err(|e| format!("rules: {e}"))?)
     };

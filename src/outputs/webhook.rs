@@ -23,11 +23,7 @@ impl WebhookOutput {
         headers: impl IntoIterator<Item = (String, String)>,
         timeout: Option<Duration>,
     ) -> Result<WebhookOutput, String> {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!(
-                "webhook url {url:?} must start with http:// or https://"
-            ));
-        }
+        crate::config::check_webhook_url(url)?;
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout.unwrap_or(Self::DEFAULT_TIMEOUT)))
             .http_status_as_error(false)

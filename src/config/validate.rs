@@ -1,0 +1,420 @@
+//! What the types of the config cannot say: checked once a section is read, for every command.
+//!
+//! `${VAR}` is expanded here too, since an unset variable is a problem of the config like any
+//! other. Checks only look at values (and the environment): they create no file, start no
+//! thread and open no connection, so `newswatch check` can run them on any config. The checks
+//! of an output are also what [`crate::outputs::build`] runs on outputs built in code.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use globset::Glob;
+
+use super::yaml::KeyPath;
+use super::{
+    LimitsConfig, OutputConfig, OutputKind, RetryConfig, Startup, ThrottleConfig, WatchConfig,
+};
+
+/// A problem in a config value: which key, and what is wrong (and what to do).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub key: KeyPath,
+    pub message: String,
+}
+
+impl Problem {
+    fn new(key: KeyPath, message: impl Into<String>) -> Problem {
+        Problem {
+            key,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// A part of the config that checks itself once read.
+pub trait Section {
+    /// Expands `${VAR}` (and `~/` in paths) in place, then lists the problems of the values;
+    /// `at` is where this part is in the config.
+    fn validate(&mut self, at: &KeyPath) -> Vec<Problem>;
+}
+
+impl<T: Section> Section for Vec<T> {
+    fn validate(&mut self, at: &KeyPath) -> Vec<Problem> {
+        let entries = self.iter_mut().enumerate();
+        entries
+            .flat_map(|(i, e)| e.validate(&at.index(i)))
+            .collect()
+    }
+}
+
+/// `rules:`, `state:`.
+impl Section for Option<PathBuf> {
+    fn validate(&mut self, at: &KeyPath) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if let Some(path) = self {
+            expand_path(path, at, &mut problems);
+        }
+        problems
+    }
+}
+
+impl Section for Startup {
+    fn validate(&mut self, _: &KeyPath) -> Vec<Problem> {
+        Vec::new()
+    }
+}
+
+impl Section for ThrottleConfig {
+    fn validate(&mut self, _: &KeyPath) -> Vec<Problem> {
+        Vec::new()
+    }
+}
+
+impl Section for WatchConfig {
+    fn validate(&mut self, at: &KeyPath) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        expand_path(&mut self.path, &at.key("path"), &mut problems);
+        for (key, patterns) in [("include", &self.include), ("exclude", &self.exclude)] {
+            globs(patterns, &at.key(key), &mut problems);
+        }
+        problems
+    }
+}
+
+impl Section for LimitsConfig {
+    fn validate(&mut self, at: &KeyPath) -> Vec<Problem> {
+        let d = LimitsConfig::default();
+        // Zero switches a rule limit off (Rhai reads 0 as "unlimited"), skips every file or
+        // stops every rule: never what is meant.
+        let zeros = [
+            (
+                "max_file_size",
+                self.max_file_size == 0,
+                d.max_file_size.to_string(),
+            ),
+            (
+                "rule_max_operations",
+                self.rule_max_operations == 0,
+                d.rule_max_operations.to_string(),
+            ),
+            (
+                "rule_timeout",
+                self.rule_timeout.is_zero(),
+                format!("{:?}", d.rule_timeout),
+            ),
+            (
+                "rule_max_string_size",
+                self.rule_max_string_size == 0,
+                d.rule_max_string_size.to_string(),
+            ),
+            (
+                "rule_max_array_size",
+                self.rule_max_array_size == 0,
+                d.rule_max_array_size.to_string(),
+            ),
+            (
+                "rule_max_map_size",
+                self.rule_max_map_size == 0,
+                d.rule_max_map_size.to_string(),
+            ),
+            (
+                "rule_max_call_depth",
+                self.rule_max_call_depth == 0,
+                d.rule_max_call_depth.to_string(),
+            ),
+            (
+                "rule_max_alerts",
+                self.rule_max_alerts == 0,
+                d.rule_max_alerts.to_string(),
+            ),
+        ];
+        zeros
+            .into_iter()
+            .filter(|(_, zero, _)| *zero)
+            .map(|(key, _, default)| positive(at.key(key), &default))
+            .collect()
+    }
+}
+
+impl Section for RetryConfig {
+    fn validate(&mut self, at: &KeyPath) -> Vec<Problem> {
+        let d = RetryConfig::default();
+        let mut problems: Vec<Problem> = [
+            ("initial", self.initial, d.initial),
+            ("max", self.max, d.max),
+            ("give_up_after", self.give_up_after, d.give_up_after),
+        ]
+        .into_iter()
+        .filter(|(_, value, _)| value.is_zero())
+        .map(|(key, _, default)| positive(at.key(key), &format!("{default:?}")))
+        .collect();
+        if problems.is_empty() && self.max < self.initial {
+            problems.push(Problem::new(
+                at.key("max"),
+                format!(
+                    "{:?} is shorter than retry.initial ({:?}): make it at least as long",
+                    self.max, self.initial
+                ),
+            ));
+        }
+        problems
+    }
+}
+
+impl Section for OutputConfig {
+    fn validate(&mut self, at: &KeyPath) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if let Some(path) = &mut self.path {
+            expand_path(path, &at.key("path"), &mut problems);
+        }
+        for (i, arg) in self.command.iter_mut().flatten().enumerate() {
+            expand(arg, &at.key("command").index(i), &mut problems);
+        }
+        if let Some(url) = &mut self.url {
+            expand(url, &at.key("url"), &mut problems);
+        }
+        for (name, value) in self.headers.iter_mut() {
+            expand(value, &at.key("headers").key(name), &mut problems);
+        }
+        // A value with an unset variable is not checked further: one problem is enough.
+        let unexpanded: Vec<KeyPath> = problems.iter().map(|p| p.key.clone()).collect();
+        let checks = self.problems(at);
+        problems.extend(checks.into_iter().filter(|p| !unexpanded.contains(&p.key)));
+        problems
+    }
+}
+
+impl OutputConfig {
+    /// The problems of this output's values (after `${VAR}` expansion), `at` being where it is
+    /// in the config: what its type needs and nothing it does not use, a webhook URL, header
+    /// names and values, globs, timeouts.
+    pub fn problems(&self, at: &KeyPath) -> Vec<Problem> {
+        let kind = format!("{:?}", self.kind).to_lowercase();
+        let mut problems = Vec::new();
+        let is = |k: OutputKind| self.kind == k;
+        let needs = [
+            (
+                is(OutputKind::File) && self.path.is_none(),
+                "path",
+                "path: alerts.jsonl",
+            ),
+            (
+                is(OutputKind::Command) && self.command.as_ref().is_none_or(Vec::is_empty),
+                "command",
+                "command: [program, args…]",
+            ),
+            (
+                is(OutputKind::Webhook) && self.url.is_none(),
+                "url",
+                "url: https://…",
+            ),
+        ];
+        for (missing, key, example) in needs {
+            if missing {
+                let message = format!("an output of type {kind} needs `{key}` (e.g. `{example}`)");
+                problems.push(Problem::new(at.clone(), message));
+            }
+        }
+        let unused = [
+            (!is(OutputKind::File) && self.path.is_some(), "path"),
+            (
+                !is(OutputKind::Command) && self.command.is_some(),
+                "command",
+            ),
+            (!is(OutputKind::Webhook) && self.url.is_some(), "url"),
+            (
+                !is(OutputKind::Webhook) && !self.headers.is_empty(),
+                "headers",
+            ),
+            (
+                !is(OutputKind::Webhook) && !is(OutputKind::Command) && self.timeout.is_some(),
+                "timeout",
+            ),
+        ];
+        for (_, key) in unused.into_iter().filter(|(present, _)| *present) {
+            let message = format!("does not apply to an output of type {kind}: remove it");
+            problems.push(Problem::new(at.key(key), message));
+        }
+        if let Some(path) = &self.path
+            && path.as_os_str().is_empty()
+        {
+            let message = "empty: give the file to append alerts to, e.g. alerts.jsonl";
+            problems.push(Problem::new(at.key("path"), message));
+        }
+        if let Some(program) = self.command.iter().flatten().next()
+            && program.trim().is_empty()
+        {
+            let message = "the program to run is empty: give its name or path first";
+            problems.push(Problem::new(at.key("command").index(0), message));
+        }
+        if let Some(url) = &self.url
+            && let Err(e) = check_webhook_url(url)
+        {
+            problems.push(Problem::new(at.key("url"), e));
+        }
+        for (name, value) in &self.headers {
+            if let Err(e) = check_header(name, value) {
+                problems.push(Problem::new(at.key("headers").key(name), e));
+            }
+        }
+        if self.timeout.is_some_and(|t| t.is_zero()) {
+            let message = "0 fails every delivery: give a time such as 10s, or leave it out";
+            problems.push(Problem::new(at.key("timeout"), message));
+        }
+        globs(&self.rules, &at.key("rules"), &mut problems);
+        problems
+    }
+}
+
+/// A problem for a value that must be more than zero.
+fn positive(key: KeyPath, default: &str) -> Problem {
+    let message = format!("must be more than 0; leave the key out for the default ({default})");
+    Problem::new(key, message)
+}
+
+/// Checks that `url` is an absolute `http://` or `https://` URL with a host.
+pub fn check_webhook_url(url: &str) -> Result<(), String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!(
+            "webhook url {url:?} must start with http:// or https://"
+        ));
+    }
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|e| format!("webhook url {url:?} is not a valid URL: {e}"))?;
+    match uri.host() {
+        Some(host) if !host.is_empty() => Ok(()),
+        _ => Err(format!(
+            "webhook url {url:?} has no host: write it like http://127.0.0.1:9000/alerts"
+        )),
+    }
+}
+
+/// Checks an HTTP header's name and value as they will be sent.
+fn check_header(name: &str, value: &str) -> Result<(), String> {
+    ureq::http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        format!("{name:?} is not a valid HTTP header name: use letters, digits and `-`")
+    })?;
+    ureq::http::HeaderValue::from_str(value).map_err(|_| {
+        "not a valid HTTP header value: it cannot hold line breaks or control characters"
+            .to_string()
+    })?;
+    Ok(())
+}
+
+/// Compiles a glob (`*.txt`, `news/**`), with an error that quotes it.
+pub fn glob(pattern: &str) -> Result<Glob, String> {
+    Glob::new(pattern).map_err(|e| format!("invalid glob {pattern:?}: {e}"))
+}
+
+/// Checks each glob of a list at `at`.
+fn globs(patterns: &[String], at: &KeyPath, problems: &mut Vec<Problem>) {
+    for (i, pattern) in patterns.iter().enumerate() {
+        if let Err(e) = glob(pattern) {
+            problems.push(Problem::new(at.index(i), e));
+        }
+    }
+}
+
+/// Expands `${VAR}` in a path, then a leading `~/`; an empty path is a problem.
+fn expand_path(path: &mut PathBuf, at: &KeyPath, problems: &mut Vec<Problem>) {
+    let mut text = path.to_string_lossy().into_owned();
+    if expand(&mut text, at, problems) {
+        if text.trim().is_empty() {
+            problems.push(Problem::new(
+                at.clone(),
+                "empty path: give a file or folder",
+            ));
+        }
+        *path = expand_home(&text);
+    }
+}
+
+/// Replaces each `${VAR}` in `s` with the environment variable's value; false (and a problem
+/// at `at`) if one is unset or unclosed, leaving `s` as it was.
+fn expand(s: &mut String, at: &KeyPath, problems: &mut Vec<Problem>) -> bool {
+    match expand_env(s) {
+        Ok(expanded) => {
+            *s = expanded;
+            true
+        }
+        Err(e) => {
+            problems.push(Problem::new(at.clone(), e));
+            false
+        }
+    }
+}
+
+fn expand_env(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed ${{ in {s:?}: write ${{NAME}}"))?;
+        let name = &after[..end];
+        let value = std::env::var(name).map_err(|_| {
+            format!("environment variable {name} is not set (used as ${{{name}}}): set it, or write the value")
+        })?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `~/x` is `$HOME/x`.
+fn expand_home(s: &str) -> PathBuf {
+    match (s.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => PathBuf::from(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls() {
+        assert!(check_webhook_url("http://127.0.0.1:9000/alerts").is_ok());
+        assert!(check_webhook_url("https://example.com").is_ok());
+        for bad in [
+            "not a url",
+            "",
+            "ftp://x",
+            "http://",
+            "http://exa mple.com/",
+        ] {
+            assert!(check_webhook_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unset_variables_are_problems_at_their_key() {
+        let mut s = "Bearer ${NEWSWATCH_SURELY_UNSET_VAR}".to_string();
+        let at = KeyPath::default()
+            .key("outputs")
+            .index(3)
+            .key("headers")
+            .key("Authorization");
+        let mut problems = Vec::new();
+        assert!(!expand(&mut s, &at, &mut problems));
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].to_string().starts_with(
+                "outputs[3].headers.Authorization: environment variable NEWSWATCH_SURELY_UNSET_VAR is not set"
+            ),
+            "{}",
+            problems[0]
+        );
+    }
+}
