@@ -201,3 +201,90 @@ unknown: 1
     );
     assert!(run.stderr.starts_with("6 problem(s)"), "{}", run.stderr);
 }
+
+#[test]
+fn bad_values_in_flow_and_block_mappings_name_their_key_and_position() {
+    let s = Sandbox::new();
+    s.rule("good", "//! Always.\nalert(\"x\");");
+    for (yaml, expected) in [
+        (
+            "limits: { rule_timeout: banana }\n",
+            "c.yaml:1:25: limits.rule_timeout: invalid duration \"banana\": expected e.g. 250ms, 10s, 5m, 2h, 7d",
+        ),
+        (
+            "throttle: { per_rule: 5x }\n",
+            "c.yaml:1:23: throttle.per_rule: invalid duration unit \"x\" in \"5x\": use ms, s, m, h or d",
+        ),
+        (
+            "rules: ./rules\nlimits:\n  max_file_size: 16MiB\n  rule_timeout: banana\n",
+            "c.yaml:4:17: limits.rule_timeout: invalid duration \"banana\": expected e.g. 250ms, 10s, 5m, 2h, 7d",
+        ),
+        (
+            "limits: {max_file_size: 12 parsecs}\n",
+            "c.yaml:1:25: limits.max_file_size: invalid size unit \"parsecs\" in \"12 parsecs\": use B, KiB, MiB, GiB, KB, MB or GB",
+        ),
+    ] {
+        s.write("c.yaml", yaml);
+        let run = s.run(&["check", "--config", "c.yaml"]);
+        assert_eq!(run.code, 1, "{yaml}: {}", run.stdout);
+        assert_eq!(problems(&run, "c.yaml"), [expected], "{yaml}");
+    }
+}
+
+#[test]
+fn problems_found_after_parsing_point_at_their_key() {
+    let s = Sandbox::new();
+    s.rule("good", "//! Always.\nalert(\"x\");");
+    s.write(
+        "cf.yaml",
+        r#"# Outputs for the team.
+rules: ./rules
+outputs:
+  - type: stdout
+
+  - type: command
+    command: ["notify-send", "newswatch"]
+    min_severity: high
+  - type: webhook
+    url: http://127.0.0.1:9000/alerts
+  - type: webhook
+    url: http://127.0.0.1:9001/alerts
+    timeout: 5s
+    min_severity: critical
+    tags: [chips]
+    headers:
+      X-Team: news
+      Authorization: "Bearer ${NEWSWATCH_TEST_SURELY_UNSET}"
+  - { type: webhook, url: "http://x/", headers: { X-Id: "${NEWSWATCH_TEST_SURELY_UNSET}" } }
+"#,
+    );
+    let run = s.run(&["check", "--config", "cf.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let unset = "environment variable NEWSWATCH_TEST_SURELY_UNSET is not set";
+    assert_eq!(
+        problems(&run, "cf.yaml"),
+        [
+            format!(
+                "cf.yaml:18:7: outputs[3].headers.Authorization: {unset} (used as ${{NEWSWATCH_TEST_SURELY_UNSET}}): set it, or write the value"
+            ),
+            format!(
+                "cf.yaml:19:51: outputs[4].headers.X-Id: {unset} (used as ${{NEWSWATCH_TEST_SURELY_UNSET}}): set it, or write the value"
+            ),
+        ],
+        "{}",
+        run.stdout
+    );
+    s.write(
+        "cf.yaml",
+        "outputs:\n  - type: stdout\n  - type: file\n    min_severity: high\n",
+    );
+    let run = s.run(&["check", "--config", "cf.yaml", "--snippets"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.starts_with(
+            "cf.yaml:3:5: outputs[1]: an output of type file needs `path` (e.g. `path: alerts.jsonl`)\n  |\n3 |   - type: file\n  |     ^\n"
+        ),
+        "{}",
+        run.stdout
+    );
+}
