@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Run, Sandbox};
+use common::{Run, Sandbox, corpus};
 use serde_json::Value;
 
 /// Alerts once per article with its title as the message and the fields checked here.
@@ -169,4 +169,71 @@ fn a_json_file_of_json_lines_is_read_line_by_line() {
             .any(|l| l.contains("broken.json: skipped: malformed JSON")),
         "{lines:?}"
     );
+}
+
+/// An Atom feed with a feed-level `<rights>` of a MIME type feed-rs refuses, an entry whose
+/// title has an empty type, a base64 title (as feedparser's tests have), and a valid entry.
+const ODD_ATOM: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Chip wire</title>
+  <rights type="application/octet-stream">PHA+wqkgQ2hpcCB3aXJlPC9wPg==</rights>
+  <entry><title type="">Odd but readable</title><summary>Nothing to see.</summary></entry>
+  <entry><title type="application/octet-stream">RXhhbXBsZSA8Yj5BdG9tPC9iPg==</title></entry>
+  <entry>
+    <title>DeepSeek orders H200 boards</title>
+    <link href="https://example.com/deepseek-h200"/>
+    <updated>2026-11-22T07:00:00Z</updated>
+    <content type="html">&lt;p&gt;DeepSeek buys the H200.&lt;/p&gt;</content>
+  </entry>
+</feed>"#;
+
+#[test]
+fn an_atom_element_of_unsupported_type_does_not_lose_the_feed() {
+    let s = sandbox(&[("wire.atom", ODD_ATOM.as_bytes())]);
+    s.rule(
+        "deepseek_h200",
+        &std::fs::read_to_string(common::repo().join("rules/deepseek_h200.rhai")).unwrap(),
+    );
+    let run = scan(&s);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let alerts = run.alerts();
+    let hits: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "deepseek_h200")
+        .collect();
+    assert_eq!(hits.len(), 1, "{alerts:#?}\n{}", run.stderr);
+    assert_eq!(hits[0]["severity"], "high");
+    assert_eq!(hits[0]["article"]["source"], "Chip wire");
+    let entry = titled(&alerts, "DeepSeek orders H200 boards");
+    assert_eq!(entry["fields"]["body"], "DeepSeek buys the H200.");
+    assert_eq!(entry["fields"]["published"], "2026-11-22T07:00:00Z");
+    assert_eq!(
+        titled(&alerts, "Odd but readable")["fields"]["body"],
+        "Nothing to see."
+    );
+    // Base64 text, as the type said, is read decoded (Atom's rule for non-text types).
+    titled(&alerts, "Example Atom");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(lines[0].contains("wire.atom"), "{}", lines[0]);
+    assert!(!lines[0].contains("skipped"), "{}", lines[0]);
+}
+
+#[test]
+fn feedparser_atom_texts_of_odd_types_are_read() {
+    let Some(corpus) = corpus() else { return };
+    let dir = corpus.join("feeds/feedparser/wellformed/atom10");
+    let s = sandbox(&[]);
+    for (file, title) in [
+        ("entry_title_base64.xml", "Example Atom"),
+        ("entry_title_type_empty-no-crash.xml", "evil"),
+    ] {
+        s.write(
+            &format!("inbox/{file}"),
+            std::fs::read(dir.join(file)).unwrap(),
+        );
+        let run = s.run(&["scan", "--format", "json", &format!("inbox/{file}")]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        titled(&run.alerts(), title);
+    }
 }
