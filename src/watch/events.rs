@@ -57,16 +57,7 @@ fn translate(event: Event) -> Vec<Msg> {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => change(Change::Completed, paths),
         EventKind::Access(_) => Vec::new(),
         EventKind::Create(CreateKind::Folder) => change(Change::Folder, paths),
-        EventKind::Create(_) => change(
-            |path| {
-                if path.is_dir() {
-                    Change::Folder(path)
-                } else {
-                    Change::Changed { path, write: false }
-                }
-            },
-            paths,
-        ),
+        EventKind::Create(_) => change(folder_or_changed, paths),
         EventKind::Modify(ModifyKind::Name(RenameMode::From)) => change(Change::Gone, paths),
         EventKind::Modify(ModifyKind::Name(RenameMode::Both)) if paths.len() == 2 => {
             let to = paths.pop().expect("two paths");
@@ -83,20 +74,20 @@ fn translate(event: Event) -> Vec<Msg> {
             change(|path| Change::Changed { path, write: true }, paths)
         }
         // A folder whose permissions changed may have become readable: walk and watch it.
-        EventKind::Modify(ModifyKind::Metadata(_)) => change(
-            |path| {
-                if path.is_dir() {
-                    Change::Folder(path)
-                } else {
-                    Change::Changed { path, write: false }
-                }
-            },
-            paths,
-        ),
+        EventKind::Modify(ModifyKind::Metadata(_)) => change(folder_or_changed, paths),
         EventKind::Modify(_) | EventKind::Any | EventKind::Other => {
             change(|path| Change::Changed { path, write: false }, paths)
         }
         EventKind::Remove(_) => change(Change::Gone, paths),
+    }
+}
+
+/// A folder to walk, or a file that changed.
+fn folder_or_changed(path: PathBuf) -> Change {
+    if path.is_dir() {
+        Change::Folder(path)
+    } else {
+        Change::Changed { path, write: false }
     }
 }
 
