@@ -237,3 +237,79 @@ fn feedparser_atom_texts_of_odd_types_are_read() {
         titled(&run.alerts(), title);
     }
 }
+
+/// Korean words in the corpus's ISO-2022-KR files, as Python's `iso2022_kr` codec reads them.
+const ISO_2022_KR: &[(&str, &[&str])] = &[
+    ("_ude_iso1.txt", &["역사적", "예수", "대한민국에서는"]),
+    (
+        "_ude_iso2.txt",
+        &["북조선", "조선민주주의인민공화국", "北朝鮮"],
+    ),
+];
+
+#[test]
+fn iso_2022_kr_corpus_files_decode_to_korean() {
+    let Some(corpus) = corpus() else { return };
+    let dir = corpus.join("encodings/chardet/iso-2022-kr");
+    let files: Vec<(&str, Vec<u8>)> = ISO_2022_KR
+        .iter()
+        .map(|(file, _)| (*file, std::fs::read(dir.join(file)).unwrap()))
+        .collect();
+    let s = sandbox(
+        &files
+            .iter()
+            .map(|(f, b)| (*f, b.as_slice()))
+            .collect::<Vec<_>>(),
+    );
+    let run = scan(&s);
+    assert_eq!(run.stderr, "");
+    let alerts = run.alerts();
+    for (file, words) in ISO_2022_KR {
+        let alert = alerts
+            .iter()
+            .find(|a| a["article"]["path"].as_str().unwrap().ends_with(file))
+            .unwrap();
+        let text = format!("{}\n{}", alert["message"], alert["fields"]["body"]);
+        assert!(
+            !text.contains('\u{fffd}') && !text.contains('\u{1b}'),
+            "{text}"
+        );
+        for word in *words {
+            assert!(text.contains(word), "{file}: no {word:?} in {text}");
+        }
+    }
+}
+
+/// `text` in ISO-2022-KR: the header, then each run of Hangul between SO and SI as EUC-KR
+/// pairs without their high bits.
+fn iso_2022_kr(text: &str) -> Vec<u8> {
+    let mut out = b"\x1b$)C".to_vec();
+    let mut shifted = false;
+    for c in text.chars() {
+        // A change between ASCII and Hangul is a shift.
+        if c.is_ascii() == shifted {
+            out.push(if c.is_ascii() { 0x0f } else { 0x0e });
+            shifted = !c.is_ascii();
+        }
+        let mut utf8 = [0; 4];
+        let (euc, _, _) = encoding_rs::EUC_KR.encode(c.encode_utf8(&mut utf8));
+        out.extend(euc.iter().map(|b| b & 0x7f));
+    }
+    if shifted {
+        out.push(0x0f);
+    }
+    out
+}
+
+#[test]
+fn a_hand_made_iso_2022_kr_text_decodes() {
+    let text = "\n서울 뉴스: DeepSeek H200\n\n한국어 본문입니다. Plain ASCII too.\n";
+    let bytes = iso_2022_kr(text);
+    assert!(bytes.iter().all(u8::is_ascii), "the encoding is 7-bit");
+    let s = sandbox(&[("korean.txt", &bytes)]);
+    let run = scan(&s);
+    assert_eq!(run.stderr, "");
+    let alerts = run.alerts();
+    let a = titled(&alerts, "서울 뉴스: DeepSeek H200");
+    assert_eq!(a["fields"]["body"], "한국어 본문입니다. Plain ASCII too.");
+}

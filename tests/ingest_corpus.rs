@@ -113,7 +113,8 @@ fn html_folder() {
 fn encodings_folder() {
     // 93 files, of which 6 .srt subtitles are not an article format (87 read): 52 texts and
     // 21 pages give one article each (73); 9 of the 13 .xml files are feeds with 74 items in
-    // all (2 of them in SHIFT_JIS/perth-on.net.xml, Atom 0.3 with MIME-typed texts). Skipped: _mozilla_bug638318_text.html is nothing but NUL bytes (binary); the CP932
+    // all (2 of them in SHIFT_JIS/perth-on.net.xml, Atom 0.3 with MIME-typed texts).
+    // Skipped: _mozilla_bug638318_text.html is nothing but NUL bytes (binary); the CP932
     // and GB2312 .xml files are HTML pages, not feeds; the two intertat.ru.xml feeds are cut
     // off before their first item.
     let skipped = [

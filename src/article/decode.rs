@@ -1,5 +1,5 @@
-//! Bytes to text: byte-order marks, UTF-8, declared charsets, detection of legacy encodings,
-//! and the binary-file check.
+//! Bytes to text: byte-order marks, UTF-8, declared charsets, detection of legacy encodings
+//! (ISO-2022-KR by its header, in `iso2022kr`), and the binary-file check.
 //!
 //! The order is a browser's, with one deliberate difference: bytes that are valid UTF-8 (and
 //! not plain ASCII) are read as UTF-8 even when the file declares another charset, because real
@@ -10,6 +10,8 @@ use std::borrow::Cow;
 
 use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
 use encoding_rs::{Encoding, ISO_2022_JP, UTF_8, WINDOWS_1252};
+
+use super::iso2022kr;
 
 /// Why bytes are not text.
 #[derive(Debug, PartialEq, Eq)]
@@ -48,8 +50,13 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], declared: Option<&'static Encoding>) -
     }
     // The hot path: valid UTF-8 without escape sequences is borrowed as it is.
     if let Ok(text) = std::str::from_utf8(bytes) {
-        if text.contains('\x1b') && (declared == Some(ISO_2022_JP) || guess(bytes) == ISO_2022_JP) {
-            return ISO_2022_JP.decode_without_bom_handling(bytes).0;
+        if text.contains('\x1b') {
+            if let Some(korean) = iso2022kr::decode(bytes) {
+                return Cow::Owned(korean);
+            }
+            if declared == Some(ISO_2022_JP) || guess(bytes) == ISO_2022_JP {
+                return ISO_2022_JP.decode_without_bom_handling(bytes).0;
+            }
         }
         return Cow::Borrowed(text);
     }

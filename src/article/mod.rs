@@ -14,6 +14,7 @@ mod feed;
 mod feed_repair;
 mod html;
 mod html_depth;
+mod iso2022kr;
 mod json;
 mod lang;
 mod markdown;
