@@ -399,29 +399,18 @@ fn a_clean_stop_records_the_delivery_in_hand_so_a_restart_does_not_repeat_it() {
     assert_eq!(all.len(), 6, "an alert was delivered twice:\n{}", d.log());
 }
 
-#[test]
-fn a_stop_does_not_leave_a_running_command_behind() {
-    let s = sandbox(
-        "  - type: command\n    timeout: 60s\n    command: [\"sh\", \"-c\", \"echo $$ > pid; exec sleep 30\"]\n",
-        "",
-    );
-    let d = s.watch(&[]);
-    s.write("inbox/a.txt", "Slow\n\nbody\n");
-    let pid_file = s.path().join("pid");
-    let start = std::time::Instant::now();
-    while std::fs::read_to_string(&pid_file).map_or(true, |p| p.trim().is_empty()) {
+/// Whether process `pid` (from a file the command wrote) is gone or a zombie, within `WAIT`.
+fn ends(pid_file: &std::path::Path) {
+    let start = Instant::now();
+    let pid = loop {
+        if let Ok(pid) = std::fs::read_to_string(pid_file)
+            && !pid.trim().is_empty()
+        {
+            break pid.trim().to_string();
+        }
         assert!(start.elapsed() < WAIT, "the command never ran");
         std::thread::sleep(Duration::from_millis(20));
-    }
-    let pid = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .to_string();
-    let (code, took) = d.stop_with("TERM");
-    assert_eq!(code, 0);
-    assert!(took < Duration::from_secs(2), "took {took:?}");
-    // Gone, or a zombie waiting for init to reap it: not running.
-    let start = std::time::Instant::now();
+    };
     loop {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let state = status
@@ -429,9 +418,58 @@ fn a_stop_does_not_leave_a_running_command_behind() {
             .find(|l| l.starts_with("State:"))
             .unwrap_or("");
         if state.is_empty() || state.contains('Z') {
-            break;
+            return;
         }
-        assert!(start.elapsed() < WAIT, "the command still runs: {state}");
+        assert!(start.elapsed() < WAIT, "{pid_file:?}: still runs: {state}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A command that starts a child of its own and waits: `pid` and `child` name them.
+const FAMILY: &str = "[\"sh\", \"-c\", \"sleep 30 & echo $! > child; echo $$ > pid; wait\"]";
+
+#[test]
+fn a_stop_does_not_leave_a_running_command_behind() {
+    let s = sandbox(
+        &format!("  - type: command\n    timeout: 60s\n    command: {FAMILY}\n"),
+        "",
+    );
+    let d = s.watch(&[]);
+    s.write("inbox/a.txt", "Slow\n\nbody\n");
+    while !s.path().join("pid").exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (code, took) = d.stop_with("TERM");
+    assert_eq!(code, 0);
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    // Gone, or a zombie waiting for init to reap it: the command and what it started.
+    ends(&s.path().join("pid"));
+    ends(&s.path().join("child"));
+}
+
+#[test]
+fn a_command_timing_out_is_ended_with_what_it_started() {
+    let s = sandbox(
+        &format!("  - type: command\n    timeout: 300ms\n    command: {FAMILY}\n"),
+        "",
+    );
+    let d = s.watch(&[]);
+    s.write("inbox/a.txt", "Slow\n\nbody\n");
+    d.wait_for_log("killed after the timeout of 300ms", WAIT);
+    ends(&s.path().join("pid"));
+    ends(&s.path().join("child"));
+}
+
+#[test]
+fn a_command_writing_much_on_stderr_is_not_blocked() {
+    // More than a pipe holds, before it reads its input.
+    let s = sandbox(
+        "  - type: command\n    timeout: 10s\n    command: [\"sh\", \"-c\", \"head -c 300000 /dev/zero >&2; cat >> got.jsonl\"]\n",
+        "",
+    );
+    let d = s.watch(&[]);
+    s.write("inbox/a.txt", "Chatty\n\nbody\n");
+    let got = wait_for_lines(&s.path().join("got.jsonl"), 1, WAIT);
+    assert_eq!(messages(&got), ["Chatty"]);
+    assert!(!d.log().contains("killed after"), "{}", d.log());
 }

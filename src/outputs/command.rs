@@ -56,11 +56,17 @@ impl Output for CommandOutput {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        // Its own process group, so that a timeout or a stop ends what it started too
+        // (`sh -c "a | b"`), not only the program itself.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         die_with_parent(&mut command);
         let mut child = command
             .spawn()
             .map_err(|e| fail(format!("cannot run: {e}")))?;
-        // Write stdin from another thread: a program that does not read it must not block us.
+        let running = Running::register(child.id());
+        // Stdin written and stderr read on threads of their own: a program that does not read
+        // its input, or writes much on stderr, must not block on us, nor we on it.
         let mut stdin = child.stdin.take().expect("piped");
         let json = alert.to_json();
         let writer = std::thread::spawn(move || {
@@ -68,12 +74,20 @@ impl Output for CommandOutput {
                 .write_all(json.as_bytes())
                 .and_then(|()| stdin.write_all(b"\n"));
         });
+        let mut pipe = child.stderr.take().expect("piped");
+        let reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut head = Vec::new();
+            let _ = pipe.by_ref().take(2000).read_to_end(&mut head);
+            let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+            String::from_utf8_lossy(&head).into_owned()
+        });
         let deadline = Instant::now() + self.timeout;
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) if Instant::now() >= deadline => {
-                    let _ = child.kill();
+                    running.kill();
                     let _ = child.wait();
                     return Err(fail(format!(
                         "killed after the timeout of {:?}",
@@ -84,15 +98,17 @@ impl Output for CommandOutput {
                 Err(e) => return Err(fail(e.to_string())),
             }
         };
+        drop(running);
         let _ = writer.join();
         if status.success() {
             return Ok(());
         }
-        let mut stderr = String::new();
-        if let Some(mut pipe) = child.stderr.take() {
-            use std::io::Read;
-            let _ = pipe.by_ref().take(2000).read_to_string(&mut stderr);
-        }
+        // What it left running holds the pipe open: the message is not worth waiting for.
+        let stderr = if reader.is_finished() {
+            reader.join().unwrap_or_default()
+        } else {
+            String::new()
+        };
         let stderr = stderr.trim();
         Err(fail(format!(
             "exited with {status}{}",
@@ -124,3 +140,47 @@ fn die_with_parent(command: &mut Command) {
 
 #[cfg(not(target_os = "linux"))]
 fn die_with_parent(_: &mut Command) {}
+
+/// Process groups of the commands running now, so that a stop can end them.
+static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// A running command's process group, listed in [`RUNNING`] until dropped.
+struct Running(u32);
+
+impl Running {
+    fn register(pid: u32) -> Running {
+        RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+        Running(pid)
+    }
+
+    fn kill(&self) {
+        kill_group(self.0);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|&p| p != self.0);
+    }
+}
+
+/// Ends every command still running, with whatever it started: for a stop whose time is up.
+pub(crate) fn kill_running() {
+    for &pid in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        kill_group(pid);
+    }
+}
+
+#[cfg(unix)]
+fn kill_group(pid: u32) {
+    // SAFETY: killpg only sends a signal; a group that is gone gives ESRCH, ignored.
+    unsafe {
+        libc::killpg(pid as libc::pid_t, libc::SIGKILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(_: u32) {}

@@ -19,6 +19,7 @@ use crate::alert::{Alert, Severity};
 use crate::config::{KeyPath, OutputConfig, OutputKind};
 
 pub use command::CommandOutput;
+pub(crate) use command::kill_running;
 pub use desktop::DesktopOutput;
 pub use file::FileOutput;
 pub use stdout::StdoutOutput;

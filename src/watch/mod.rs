@@ -487,6 +487,7 @@ impl Daemon {
             tracing::warn!(
                 "an output was still delivering: its alert is delivered again at the next start"
             );
+            outputs::kill_running();
         }
         self.errors.flush(true);
         tracing::info!("stopped");
