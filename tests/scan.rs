@@ -405,3 +405,25 @@ fn files_whose_size_says_nothing_are_read_to_the_end() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.alerts().len(), 1);
 }
+
+#[test]
+fn article_text_cannot_drive_the_terminal() {
+    let s = Sandbox::new();
+    s.rule("every", "alert(#{ message: article.title });");
+    // An OSC title change and a screen clear, in a title.
+    s.write("a.txt", "Hi \x1b]0;owned\x07 there \x1b[2J\n\nbody\n");
+    let run = s.run(&["scan", "--format", "text", "a.txt"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        !run.stdout.contains('\x1b') && !run.stdout.contains('\x07'),
+        "{:?}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("there"), "{}", run.stdout);
+    // JSON escapes them: the text is kept for programs.
+    let json = s.run(&["scan", "--format", "json", "a.txt"]);
+    assert_eq!(
+        json.alerts()[0]["message"],
+        "Hi \u{1b}]0;owned\u{7} there \u{1b}[2J"
+    );
+}

@@ -44,10 +44,13 @@ pub(crate) fn run(args: Args) -> u8 {
         );
         return 0;
     }
+    // Further back than time goes is everything.
     let since = args.since.map(|d| {
-        let t = jiff::Timestamp::now()
-            - jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX);
-        t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+        jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX))
+            .unwrap_or(jiff::Timestamp::MIN)
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
     });
     let history = State::open(&path).and_then(|state| {
         let alerts = state.alerts(since.as_deref(), args.rule.as_deref())?;

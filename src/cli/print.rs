@@ -43,24 +43,26 @@ impl AlertPrinter {
             severity_style(alert.severity),
             &format!("{:<8}", alert.severity.as_str()),
         );
-        let rule = paint(Style::new().bold(), &alert.rule);
+        let rule = paint(Style::new().bold(), &printable(&alert.rule));
         let dim = Style::new().dimmed();
-        let path = alert.article.path.as_deref().unwrap_or("-");
-        writeln!(self.out, "{severity} {rule}  {}", paint(dim, path))?;
-        writeln!(self.out, "         {}", alert.message)?;
+        let path = printable(alert.article.path.as_deref().unwrap_or("-"));
+        writeln!(self.out, "{severity} {rule}  {}", paint(dim, &path))?;
+        writeln!(self.out, "         {}", printable(&alert.message))?;
         if !alert.tags.is_empty() {
+            let tags = alert.tags.join(", ");
+            let tags = printable(&tags);
             writeln!(
                 self.out,
                 "         {}",
-                paint(dim, &format!("tags: {}", alert.tags.join(", ")))
+                paint(dim, &format!("tags: {tags}"))
             )?;
         }
         for m in &alert.matches {
             writeln!(
                 self.out,
                 "         {} {}",
-                paint(dim, &format!("{}:", m.term)),
-                m.snippet
+                paint(dim, &format!("{}:", printable(&m.term))),
+                printable(&m.snippet)
             )?;
         }
         Ok(())
@@ -68,6 +70,7 @@ impl AlertPrinter {
 
     /// An indented note under the alert just printed (text format only).
     pub fn note(&mut self, line: &str) -> io::Result<()> {
+        let line = printable(line);
         let dim = Style::new().dimmed();
         if self.colour {
             writeln!(
@@ -99,6 +102,19 @@ impl AlertPrinter {
 
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// `text` without control characters: article text (titles, snippets, messages built from
+/// them) is untrusted, and an escape sequence in it must not drive the reader's terminal.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
     }
 }
 

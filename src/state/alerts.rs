@@ -51,8 +51,30 @@ pub enum Recorded {
 
 impl State {
     /// Records `alert` and queues it for each of `outputs`, unless its id is already recorded
-    /// or `throttle` suppresses it.
+    /// or `throttle` suppresses it. All or nothing: an alert recorded is queued too, also when
+    /// the process dies halfway (a recorded alert is never offered again).
     pub fn record_alert(
+        &self,
+        alert: &Alert,
+        throttle: &Throttle,
+        outputs: &[&str],
+    ) -> Result<Recorded, StateError> {
+        let e = |e| self.error(e);
+        // A savepoint works alone and inside a `batch` transaction alike.
+        self.conn
+            .execute_batch("SAVEPOINT record_alert")
+            .map_err(e)?;
+        let recorded = self.record_alert_in_savepoint(alert, throttle, outputs);
+        let end = if recorded.is_ok() {
+            "RELEASE record_alert"
+        } else {
+            "ROLLBACK TO record_alert; RELEASE record_alert"
+        };
+        self.conn.execute_batch(end).map_err(e)?;
+        recorded
+    }
+
+    fn record_alert_in_savepoint(
         &self,
         alert: &Alert,
         throttle: &Throttle,
@@ -205,6 +227,47 @@ mod tests {
             },
             matches: vec![],
         }
+    }
+
+    #[test]
+    fn an_alert_is_recorded_and_queued_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::open(&dir.path().join("s.db")).unwrap();
+        // The queueing fails halfway, as a crash between the two writes would leave it.
+        state
+            .conn
+            .execute_batch(
+                "CREATE TRIGGER fail BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+            )
+            .unwrap();
+        let off = Throttle::default();
+        assert!(
+            state
+                .record_alert(&alert("1", "r", "x"), &off, &["out"])
+                .is_err()
+        );
+        assert!(
+            state.alert("1").unwrap().is_none(),
+            "recorded but never queued"
+        );
+        // Inside a batch too, and the batch goes on.
+        let in_batch = state.batch(|s| {
+            assert!(
+                s.record_alert(&alert("2", "r", "x"), &off, &["out"])
+                    .is_err()
+            );
+            s.record_alert(&alert("3", "r", "x"), &off, &[])
+        });
+        assert_eq!(in_batch.unwrap(), Recorded::New);
+        assert!(state.alert("2").unwrap().is_none());
+        assert!(state.alert("3").unwrap().is_some());
+        state.conn.execute_batch("DROP TRIGGER fail").unwrap();
+        assert_eq!(
+            state
+                .record_alert(&alert("1", "r", "x"), &off, &["out"])
+                .unwrap(),
+            Recorded::New
+        );
     }
 
     #[test]
