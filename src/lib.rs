@@ -12,13 +12,16 @@
 //!     [("deepseek_h200", r#"if article.mentions_all(["DeepSeek", "H200"]) { alert("both"); }"#)],
 //!     Limits::default(),
 //! );
+//! // A rule that does not compile is left out and said here, with its line and column.
+//! assert!(rules.diagnostics().is_empty());
 //! let article = Article::new("Nvidia's H200", "DeepSeek's next model will train on them.");
 //! let alerts = rules.evaluate(&article).alerts;
 //! assert_eq!(alerts[0].rule, "deepseek_h200");
 //! ```
 //!
-//! A [`Ruleset`] is `Send + Sync`: share one (e.g. in an `Arc`) across threads and evaluate
-//! articles in parallel.
+//! [`Ruleset::load`] compiles a folder of `*.rhai` files the same way. A [`Ruleset`] is
+//! `Send + Sync`: share one (e.g. in an `Arc`) across threads and evaluate articles in
+//! parallel.
 
 pub mod alert;
 pub mod article;

@@ -313,3 +313,20 @@ fn a_hand_made_iso_2022_kr_text_decodes() {
     let a = titled(&alerts, "서울 뉴스: DeepSeek H200");
     assert_eq!(a["fields"]["body"], "한국어 본문입니다. Plain ASCII too.");
 }
+
+#[test]
+fn a_front_matter_title_that_yaml_reads_as_a_number_is_the_title() {
+    let s = sandbox(&[(
+        "1984.md",
+        b"---\ntitle: 1984\n---\n# Not the title\n\nBig Brother.\n",
+    )]);
+    let alerts = scan(&s).alerts();
+    let a = titled(&alerts, "1984");
+    assert!(
+        a["fields"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("# Not the title"),
+        "{a}"
+    );
+}

@@ -19,8 +19,15 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         }
         None => Default::default(),
     };
-    let mut article = if fields.contains_key("title") {
-        Article::new("", rest.trim())
+    // `title: 1984` is a title too, not a number.
+    let title = fields.get("title").and_then(|v| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    });
+    let mut article = if let Some(title) = title {
+        Article::new(title, rest.trim())
     } else if let Some((title, body)) = heading(rest) {
         Article::new(title, body)
     } else {
@@ -29,7 +36,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     };
     for (key, json) in fields {
         match (key.as_str(), json) {
-            ("title", serde_json::Value::String(s)) => article.title = s,
+            ("title", v) if v.is_string() || v.is_number() || v.is_boolean() => {}
             ("url", serde_json::Value::String(s)) => article.url = Some(s),
             ("published" | "date", serde_json::Value::String(s)) => article.published = Some(s),
             (_, json) => {

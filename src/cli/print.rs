@@ -84,8 +84,7 @@ impl AlertPrinter {
         }
     }
 
-    /// Writes a JSON value as one line (json format).
-    /// One JSON line, fields in the order `value` serializes them.
+    /// Writes `value` as one JSON line, fields in the order it serializes them (json format).
     pub fn json(&mut self, value: &impl serde::Serialize) -> io::Result<()> {
         serde_json::to_writer(&mut self.out, value)?;
         writeln!(self.out)

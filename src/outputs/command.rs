@@ -103,7 +103,11 @@ impl Output for CommandOutput {
         if status.success() {
             return Ok(());
         }
-        // What it left running holds the pipe open: the message is not worth waiting for.
+        // Something it left running may hold the pipe open: wait for the message, not long.
+        let waited = Instant::now() + Duration::from_millis(200);
+        while !reader.is_finished() && Instant::now() < waited {
+            std::thread::sleep(Duration::from_millis(2));
+        }
         let stderr = if reader.is_finished() {
             reader.join().unwrap_or_default()
         } else {

@@ -1,8 +1,10 @@
 //! `type: file`: alerts appended to a JSON Lines file, one write and flush per alert.
 //!
-//! Each alert is written with a single `write` of the whole line to a file opened in append
-//! mode, so a reader tailing the file never sees half a line from us, and a crash loses at
-//! most the alert being written (which is then delivered again).
+//! Each alert is one `write_all` of the whole line to a file opened in append mode — on a
+//! local file system one `write`, so a reader tailing the file does not see half a line from
+//! us — and a crash loses at most the alert being written (which is then delivered again).
+//! A write that fails part way (a full disk) can leave a partial line; readers of JSON Lines
+//! should skip a line that does not parse.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -1,7 +1,7 @@
 //! Text matching: folding, words, sentences and term queries.
 //!
 //! This is the layer that answers `mentions`, `count`, `near`, `same_sentence` and `in_title`
-//! for rules. It knows nothing of files, rules or Rhai: an [`Document`] is built from a title and
+//! for rules. It knows nothing of files, rules or Rhai: a [`Document`] is built from a title and
 //! a body, a [`Term`] from the string a rule wrote, and a query is a method on the document. A
 //! [`TermSet`] finds many terms known in advance in one automaton pass over a document; its
 //! [`Hits`] answer the same queries without looking words up one by one.

@@ -1,10 +1,11 @@
-//! Errors that repeat, logged without flooding: a rule failing on every article or an output
-//! that is down says so once, then once a minute with a count, not once per article.
+//! Errors that repeat, logged without flooding: a rule failing on every article says so once,
+//! then once a minute with a count, not once per article. (Outputs that are down have their
+//! own quieter retry log in the outbox.)
 
 use std::time::{Duration, Instant};
 
-/// Logs errors that repeat (one rule failing on every article, one output down) without
-/// flooding: the first one of a kind in full, then one line a minute with how many more came.
+/// Logs errors that repeat without flooding: the first one of a kind in full, then one line a
+/// minute with how many more came.
 #[derive(Default)]
 pub(super) struct ErrorLog {
     kinds: std::collections::HashMap<String, Repeats>,

@@ -327,8 +327,6 @@ impl Daemon {
         }
     }
 
-    /// Records what workers produced — alerts with their deliveries, then the files — in one
-    /// transaction, then wakes the outputs.
     /// Drops the records of files deleted or moved away, unless one is back by now.
     fn forget_gone(&mut self) {
         if self.gone.is_empty() {
@@ -346,6 +344,8 @@ impl Daemon {
         }
     }
 
+    /// Records what workers produced — alerts with their deliveries, then the files — in one
+    /// transaction, then wakes the outputs.
     fn commit(&mut self, done: Vec<Outcome>) {
         if done.is_empty() {
             return;
