@@ -50,7 +50,7 @@ impl RetryPolicy {
             .saturating_mul(1u32 << attempts.saturating_sub(1).min(30));
         let base = exp.min(self.max).as_secs_f64();
         let jitter = 0.8 + 0.4 * random_unit();
-        Duration::from_secs_f64(base * jitter)
+        Duration::try_from_secs_f64(base * jitter).unwrap_or(self.max)
     }
 }
 

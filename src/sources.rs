@@ -60,7 +60,7 @@ impl Input {
                 if size == 0 {
                     // Sizes of special files (in /proc, pipes) say nothing: read to the end.
                     // `take` guards against one that never ends.
-                    file.take(max_size + 1)
+                    file.take(max_size.saturating_add(1))
                         .read_to_end(&mut bytes)
                         .map_err(io)?;
                 } else {
@@ -73,7 +73,7 @@ impl Input {
             Input::Stdin => {
                 std::io::stdin()
                     .lock()
-                    .take(max_size + 1)
+                    .take(max_size.saturating_add(1))
                     .read_to_end(&mut bytes)
                     .map_err(io)?;
             }

@@ -288,3 +288,26 @@ outputs:
         run.stdout
     );
 }
+
+#[test]
+fn limits_too_large_to_honour_are_problems_and_huge_durations_do_not_crash() {
+    let s = Sandbox::new();
+    s.write("rules/x.rhai", "//! Every article.\nalert(\"x\");\n");
+    s.write("big.yaml", "limits:\n  max_file_size: 8GiB\n");
+    let run = s.run(&["check", "--config", "big.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("big.yaml:2:3: limits.max_file_size:"),
+        "{}",
+        run.stdout
+    );
+    // A timeout longer than time goes is no timeout: the scan runs, no panic.
+    s.write(
+        "huge.yaml",
+        "limits:\n  rule_timeout: 200000000000000d\nretry:\n  max: 100000000000000d\n",
+    );
+    s.write("a.txt", "Title\n\nbody\n");
+    let run = s.run(&["scan", "--config", "huge.yaml", "--format", "json", "a.txt"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.alerts().len(), 1);
+}

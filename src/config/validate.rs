@@ -134,11 +134,22 @@ impl Section for LimitsConfig {
                 d.rule_max_alerts.to_string(),
             ),
         ];
-        zeros
+        let mut problems: Vec<Problem> = zeros
             .into_iter()
             .filter(|(_, zero, _)| *zero)
             .map(|(key, _, default)| positive(at.key(key), &default))
-            .collect()
+            .collect();
+        // Articles keep their word offsets in 32 bits.
+        if self.max_file_size > MAX_FILE_SIZE {
+            problems.push(Problem::new(
+                at.key("max_file_size"),
+                format!(
+                    "{} bytes is more than newswatch reads in one file (4 GiB)",
+                    self.max_file_size
+                ),
+            ));
+        }
+        problems
     }
 }
 
@@ -271,6 +282,9 @@ impl OutputConfig {
         problems
     }
 }
+
+/// The largest `limits.max_file_size`: 4 GiB less a byte.
+const MAX_FILE_SIZE: u64 = u32::MAX as u64;
 
 /// A problem for a value that must be more than zero.
 fn positive(key: KeyPath, default: &str) -> Problem {
