@@ -170,3 +170,36 @@ fn a_state_store_that_cannot_be_written_is_refused_with_what_to_do() {
     );
     set_mode(&ro, 0o755);
 }
+
+#[test]
+fn an_unreadable_rules_subfolder_or_broken_link_costs_only_itself() {
+    if !permissions_can_bind() {
+        return;
+    }
+    let s = sandbox();
+    s.write("rules/private/secret.rhai", "alert(\"secret\");\n");
+    set_mode(&s.path().join("rules/private"), 0o000);
+    std::os::unix::fs::symlink("gone.rhai", s.path().join("rules/dangling.rhai")).unwrap();
+    s.write("inbox/a.txt", article("a"));
+
+    let check = s.run(&["check"]);
+    assert_eq!(check.code, 1, "{}{}", check.stdout, check.stderr);
+    for (path, reason) in [
+        ("rules/private", "folder not readable"),
+        ("rules/dangling.rhai", "broken symbolic link"),
+    ] {
+        assert!(
+            check
+                .stdout
+                .lines()
+                .any(|l| l.contains(path) && l.contains(reason)),
+            "{path}: {}",
+            check.stdout
+        );
+    }
+    // The other rules still run.
+    let run = s.run(&["scan", "--format", "json", "inbox"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.rules(), ["deepseek"]);
+    set_mode(&s.path().join("rules/private"), 0o755);
+}

@@ -30,10 +30,24 @@ pub(super) fn find(dir: &Path) -> Result<Vec<RuleFile>, Error> {
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walk {
-        let entry = entry.map_err(|e| Error::Io {
-            path: e.path().unwrap_or(dir).to_path_buf(),
-            source: e.into(),
-        })?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                // One unreadable folder or broken link must not stop the other rules: it is
+                // reported like a rule that cannot be read.
+                let is_dir = e.path().is_some_and(Path::is_dir) || e.loop_ancestor().is_some();
+                if let Error::Skipped { path, reason } = crate::sources::walk_error(e, dir)
+                    && (is_dir || path.extension().is_some_and(|x| x == "rhai"))
+                {
+                    files.push(RuleFile {
+                        name: name_of(dir, &path),
+                        path,
+                        source: Err(std::io::Error::other(reason)),
+                    });
+                }
+                continue;
+            }
+        };
         let path = entry.path();
         if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "rhai") {
             continue;
@@ -46,6 +60,7 @@ pub(super) fn find(dir: &Path) -> Result<Vec<RuleFile>, Error> {
     }
     files
         .par_iter_mut()
+        .filter(|f| f.source.is_ok())
         .for_each(|f| f.source = std::fs::read_to_string(&f.path));
     files.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(files)
