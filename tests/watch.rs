@@ -420,3 +420,46 @@ fn deleted_and_moved_away_files_are_forgotten_and_their_alerts_kept() {
             .contains("forgot 1 file deleted while newswatch was stopped")
     );
 }
+
+#[test]
+fn sighup_applies_limits_and_rules_folders_but_keeps_a_command_line_rules_folder() {
+    let s = sandbox();
+    s.write(
+        "other/other.rhai",
+        "alert(#{ message: \"other \" + article.title });",
+    );
+    let d = s.watch(&[]);
+    let alerts = s.path().join("alerts.jsonl");
+
+    // A new rules folder from the config, and a smaller size limit.
+    s.write(
+        "newswatch.yaml",
+        "watch:\n  - path: inbox\nstate: state.db\nrules: other\nlimits: { max_file_size: 100 }\noutputs:\n  - type: file\n    path: alerts.jsonl\n",
+    );
+    d.signal("HUP");
+    d.wait_for_log("config reloaded", WAIT);
+    s.write("inbox/big.txt", format!("Big\n\n{}\n", "word ".repeat(100)));
+    d.wait_for_log("over the size limit of 100 bytes", WAIT);
+    s.write("inbox/a.txt", "A\n\nbody\n");
+    let got = wait_for_lines(&alerts, 1, WAIT);
+    assert_eq!(titles(&got), ["other A"]);
+    // The new folder is watched for edits; the old one no longer reloads anything.
+    s.write(
+        "other/other.rhai",
+        "alert(#{ message: \"edited \" + article.title });",
+    );
+    d.wait_for_log("rules reloaded", WAIT);
+    drop(d);
+
+    // With --rules on the command line, the config's `rules:` does not replace it on SIGHUP.
+    let d = s.watch(&["--rules", "rules"]);
+    d.signal("HUP");
+    d.wait_for_log("config reloaded", WAIT);
+    s.write("inbox/b.txt", "B\n\nbody\n");
+    let got = wait_for_lines(&alerts, 2, WAIT);
+    assert!(
+        titles(&got).contains(&"B".to_string()),
+        "{:?}",
+        titles(&got)
+    );
+}

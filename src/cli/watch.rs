@@ -21,6 +21,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> u8 {
+    let rules_fixed = args.setup.rules.is_some();
     let super::Loaded {
         config,
         config_path,
@@ -35,6 +36,7 @@ pub(crate) fn run(args: Args) -> u8 {
         config_path,
         paths: args.paths,
         rules_dir,
+        rules_fixed,
         state_path,
     };
     match watch::run(opts) {

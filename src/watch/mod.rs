@@ -26,7 +26,7 @@ mod worker;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -67,6 +67,9 @@ pub struct Options {
     /// Folders given on the command line (replace the config's `watch:`).
     pub paths: Vec<PathBuf>,
     pub rules_dir: PathBuf,
+    /// Whether `rules_dir` came from the command line: then a SIGHUP keeps it, whatever the
+    /// config's `rules:` says, as at start.
+    pub rules_fixed: bool,
     pub state_path: PathBuf,
 }
 
@@ -90,7 +93,7 @@ struct Daemon {
     workers: Vec<std::thread::JoinHandle<()>>,
     folder_watcher: FolderWatcher,
     walker: Walker,
-    _rules_watcher: Option<FolderWatcher>,
+    rules_watcher: Option<FolderWatcher>,
     /// Paths newswatch writes itself (state, output files): never articles.
     own_files: HashSet<PathBuf>,
     tracker: pending::Tracker,
@@ -124,17 +127,11 @@ impl Daemon {
         let abs: Vec<PathBuf> = roots.iter().map(|r| r.abs.clone()).collect();
         let folder_watcher = events::watch_folders(&abs, tx.clone(), overflowed.clone())
             .map_err(|e| format!("cannot watch: {e}"))?;
-        let rules_watcher = match events::watch_rules(&opts.rules_dir, tx.clone()) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::warn!("rules will not reload on change: {e}");
-                None
-            }
-        };
+        let rules_watcher = watch_rules_or_warn(&opts.rules_dir, &tx);
 
         let shared = Arc::new(Shared {
             rules: ArcSwap::from_pointee(rules),
-            max_file_size: opts.config.limits.max_file_size,
+            max_file_size: AtomicU64::new(opts.config.limits.max_file_size),
             stopping: AtomicBool::new(false),
         });
         let (jobs_tx, jobs_rx) = mpsc::channel();
@@ -182,7 +179,7 @@ impl Daemon {
             workers,
             folder_watcher,
             walker,
-            _rules_watcher: rules_watcher,
+            rules_watcher,
             own_files,
             tracker: pending::Tracker::default(),
             inflight: HashSet::new(),
@@ -421,9 +418,10 @@ impl Daemon {
             config_path: Some(path),
             paths: self.opts.paths.clone(),
             rules_dir: self.opts.rules_dir.clone(),
+            rules_fixed: self.opts.rules_fixed,
             state_path: self.opts.state_path.clone(),
         };
-        if let Some(dir) = &opts.config.rules {
+        if let (false, Some(dir)) = (opts.rules_fixed, &opts.config.rules) {
             opts.rules_dir = dir.clone();
         }
         let applied = make_roots(&opts).and_then(|roots| {
@@ -448,7 +446,14 @@ impl Daemon {
                 self.walker = Walker::new(roots.clone(), self.tx.clone());
                 self.roots = roots;
                 self.shared.rules.store(Arc::new(rules));
+                self.shared
+                    .max_file_size
+                    .store(opts.config.limits.max_file_size, Ordering::Relaxed);
                 self.folder_watcher = watcher;
+                if opts.rules_dir != self.opts.rules_dir {
+                    // Edits in the new folder reload; those in the old one no longer do.
+                    self.rules_watcher = watch_rules_or_warn(&opts.rules_dir, &self.tx);
+                }
                 self.own_files.extend(output_paths(&opts.config));
                 self.opts = opts;
                 tracing::info!("SIGHUP: config reloaded");
@@ -492,6 +497,13 @@ impl Daemon {
         self.errors.flush(true);
         tracing::info!("stopped");
     }
+}
+
+/// A watch on the rules folder, or `None` (said in the log) if it cannot be watched.
+fn watch_rules_or_warn(dir: &Path, tx: &SyncSender<Msg>) -> Option<FolderWatcher> {
+    events::watch_rules(dir, tx.clone())
+        .inspect_err(|e| tracing::warn!("rules will not reload on change: {e}"))
+        .ok()
 }
 
 /// Size and mtime of a file, or `None` if it is gone.

@@ -3,7 +3,7 @@
 //! stay on the daemon's loop, so the state store has one writer.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::UNIX_EPOCH;
@@ -58,7 +58,8 @@ impl Outcome {
 /// What every worker shares.
 pub struct Shared {
     pub rules: ArcSwap<Ruleset>,
-    pub max_file_size: u64,
+    /// `limits.max_file_size`, which a SIGHUP may change.
+    pub max_file_size: AtomicU64,
     pub stopping: AtomicBool,
 }
 
@@ -143,7 +144,7 @@ fn process(shared: &Shared, state: &State, job: Job) -> Outcome {
         path: out.job.path.clone(),
         source: out.job.source.clone(),
     };
-    let bytes = match input.read(shared.max_file_size) {
+    let bytes = match input.read(shared.max_file_size.load(Ordering::Relaxed)) {
         Ok(bytes) => bytes,
         Err(crate::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             return out;
