@@ -161,10 +161,10 @@ impl Daemon {
         own_files.extend(output_paths(&opts.config));
 
         let evaluate = opts.config.startup == Startup::Process;
-        let walker = Walker::new(roots.clone(), tx.clone());
+        let walker = Walker::new(roots.clone(), tx.clone())?;
         for root in &roots {
             tracing::info!("watching {}", root.given.display());
-            walker.spawn(root.abs.clone(), evaluate);
+            walker.walk(root.abs.clone(), evaluate);
         }
         Ok(Daemon {
             opts,
@@ -238,7 +238,7 @@ impl Daemon {
                 if let Err(e) = self.folder_watcher.watch_tree(&path) {
                     tracing::debug!("not watched: {e}");
                 }
-                self.walker.spawn(path, true);
+                self.walker.walk(path, true);
             }
             Msg::Fs(Change::Gone(path)) => {
                 self.tracker.forget(&path);
@@ -298,7 +298,7 @@ impl Daemon {
     fn rescan(&mut self, reason: &str) {
         tracing::warn!("{reason}: walking every watched folder to catch up");
         for root in &self.roots {
-            self.walker.spawn(root.abs.clone(), true);
+            self.walker.walk(root.abs.clone(), true);
         }
     }
 
@@ -319,7 +319,7 @@ impl Daemon {
         if now >= self.next_rescan {
             self.next_rescan = now + PERIODIC_RESCAN;
             for root in &self.roots {
-                self.walker.spawn(root.abs.clone(), true);
+                self.walker.walk(root.abs.clone(), true);
             }
         }
     }
@@ -443,7 +443,10 @@ impl Daemon {
                         "SIGHUP: {e}; alerts are recorded but not delivered until a restart"
                     ),
                 }
-                self.walker = Walker::new(roots.clone(), self.tx.clone());
+                match Walker::new(roots.clone(), self.tx.clone()) {
+                    Ok(walker) => self.walker = walker,
+                    Err(e) => tracing::error!("SIGHUP: {e}; walking with the old folders"),
+                }
                 self.roots = roots;
                 self.shared.rules.store(Arc::new(rules));
                 self.shared

@@ -2,8 +2,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{self, SyncSender};
 
 use walkdir::WalkDir;
 
@@ -58,36 +57,60 @@ pub fn owner<'r>(roots: &'r [Root], abs: &Path) -> Option<(&'r Root, PathBuf)> {
         .max_by_key(|(r, _)| r.abs.components().count())
 }
 
-/// Walks watched folders, each walk on a thread of its own, sending the files found to the
-/// daemon's loop in batches.
-#[derive(Clone)]
+/// Walks watched folders on a thread of its own, one walk after another, sending the files
+/// found to the daemon's loop in batches. Walks asked for while one runs are merged: a folder
+/// asked for twice, or inside another asked for, is walked once — untarring a thousand
+/// folders costs a few walks, not a thousand threads.
 pub struct Walker {
-    roots: Vec<Root>,
-    tx: SyncSender<Msg>,
-    /// What could not be read and was said so: said once, not at every walk.
-    reported: Arc<Mutex<HashSet<PathBuf>>>,
+    requests: mpsc::Sender<(PathBuf, bool)>,
 }
 
 impl Walker {
-    pub fn new(roots: Vec<Root>, tx: SyncSender<Msg>) -> Walker {
-        Walker {
+    pub fn new(roots: Vec<Root>, tx: SyncSender<Msg>) -> Result<Walker, String> {
+        let (requests, rx) = mpsc::channel();
+        let walks = Walks {
             roots,
             tx,
-            reported: Arc::default(),
+            reported: HashSet::new(),
+        };
+        std::thread::Builder::new()
+            .name("newswatch-walk".into())
+            .spawn(move || walks.serve(rx))
+            .map_err(|e| format!("cannot start the walker thread: {e}"))?;
+        Ok(Walker { requests })
+    }
+
+    /// Walks `dir` (a watched folder or a folder inside one) soon; with `evaluate`, the files
+    /// found are evaluated, else only recorded. What cannot be read — a folder without
+    /// permission, a broken link, a link loop — is logged once and passed over.
+    pub fn walk(&self, dir: PathBuf, evaluate: bool) {
+        // Gone only when the daemon stops.
+        let _ = self.requests.send((dir, evaluate));
+    }
+}
+
+/// The walker thread's side.
+struct Walks {
+    roots: Vec<Root>,
+    tx: SyncSender<Msg>,
+    /// What could not be read and was said so: said once, not at every walk.
+    reported: HashSet<PathBuf>,
+}
+
+impl Walks {
+    fn serve(mut self, rx: mpsc::Receiver<(PathBuf, bool)>) {
+        while let Ok(first) = rx.recv() {
+            let asked = std::iter::once(first).chain(rx.try_iter()).collect();
+            for (dir, evaluate) in merge(asked) {
+                if !self.walk(&dir, evaluate) {
+                    return;
+                }
+            }
         }
     }
 
-    /// Walks `dir` (a watched folder or a folder inside one). What cannot be read — a folder
-    /// without permission, a broken link, a link loop — is logged once and passed over.
-    pub fn spawn(&self, dir: PathBuf, evaluate: bool) {
-        let walker = self.clone();
-        std::thread::Builder::new()
-            .name("newswatch-walk".into())
-            .spawn(move || walker.walk(&dir, evaluate))
-            .expect("spawn a walker thread");
-    }
-
-    fn walk(&self, dir: &Path, evaluate: bool) {
+    /// Returns false when the daemon's loop is gone.
+    fn walk(&mut self, dir: &Path, evaluate: bool) -> bool {
         let mut batch = Vec::new();
         let walk = WalkDir::new(dir)
             .follow_links(true)
@@ -102,40 +125,60 @@ impl Walker {
                     if batch.len() >= 512 {
                         let paths = std::mem::take(&mut batch);
                         if self.tx.send(Msg::Found { paths, evaluate }).is_err() {
-                            return;
+                            return false;
                         }
                     }
                 }
                 Ok(_) => {}
-                Err(e) => self.report(crate::sources::walk_error(e, dir)),
+                Err(e) => report(
+                    &self.roots,
+                    &mut self.reported,
+                    crate::sources::walk_error(e, dir),
+                ),
             }
         }
-        let _ = self.tx.send(Msg::Found {
-            paths: batch,
-            evaluate,
-        });
+        self.tx
+            .send(Msg::Found {
+                paths: batch,
+                evaluate,
+            })
+            .is_ok()
     }
+}
 
-    fn report(&self, e: crate::Error) {
-        let crate::Error::Skipped { path, reason } = e else {
-            return tracing::warn!("{e}");
-        };
-        // As configured, like the paths in alerts.
-        let shown = self
-            .roots
-            .iter()
-            .find_map(|r| Some(r.given.join(path.strip_prefix(&r.abs).ok()?)))
-            .unwrap_or_else(|| path.clone());
-        let e = crate::Error::Skipped {
-            path: shown,
-            reason,
-        };
-        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
-        if reported.insert(path) {
-            tracing::warn!("{e}");
-        } else {
-            tracing::debug!("{e}");
+/// The walks to make for the folders `asked`: each once, none inside another (which walks it
+/// too), evaluating if any asked so.
+fn merge(mut asked: Vec<(PathBuf, bool)>) -> Vec<(PathBuf, bool)> {
+    // Sorted, a folder comes right after the one it is in, or after a sibling inside it.
+    asked.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut merged: Vec<(PathBuf, bool)> = Vec::new();
+    for (dir, evaluate) in asked {
+        match merged.last_mut() {
+            Some((parent, e)) if dir.starts_with(&*parent) => *e |= evaluate,
+            _ => merged.push((dir, evaluate)),
         }
+    }
+    merged
+}
+
+/// Logs what a walk could not read, once per path (`reported`), named as configured.
+fn report(roots: &[Root], reported: &mut HashSet<PathBuf>, e: crate::Error) {
+    let crate::Error::Skipped { path, reason } = e else {
+        return tracing::warn!("{e}");
+    };
+    // As configured, like the paths in alerts.
+    let shown = roots
+        .iter()
+        .find_map(|r| Some(r.given.join(path.strip_prefix(&r.abs).ok()?)))
+        .unwrap_or_else(|| path.clone());
+    let e = crate::Error::Skipped {
+        path: shown,
+        reason,
+    };
+    if reported.insert(path) {
+        tracing::warn!("{e}");
+    } else {
+        tracing::debug!("{e}");
     }
 }
 
@@ -145,4 +188,27 @@ fn owner_dir(roots: &[Root], dir: &Path) -> bool {
         Ok(rel) => r.recursive && r.filter.enters(rel),
         Err(_) => r.abs.starts_with(dir),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_asked_together_are_merged() {
+        let asked = [
+            ("/i/b", false),
+            ("/i/a/x", true),
+            ("/i/a", false),
+            ("/i/b", false),
+            ("/i/ab", false),
+            ("/i/a/y/z", false),
+        ];
+        let merged = merge(asked.iter().map(|&(p, e)| (PathBuf::from(p), e)).collect());
+        let merged: Vec<_> = merged
+            .iter()
+            .map(|(p, e)| (p.to_str().unwrap(), *e))
+            .collect();
+        assert_eq!(merged, [("/i/a", true), ("/i/ab", false), ("/i/b", false)]);
+    }
 }
