@@ -269,30 +269,22 @@ fn deliver_forever(
     }
 }
 
-/// Delivers `alert` now to each route that accepts it, without an outbox: a few quick retries,
-/// then the failure is returned (for `scan` without `--state`).
-pub fn deliver_now(routes: &mut [Route], alert: &Alert) -> Vec<String> {
-    let mut failures = Vec::new();
-    for route in routes.iter_mut().filter(|r| r.filter.accepts(alert)) {
-        let mut last = None;
-        for attempt in 0..3 {
-            if attempt > 0 {
-                std::thread::sleep(Duration::from_millis(500 << attempt));
-            }
-            match route.output.deliver(alert) {
-                Ok(()) => {
-                    last = None;
-                    break;
-                }
-                Err(e) => last = Some(e),
-            }
+/// Delivers `alert` now to `route`, without an outbox (for `scan` without `--state`): a few
+/// quick retries, then the failure is returned. The caller checks the route's filter.
+pub fn deliver_now(route: &mut Route, alert: &Alert) -> Result<(), String> {
+    let mut last = None;
+    for attempt in 0..3 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(500 << attempt));
         }
-        if let Some(e) = last {
-            failures.push(format!(
-                "output {}: alert {} not delivered: {e}",
-                route.key, alert.id
-            ));
+        match route.output.deliver(alert) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(e),
         }
     }
-    failures
+    let e = last.expect("three attempts failed");
+    Err(format!(
+        "output {}: alert {} not delivered: {e}",
+        route.key, alert.id
+    ))
 }

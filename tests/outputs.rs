@@ -473,3 +473,36 @@ fn a_command_writing_much_on_stderr_is_not_blocked() {
     assert_eq!(messages(&got), ["Chatty"]);
     assert!(!d.log().contains("killed after"), "{}", d.log());
 }
+
+#[test]
+fn scan_without_state_tries_an_output_that_is_down_once_not_per_alert() {
+    let port = free_port();
+    let s = sandbox(
+        &format!("  - type: webhook\n    url: http://127.0.0.1:{port}/\n"),
+        "",
+    );
+    for i in 0..20 {
+        s.write(&format!("inbox/{i:02}.txt"), format!("Alert {i}\n\nbody\n"));
+    }
+    let start = Instant::now();
+    let run = s.run(&["scan", "--format", "json", "inbox"]);
+    // Three quick attempts for the first alert; the 19 others are counted, not tried.
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(run.alerts().len(), 20, "printed all the same");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("not delivered").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("19 more alerts not sent to it"),
+        "{}",
+        run.stderr
+    );
+}

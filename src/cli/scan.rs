@@ -260,6 +260,9 @@ fn scan_one(rules: &Ruleset, input: &Input, max_file_size: u64) -> Result<Vec<Ev
 struct AlertSink {
     state: Option<State>,
     routes: Vec<Route>,
+    /// Without a state: for each route that failed, the alerts not offered to it since. One
+    /// output that is down costs its retries once, not for every alert of the scan.
+    down: Vec<Option<usize>>,
     throttle: Throttle,
     policy: RetryPolicy,
     problems: usize,
@@ -284,6 +287,7 @@ impl AlertSink {
                 .map(State::open)
                 .transpose()
                 .map_err(|e| e.to_string())?,
+            down: vec![None; routes.len()],
             routes,
             throttle: config.throttle.throttle(),
             policy: config.retry.policy(),
@@ -294,11 +298,21 @@ impl AlertSink {
     /// Takes one alert; false if it was recorded before (and is not to be printed again).
     fn offer(&mut self, alert: &Alert) -> Result<bool, String> {
         let Some(state) = &self.state else {
-            for failure in outbox::deliver_now(&mut self.routes, alert) {
-                tracing::error!(
-                    "{failure} (with --state, failed deliveries are retried by the next scan)"
-                );
-                self.problems += 1;
+            for (route, down) in self.routes.iter_mut().zip(&mut self.down) {
+                if !route.filter.accepts(alert) {
+                    continue;
+                }
+                if let Some(missed) = down {
+                    *missed += 1;
+                    continue;
+                }
+                if let Err(failure) = outbox::deliver_now(route, alert) {
+                    tracing::error!(
+                        "{failure} (with --state, failed deliveries are retried by the next scan)"
+                    );
+                    self.problems += 1;
+                    *down = Some(0);
+                }
             }
             return Ok(true);
         };
@@ -319,6 +333,15 @@ impl AlertSink {
     /// that fail wait in the outbox for the next scan. Returns the number of problems.
     fn finish(mut self) -> usize {
         let Some(state) = &self.state else {
+            for (route, down) in self.routes.iter().zip(&self.down) {
+                if let Some(missed @ 1..) = down {
+                    tracing::error!(
+                        "output {}: {missed} more alerts not sent to it after it failed (with --state, they wait in the outbox for the next scan)",
+                        route.key
+                    );
+                    self.problems += missed;
+                }
+            }
             return self.problems;
         };
         let stop = std::sync::atomic::AtomicBool::new(false);
