@@ -506,3 +506,55 @@ fn scan_without_state_tries_an_output_that_is_down_once_not_per_alert() {
         run.stderr
     );
 }
+
+#[test]
+fn a_secret_in_a_webhook_url_stays_out_of_logs_and_the_state() {
+    let port = free_port();
+    let s = sandbox(
+        "  - type: webhook\n    url: http://127.0.0.1:${HOOK_PORT}/hook?token=${HOOK_TOKEN}\n",
+        "",
+    );
+    let port = port.to_string();
+    let env = [("HOOK_PORT", port.as_str()), ("HOOK_TOKEN", "s3cr3t-t0ken")];
+    let d = s.watch_env(&[], &env);
+    s.write("inbox/a.txt", "Secret\n\nbody\n");
+    d.wait_for_log("failed (attempt 1)", WAIT);
+    let log = d.log();
+    drop(d);
+    assert!(
+        log.contains("webhook http://127.0.0.1:${HOOK_PORT}/hook?token=${HOOK_TOKEN}"),
+        "{log}"
+    );
+    assert!(!log.contains("s3cr3t"), "{log}");
+    let history = s.run(&["alerts", "--format", "json"]);
+    assert!(!history.stdout.contains("s3cr3t"), "{}", history.stdout);
+    for file in ["state.db", "state.db-wal"] {
+        let bytes = std::fs::read(s.path().join(file)).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("s3cr3t"),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn deliveries_queued_for_an_output_the_config_dropped_are_kept_and_said() {
+    let port = free_port();
+    let s = sandbox(
+        &format!("  - type: webhook\n    url: http://127.0.0.1:{port}/\n"),
+        "",
+    );
+    let d = s.watch(&[]);
+    s.write("inbox/a.txt", "Queued\n\nbody\n");
+    d.wait_for_log("failed (attempt 1)", WAIT);
+    drop(d);
+    s.write(
+        "newswatch.yaml",
+        "watch:\n  - path: inbox\nstate: state.db\noutputs:\n  - type: file\n    path: alerts.jsonl\n",
+    );
+    let d = s.watch(&[]);
+    d.wait_for_log(
+        &format!("1 alerts wait for output \"webhook http://127.0.0.1:{port}/\""),
+        WAIT,
+    );
+}

@@ -200,6 +200,11 @@ pub struct OutputConfig {
     pub command: Option<Vec<String>>,
     /// `webhook`: where alerts are POSTed.
     pub url: Option<String>,
+    /// `webhook`: the URL as written, when it reads the environment (`${HOOK_URL}`): it names
+    /// the output in logs and in the state, so that a secret in the variable stays out of
+    /// them, and a rotated secret keeps the output's queue.
+    #[serde(skip)]
+    pub url_as_written: Option<String>,
     /// `webhook`: extra HTTP headers.
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,

@@ -188,6 +188,9 @@ impl Section for OutputConfig {
             expand(arg, &at.key("command").index(i), &mut problems);
         }
         if let Some(url) = &mut self.url {
+            if url.contains("${") {
+                self.url_as_written = Some(url.clone());
+            }
             expand(url, &at.key("url"), &mut problems);
         }
         for (name, value) in self.headers.iter_mut() {

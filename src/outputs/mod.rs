@@ -124,6 +124,7 @@ fn build_one(config: &OutputConfig) -> Result<Route, String> {
         )?),
         OutputKind::Webhook => Box::new(WebhookOutput::new(
             config.url.as_deref().expect(CHECKED),
+            config.url_as_written.as_deref(),
             config.headers.clone(),
             config.timeout,
         )?),

@@ -18,8 +18,11 @@ pub struct WebhookOutput {
 impl WebhookOutput {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+    /// `as_written` (the URL before `${VAR}` expansion, if it had some) names the output; else
+    /// the URL does, without its user, password and query, where secrets tend to be.
     pub fn new(
         url: &str,
+        as_written: Option<&str>,
         headers: impl IntoIterator<Item = (String, String)>,
         timeout: Option<Duration>,
     ) -> Result<WebhookOutput, String> {
@@ -31,7 +34,10 @@ impl WebhookOutput {
             .build()
             .into();
         Ok(WebhookOutput {
-            name: format!("webhook {url}"),
+            name: format!(
+                "webhook {}",
+                as_written.map_or_else(|| redacted(url), str::to_string)
+            ),
             url: url.to_string(),
             headers: headers.into_iter().collect(),
             agent,
@@ -49,14 +55,48 @@ impl Output for WebhookOutput {
         for (k, v) in &self.headers {
             request = request.header(k, v);
         }
-        let response = request
-            .send(alert.to_json())
-            .map_err(|e| DeliveryError(format!("{}: {e}", self.url)))?;
+        let response = request.send(alert.to_json()).map_err(|e| {
+            DeliveryError(format!(
+                "{}: {}",
+                self.name,
+                e.to_string().replace(&self.url, "…")
+            ))
+        })?;
         let status = response.status();
         if status.is_success() {
             Ok(())
         } else {
-            Err(DeliveryError(format!("{}: HTTP {status}", self.url)))
+            Err(DeliveryError(format!("{}: HTTP {status}", self.name)))
         }
+    }
+}
+
+/// `url` without what may be secret: user and password, query and fragment.
+fn redacted(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let hidden = if rest.contains(['?', '#']) { "…" } else { "" };
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let user = if authority.contains('@') { "…@" } else { "" };
+    format!("{scheme}://{user}{host}{path}{hidden}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn secrets_in_urls_are_left_out_of_names() {
+        assert_eq!(
+            redacted("https://example.com/hook"),
+            "https://example.com/hook"
+        );
+        assert_eq!(
+            redacted("https://user:pw@example.com:8080/hook?token=s3cret#x"),
+            "https://…@example.com:8080/hook…"
+        );
+        assert_eq!(redacted("http://127.0.0.1:9/"), "http://127.0.0.1:9/");
+        assert_eq!(redacted("https://u:p@h/x"), "https://…@h/x");
     }
 }

@@ -71,6 +71,17 @@ impl State {
             .map_err(|e| self.error(e))
     }
 
+    /// The outputs with deliveries still pending, and how many each.
+    pub fn pending_outputs(&self) -> Result<Vec<(String, u64)>, StateError> {
+        self.conn
+            .prepare("SELECT output, count(*) FROM outbox WHERE status = 'pending' GROUP BY output")
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                    .collect()
+            })
+            .map_err(|e| self.error(e))
+    }
+
     /// Marks a delivery done.
     pub fn delivered(&self, seq: i64) -> Result<(), StateError> {
         self.finish(seq, "delivered", None)

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwap;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use crate::config::{Config, Startup, WatchConfig};
+use crate::config::{Config, Startup};
 use crate::outbox::Outbox;
 use crate::outputs;
 use crate::rules::Ruleset;
@@ -108,7 +108,7 @@ struct Daemon {
 
 impl Daemon {
     fn start(opts: Options) -> Result<Daemon, String> {
-        let roots = make_roots(&opts)?;
+        let roots = roots::resolve(&opts.paths, &opts.config)?;
         let mut state = State::open(&opts.state_path).map_err(|e| e.to_string())?;
         match state.forget_missing_files() {
             Ok(0) => {}
@@ -118,6 +118,7 @@ impl Daemon {
         }
         let rules = load_rules(&opts.rules_dir, &opts.config)?;
         let routes = outputs::build(&opts.config.outputs)?;
+        warn_of_orphans(&state, &routes);
         let outbox = Outbox::start(&opts.state_path, routes, opts.config.retry.policy())?;
         let (tx, rx) = mpsc::sync_channel(1 << 16);
         let overflowed = Arc::new(AtomicBool::new(false));
@@ -424,7 +425,7 @@ impl Daemon {
         if let (false, Some(dir)) = (opts.rules_fixed, &opts.config.rules) {
             opts.rules_dir = dir.clone();
         }
-        let applied = make_roots(&opts).and_then(|roots| {
+        let applied = roots::resolve(&opts.paths, &opts.config).and_then(|roots| {
             let rules = load_rules(&opts.rules_dir, &opts.config)?;
             let routes = outputs::build(&opts.config.outputs)?;
             let abs: Vec<PathBuf> = roots.iter().map(|r| r.abs.clone()).collect();
@@ -437,6 +438,7 @@ impl Daemon {
                 // The old outputs stop first, their deliveries in hand recorded: a new thread
                 // for the same queue must not deliver its head again meanwhile.
                 self.outbox.stop(Instant::now() + SHUTDOWN_GRACE);
+                warn_of_orphans(&self.state, &routes);
                 match Outbox::start(&opts.state_path, routes, opts.config.retry.policy()) {
                     Ok(outbox) => self.outbox = outbox,
                     Err(e) => tracing::error!(
@@ -502,6 +504,18 @@ impl Daemon {
     }
 }
 
+/// Says which queued deliveries no output of the config will make: an output removed, or
+/// renamed (a webhook URL changed). They stay queued, not lost.
+fn warn_of_orphans(state: &State, routes: &[outputs::Route]) {
+    for (output, n) in state.pending_outputs().unwrap_or_default() {
+        if !routes.iter().any(|r| r.key == output) {
+            tracing::warn!(
+                "{n} alerts wait for output {output:?}, which the config no longer has: they stay queued until it is back"
+            );
+        }
+    }
+}
+
 /// A watch on the rules folder, or `None` (said in the log) if it cannot be watched.
 fn watch_rules_or_warn(dir: &Path, tx: &SyncSender<Msg>) -> Option<FolderWatcher> {
     events::watch_rules(dir, tx.clone())
@@ -513,44 +527,6 @@ fn watch_rules_or_warn(dir: &Path, tx: &SyncSender<Msg>) -> Option<FolderWatcher
 fn stamp(path: &Path) -> Option<pending::Stamp> {
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.len(), meta.modified().ok()))
-}
-
-/// The watched folders: the command line's, else the config's, else `./inbox` (created).
-fn make_roots(opts: &Options) -> Result<Vec<Root>, String> {
-    let configs: Vec<WatchConfig> = if !opts.paths.is_empty() {
-        opts.paths
-            .iter()
-            .map(|p| WatchConfig {
-                path: p.clone(),
-                recursive: true,
-                include: Vec::new(),
-                exclude: Vec::new(),
-            })
-            .collect()
-    } else if !opts.config.watch.is_empty() {
-        opts.config.watch.clone()
-    } else {
-        let inbox = PathBuf::from("inbox");
-        std::fs::create_dir_all(&inbox).map_err(|e| format!("cannot create ./inbox: {e}"))?;
-        vec![WatchConfig {
-            path: inbox,
-            recursive: true,
-            include: Vec::new(),
-            exclude: Vec::new(),
-        }]
-    };
-    configs
-        .iter()
-        .map(|c| {
-            if !c.path.is_dir() {
-                return Err(format!(
-                    "watched folder {} does not exist (create it, or fix the path)",
-                    c.path.display()
-                ));
-            }
-            Root::new(c)
-        })
-        .collect()
 }
 
 fn load_rules(dir: &Path, config: &Config) -> Result<Ruleset, String> {

@@ -8,7 +8,7 @@ use walkdir::WalkDir;
 
 use super::events::Msg;
 use super::filter::PathFilter;
-use crate::config::WatchConfig;
+use crate::config::{Config, WatchConfig};
 
 /// A watched folder.
 #[derive(Debug, Clone)]
@@ -47,6 +47,39 @@ impl Root {
         let depth_ok = self.recursive || rel.components().count() == 1;
         (depth_ok && self.filter.accepts(rel)).then_some(rel)
     }
+}
+
+/// The watched folders: `paths` from the command line, else the config's `watch:`, else
+/// `./inbox` (created). Each must exist.
+pub fn resolve(paths: &[PathBuf], config: &Config) -> Result<Vec<Root>, String> {
+    // A folder from the command line or the default: all of it, recursively.
+    let whole = |path: PathBuf| WatchConfig {
+        path,
+        recursive: true,
+        include: Vec::new(),
+        exclude: Vec::new(),
+    };
+    let configs: Vec<WatchConfig> = if !paths.is_empty() {
+        paths.iter().cloned().map(whole).collect()
+    } else if !config.watch.is_empty() {
+        config.watch.clone()
+    } else {
+        let inbox = PathBuf::from("inbox");
+        std::fs::create_dir_all(&inbox).map_err(|e| format!("cannot create ./inbox: {e}"))?;
+        vec![whole(inbox)]
+    };
+    configs
+        .iter()
+        .map(|c| {
+            if !c.path.is_dir() {
+                return Err(format!(
+                    "watched folder {} does not exist (create it, or fix the path)",
+                    c.path.display()
+                ));
+            }
+            Root::new(c)
+        })
+        .collect()
 }
 
 /// The root that watches `abs` (the deepest one, if folders are nested).
