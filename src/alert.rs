@@ -68,32 +68,45 @@ impl FromStr for Severity {
 /// The article an alert is about, as recorded in the alert.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertArticle {
+    /// The file, as given to `scan` or below a watched folder as configured (`inbox/a.txt`);
+    /// `None` for an article from stdin or built in memory.
     pub path: Option<String>,
     pub title: String,
+    /// The article's own URL (a feed item's link, a page's canonical URL), if it has one.
     pub url: Option<String>,
+    /// Where it came from: the watched or scanned folder's name, or a feed's title.
     pub source: Option<String>,
+    /// SHA-256 of the article's title and body, hex: the default dedup key.
     pub sha256: String,
 }
 
 /// A term a rule found, with a snippet around its first occurrence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Match {
+    /// The term as the rule wrote it (`"H200"`, `"export licen*"`).
     pub term: String,
+    /// A few words of the article's text around the term's first occurrence.
     pub snippet: String,
 }
 
 /// One alert, as delivered.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
+    /// Stable: the first 128 bits of SHA-256 of the rule's name and the alert's key (the
+    /// article's `sha256` unless the rule gave a `key`), hex. The same alert raised again —
+    /// the article saved twice, scanned tomorrow — has the same id.
     pub id: String,
     /// When the alert was raised, RFC 3339 UTC.
     pub time: String,
+    /// The rule's name: its path under the rules folder without `.rhai`.
     pub rule: String,
     pub severity: Severity,
     pub message: String,
     pub tags: Vec<String>,
+    /// What the rule put in `fields`, as JSON.
     pub fields: Map<String, Value>,
     pub article: AlertArticle,
+    /// The terms the rule's calls found, in the order it asked for them.
     pub matches: Vec<Match>,
 }
 
@@ -124,11 +137,25 @@ impl Alert {
     }
 }
 
-/// The current time as RFC 3339 UTC with whole seconds, as in alerts.
+/// A time as alerts write it: RFC 3339 UTC with whole seconds. Times are compared as strings
+/// (throttle windows, `alerts --since`), so every one goes through here.
+pub(crate) fn rfc3339(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The current time, as [`rfc3339`].
 pub(crate) fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    rfc3339(jiff::Timestamp::now())
+}
+
+/// The time `ago` before now, as [`rfc3339`]; further back than time goes is its beginning.
+pub(crate) fn rfc3339_ago(ago: std::time::Duration) -> String {
+    let ago = jiff::SignedDuration::try_from(ago).unwrap_or(jiff::SignedDuration::MAX);
+    rfc3339(
+        jiff::Timestamp::now()
+            .checked_sub(ago)
+            .unwrap_or(jiff::Timestamp::MIN),
+    )
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::alert::Alert;
 use crate::outputs::{Filter, Output, Route};
-use crate::state::{State, StateError};
+use crate::state::{State, StateError, now_ms};
 
 /// How failed deliveries are retried.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,10 +65,6 @@ fn random_unit() -> f64 {
             .as_nanos(),
     );
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 /// The outputs an alert is queued for: their keys and filters.

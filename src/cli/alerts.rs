@@ -44,14 +44,7 @@ pub(crate) fn run(args: Args) -> u8 {
         );
         return 0;
     }
-    // Further back than time goes is everything.
-    let since = args.since.map(|d| {
-        jiff::Timestamp::now()
-            .checked_sub(jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX))
-            .unwrap_or(jiff::Timestamp::MIN)
-            .strftime("%Y-%m-%dT%H:%M:%SZ")
-            .to_string()
-    });
+    let since = args.since.map(crate::alert::rfc3339_ago);
     let history = State::open(&path).and_then(|state| {
         let alerts = state.alerts(since.as_deref(), args.rule.as_deref())?;
         Ok((state, alerts))

@@ -94,14 +94,7 @@ impl State {
         let group = throttle.group(alert);
         let leader: Option<String> = match &group {
             Some(g) => {
-                let since = jiff::Timestamp::now()
-                    .checked_sub(
-                        jiff::SignedDuration::try_from(throttle.window)
-                            .unwrap_or(jiff::SignedDuration::MAX),
-                    )
-                    .unwrap_or(jiff::Timestamp::MIN)
-                    .strftime("%Y-%m-%dT%H:%M:%SZ")
-                    .to_string();
+                let since = crate::alert::rfc3339_ago(throttle.window);
                 self.conn
                     .query_row(
                         "SELECT id FROM alerts WHERE throttle_group = ?1 AND suppressed = 0 AND time >= ?2

@@ -14,6 +14,7 @@ mod outbox;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use alerts::{Recorded, Throttle};
+pub(crate) use outbox::now_ms;
 pub use outbox::{Delivery, DeliveryStatus, Queued};
 
 /// Errors of the state store; each names the database file.

@@ -35,7 +35,8 @@ pub struct Delivery {
     pub last_error: Option<String>,
 }
 
-fn now_ms() -> i64 {
+/// Now, in milliseconds since the epoch: how the outbox keeps time.
+pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
