@@ -22,6 +22,19 @@ pub enum Input {
 }
 
 impl Input {
+    /// A file named by the user (on the command line, in a test case): its articles' `source`
+    /// is the name of the folder it is in, as for a folder walked.
+    pub fn file(path: PathBuf) -> Input {
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Input::File {
+            source: folder_name(folder),
+            path,
+        }
+    }
+
     /// The name shown for this input and recorded as the article's path.
     pub fn path(&self) -> &Path {
         match self {
@@ -108,14 +121,7 @@ pub fn expand(paths: &[PathBuf]) -> Vec<Result<Input, Error>> {
             }
         };
         if !meta.is_dir() {
-            inputs.push(Ok(Input::File {
-                path: path.clone(),
-                source: folder_name(
-                    path.parent()
-                        .filter(|p| !p.as_os_str().is_empty())
-                        .unwrap_or(Path::new(".")),
-                ),
-            }));
+            inputs.push(Ok(Input::file(path.clone())));
             continue;
         }
         let source = folder_name(path);

@@ -264,3 +264,38 @@ fn definitions_describe_the_rule_api_for_editors() {
     let scope = std::fs::read_to_string(s.path().join("defs/__scope__.d.rhai")).unwrap();
     assert!(scope.contains("let article: Article;"), "{scope}");
 }
+
+#[test]
+fn scan_explain_and_test_see_the_same_article_source() {
+    let s = Sandbox::new();
+    s.rule(
+        "source",
+        r#"alert(#{ message: "from " + article.source, source: article.source });"#,
+    );
+    s.write("a.txt", "Here\n\nbody\n");
+    let scanned = s.run(&["scan", "--format", "json", "a.txt"]).alerts();
+    let source = scanned[0]["fields"]["source"].as_str().unwrap().to_string();
+    assert_eq!(
+        source,
+        s.path()
+            .canonicalize()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+    );
+    let explained = s.run(&["explain", "source", "a.txt"]);
+    assert!(
+        explained.stdout.contains(&format!("from {source}")),
+        "{}",
+        explained.stdout
+    );
+    // A test case's article file is read like scan reads it (also within its size limit).
+    s.write("rules/cases/a.txt", "Here\n\nbody\n");
+    s.write(
+        "rules/source.test.yaml",
+        "- name: a file beside the rule\n  article: cases/a.txt\n  expect: [{ message: \"from cases\" }]\n",
+    );
+    let tested = s.run(&["test"]);
+    assert_eq!(tested.code, 0, "{}{}", tested.stdout, tested.stderr);
+}

@@ -49,14 +49,7 @@ pub(crate) fn run(args: Args) -> u8 {
     let input = if args.article.as_os_str() == "-" {
         Input::Stdin
     } else {
-        Input::File {
-            source: args
-                .article
-                .parent()
-                .and_then(|p| p.file_name())
-                .map_or_else(|| "articles".into(), |n| n.to_string_lossy().into_owned()),
-            path: args.article.clone(),
-        }
+        Input::file(args.article.clone())
     };
     let articles = match input
         .read(loaded.config.limits.max_file_size)

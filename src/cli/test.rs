@@ -13,6 +13,7 @@ use walkdir::WalkDir;
 
 use crate::article::{self, Article};
 use crate::rules::Ruleset;
+use crate::sources::Input;
 use crate::{Alert, Error};
 
 #[derive(clap::Args, Debug)]
@@ -56,7 +57,14 @@ struct InlineArticle {
 }
 
 pub(crate) fn run(args: Args) -> u8 {
-    let (super::Loaded { rules_dir: dir, .. }, rules) = match args.setup.load_rules_or_exit() {
+    let (
+        super::Loaded {
+            rules_dir: dir,
+            config,
+            ..
+        },
+        rules,
+    ) = match args.setup.load_rules_or_exit() {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -96,7 +104,7 @@ pub(crate) fn run(args: Args) -> u8 {
             if !(name.contains(filter) || case.name.contains(filter)) {
                 continue;
             }
-            match run_case(&rules, &name, &file, &case) {
+            match run_case(&rules, &name, &file, &case, config.limits.max_file_size) {
                 Ok(()) => {
                     println!("ok      {name}: {}", case.name);
                     report.passed += 1;
@@ -149,11 +157,12 @@ fn rule_of(dir: &Path, file: &Path) -> String {
         .to_string()
 }
 
-/// Every `*.test.yaml` under `dir`, sorted.
+/// Every `*.test.yaml` under `dir`, sorted; hidden files and folders skipped, as for rules.
 fn test_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = WalkDir::new(dir)
         .follow_links(true)
         .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
         .filter_map(Result::ok)
         .filter(|e| {
             e.file_type().is_file() && e.file_name().to_string_lossy().ends_with(".test.yaml")
@@ -180,8 +189,14 @@ fn parse_cases(text: &str, file: &Path) -> Result<Vec<Case>, String> {
 }
 
 /// Runs one case; the error says what differed.
-fn run_case(rules: &Ruleset, rule: &str, file: &Path, case: &Case) -> Result<(), String> {
-    let articles = articles(file, &case.article)?;
+fn run_case(
+    rules: &Ruleset,
+    rule: &str,
+    file: &Path,
+    case: &Case,
+    max_file_size: u64,
+) -> Result<(), String> {
+    let articles = articles(file, &case.article, max_file_size)?;
     let mut alerts: Vec<Alert> = Vec::new();
     let mut errors = Vec::new();
     for a in &articles {
@@ -242,21 +257,23 @@ fn run_case(rules: &Ruleset, rule: &str, file: &Path, case: &Case) -> Result<(),
 }
 
 /// The case's article(s): a file read like `scan` reads it, or the inline map.
-fn articles(test_file: &Path, spec: &ArticleSpec) -> Result<Vec<Article>, String> {
+fn articles(
+    test_file: &Path,
+    spec: &ArticleSpec,
+    max_file_size: u64,
+) -> Result<Vec<Article>, String> {
     match spec {
         ArticleSpec::File(rel) => {
-            let path = test_file.parent().unwrap_or(Path::new(".")).join(rel);
-            let bytes =
-                std::fs::read(&path).map_err(|e| format!("article {}: {e}", path.display()))?;
-            let source = path
-                .parent()
-                .and_then(|p| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned());
-            article::ingest(&bytes, &path)
+            // Read as `scan` reads a file it is given: same source, same size limit.
+            let input = Input::file(test_file.parent().unwrap_or(Path::new(".")).join(rel));
+            let bytes = input
+                .read(max_file_size)
+                .map_err(|e| format!("article {e}"))?;
+            article::ingest(&bytes, input.path())
                 .map(|list| {
                     list.into_iter()
                         .map(|mut a| {
-                            a.source = a.source.or_else(|| source.clone());
+                            a.source.get_or_insert_with(|| input.source().to_string());
                             a
                         })
                         .collect()
