@@ -1,4 +1,4 @@
-//! The event source: `notify` watchers turned into a stream of [`Msg`]s.
+//! The event source: `notify` watchers turned into a stream of [`Watched`] events.
 //!
 //! Kept apart from what the daemon does with events (as watchexec does): this file knows
 //! notify's event kinds and nothing of state, rules or outputs. The notify callback never
@@ -13,22 +13,16 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
-/// What the daemon's loop receives.
+/// What the watchers report. The daemon turns it into its own messages (`From<Watched>`):
+/// this module knows nothing of what is done with it.
 #[derive(Debug)]
-pub enum Msg {
+pub enum Watched {
     /// A file-system change under a watched folder.
     Fs(Change),
     /// Events were lost (queue overflow, watcher error): walk everything again.
     Rescan(String),
     /// Something under the rules folder changed.
     RulesChanged,
-    /// A signal arrived (SIGINT, SIGTERM, SIGHUP).
-    Signal(i32),
-    /// Files found by a walk of a watched folder; `evaluate` is false for the start-up walk
-    /// under `startup: skip`.
-    Found { paths: Vec<PathBuf>, evaluate: bool },
-    /// A worker finished a job.
-    Done(Box<super::worker::Outcome>),
 }
 
 /// A change to one path, reduced to what decides when to read it.
@@ -45,13 +39,13 @@ pub enum Change {
 }
 
 /// Translates one notify event.
-fn translate(event: Event) -> Vec<Msg> {
+fn translate(event: Event) -> Vec<Watched> {
     if event.need_rescan() {
-        return vec![Msg::Rescan("the kernel event queue overflowed".into())];
+        return vec![Watched::Rescan("the kernel event queue overflowed".into())];
     }
     let mut paths = event.paths;
-    let change = |f: fn(PathBuf) -> Change, paths: Vec<PathBuf>| -> Vec<Msg> {
-        paths.into_iter().map(|p| Msg::Fs(f(p))).collect()
+    let change = |f: fn(PathBuf) -> Change, paths: Vec<PathBuf>| -> Vec<Watched> {
+        paths.into_iter().map(|p| Watched::Fs(f(p))).collect()
     };
     match event.kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => change(Change::Completed, paths),
@@ -64,9 +58,9 @@ fn translate(event: Event) -> Vec<Msg> {
             let from = paths.pop().expect("two paths");
             // inotify reports the new name first, on its own (`To`): read the file once.
             if cfg!(target_os = "linux") {
-                vec![Msg::Fs(Change::Gone(from))]
+                vec![Watched::Fs(Change::Gone(from))]
             } else {
-                vec![Msg::Fs(Change::Gone(from)), Msg::Fs(arrived(to))]
+                vec![Watched::Fs(Change::Gone(from)), Watched::Fs(arrived(to))]
             }
         }
         EventKind::Modify(ModifyKind::Name(_)) => change(arrived, paths),
@@ -102,14 +96,14 @@ fn arrived(path: PathBuf) -> Change {
 
 /// Forwards translated events to the daemon's loop without ever blocking.
 #[derive(Clone)]
-struct Forward {
-    tx: SyncSender<Msg>,
+struct Forward<T> {
+    tx: SyncSender<T>,
     overflowed: Arc<AtomicBool>,
 }
 
-impl Forward {
-    fn send(&self, msg: Msg) {
-        match self.tx.try_send(msg) {
+impl<T: From<Watched>> Forward<T> {
+    fn send(&self, event: Watched) {
+        match self.tx.try_send(T::from(event)) {
             Ok(()) | Err(TrySendError::Disconnected(_)) => {}
             Err(TrySendError::Full(_)) => {
                 if !self.overflowed.swap(true, Ordering::SeqCst) {
@@ -178,17 +172,17 @@ fn subfolders(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Starts watching `roots` (recursively, see [`FolderWatcher::watch_tree`]), sending
-/// [`Msg::Fs`] and [`Msg::Rescan`] to `tx`. `overflowed` is set when `tx` was full and events
+/// [`Watched::Fs`] and [`Watched::Rescan`] to `tx`. `overflowed` is set when `tx` was full and events
 /// were dropped.
-pub fn watch_folders(
+pub fn watch_folders<T: From<Watched> + Send + 'static>(
     roots: &[PathBuf],
-    tx: SyncSender<Msg>,
+    tx: SyncSender<T>,
     overflowed: Arc<AtomicBool>,
 ) -> notify::Result<FolderWatcher> {
     let fwd = Forward { tx, overflowed };
     let watcher = notify::recommended_watcher(move |res: notify::Result<Event>| match res {
         Ok(event) => translate(event).into_iter().for_each(|m| fwd.send(m)),
-        Err(e) => fwd.send(Msg::Rescan(format!("watcher error: {e}"))),
+        Err(e) => fwd.send(Watched::Rescan(format!("watcher error: {e}"))),
     })?;
     let mut folders = FolderWatcher { watcher };
     for root in roots {
@@ -197,8 +191,11 @@ pub fn watch_folders(
     Ok(folders)
 }
 
-/// Starts watching the rules folder, sending [`Msg::RulesChanged`] for changes to `.rhai` files.
-pub fn watch_rules(dir: &Path, tx: SyncSender<Msg>) -> notify::Result<FolderWatcher> {
+/// Starts watching the rules folder, sending [`Watched::RulesChanged`] for changes to `.rhai` files.
+pub fn watch_rules<T: From<Watched> + Send + 'static>(
+    dir: &Path,
+    tx: SyncSender<T>,
+) -> notify::Result<FolderWatcher> {
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<Event>| {
         let relevant = match &res {
             Ok(e) => {
@@ -210,7 +207,7 @@ pub fn watch_rules(dir: &Path, tx: SyncSender<Msg>) -> notify::Result<FolderWatc
             Err(_) => true,
         };
         if relevant {
-            let _ = tx.try_send(Msg::RulesChanged);
+            let _ = tx.try_send(T::from(Watched::RulesChanged));
         }
     })?;
     watcher
@@ -285,6 +282,6 @@ mod tests {
             [r#"Fs(Completed("/i/a.txt"))"#]
         );
         let overflow = Event::new(EventKind::Other).set_flag(Flag::Rescan);
-        assert!(matches!(translate(overflow)[0], Msg::Rescan(_)));
+        assert!(matches!(translate(overflow)[0], Watched::Rescan(_)));
     }
 }

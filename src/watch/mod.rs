@@ -41,7 +41,7 @@ use crate::rules::Ruleset;
 use crate::state::Recorded;
 use crate::state::State;
 use errorlog::ErrorLog;
-use events::{Change, FolderWatcher, Msg};
+use events::{Change, FolderWatcher, Watched};
 use roots::{Root, Walker};
 use worker::{Job, Outcome, Shared};
 
@@ -58,6 +58,35 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(1300);
 
 /// How much longer a stop waits for the outputs to record what they delivered.
 const OUTPUTS_GRACE: Duration = Duration::from_millis(400);
+
+/// What the daemon's loop receives: from the watchers, the signal thread, the walker and the
+/// workers.
+#[derive(Debug)]
+enum Msg {
+    /// A file-system change under a watched folder.
+    Fs(Change),
+    /// Events were lost (queue overflow, watcher error): walk everything again.
+    Rescan(String),
+    /// Something under the rules folder changed.
+    RulesChanged,
+    /// A signal arrived (SIGINT, SIGTERM, SIGHUP).
+    Signal(i32),
+    /// Files found by a walk of a watched folder; `evaluate` is false for the start-up walk
+    /// under `startup: skip`.
+    Found { paths: Vec<PathBuf>, evaluate: bool },
+    /// A worker finished a job.
+    Done(Box<Outcome>),
+}
+
+impl From<Watched> for Msg {
+    fn from(event: Watched) -> Msg {
+        match event {
+            Watched::Fs(change) => Msg::Fs(change),
+            Watched::Rescan(why) => Msg::Rescan(why),
+            Watched::RulesChanged => Msg::RulesChanged,
+        }
+    }
+}
 
 /// Everything `watch` needs, resolved by the command line.
 pub struct Options {

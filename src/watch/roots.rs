@@ -6,7 +6,7 @@ use std::sync::mpsc::{self, SyncSender};
 
 use walkdir::WalkDir;
 
-use super::events::Msg;
+use super::Msg;
 use super::filter::PathFilter;
 use crate::config::{Config, WatchConfig};
 

@@ -11,7 +11,7 @@ use std::time::UNIX_EPOCH;
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
-use super::events::Msg;
+use super::Msg;
 use crate::alert::Alert;
 use crate::article;
 use crate::rules::{RuleError, Ruleset};
