@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  notify threads ─┐                      ┌─► workers (read, hash, ingest, evaluate) ─┐
-//!  walk threads ───┼─► Msg channel ─► loop ┤                                            │
+//!  walker thread ──┼─► Msg channel ─► loop ┤                                            │
 //!  signal thread ──┘        ▲             └─► state (one writer) ─► outputs            │
 //!                           └──────────────────── Msg::Done ◄─────────────────────────┘
 //! ```
