@@ -311,3 +311,27 @@ fn limits_too_large_to_honour_are_problems_and_huge_durations_do_not_crash() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.alerts().len(), 1);
 }
+
+#[test]
+fn a_string_limit_too_small_for_the_articles_is_a_problem() {
+    let s = Sandbox::new();
+    s.write("rules/x.rhai", "//! Every article.\nalert(\"x\");\n");
+    s.write(
+        "small.yaml",
+        "limits:\n  max_file_size: 1MiB\n  rule_max_string_size: 1MiB\n",
+    );
+    let run = s.run(&["check", "--config", "small.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "small.yaml:3:3: limits.rule_max_string_size: 1048576 bytes is less than twice"
+        ),
+        "{}",
+        run.stdout
+    );
+    s.write(
+        "fits.yaml",
+        "limits:\n  max_file_size: 1MiB\n  rule_max_string_size: 2MiB\n",
+    );
+    assert_eq!(s.run(&["check", "--config", "fits.yaml"]).code, 0);
+}

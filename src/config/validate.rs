@@ -139,6 +139,20 @@ impl Section for LimitsConfig {
             .filter(|(_, zero, _)| *zero)
             .map(|(key, _, default)| positive(at.key(key), &default))
             .collect();
+        // `article.body` is a Rhai string: it must fit, decoded (Latin-1 can double in UTF-8).
+        if self.rule_max_string_size != 0
+            && self.rule_max_string_size < self.max_file_size.saturating_mul(2)
+        {
+            problems.push(Problem::new(
+                at.key("rule_max_string_size"),
+                format!(
+                    "{} bytes is less than twice limits.max_file_size ({} bytes): rules could not read the larger articles; raise it to at least {}",
+                    self.rule_max_string_size,
+                    self.max_file_size,
+                    self.max_file_size.saturating_mul(2)
+                ),
+            ));
+        }
         // Articles keep their word offsets in 32 bits.
         if self.max_file_size > MAX_FILE_SIZE {
             problems.push(Problem::new(
