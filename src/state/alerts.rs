@@ -52,7 +52,9 @@ pub enum Recorded {
 impl State {
     /// Records `alert` and queues it for each of `outputs`, unless its id is already recorded
     /// or `throttle` suppresses it. All or nothing: an alert recorded is queued too, also when
-    /// the process dies halfway (a recorded alert is never offered again).
+    /// the process dies halfway (a recorded alert is never offered again). Inside a
+    /// [`batch`](State::batch) the batch's transaction gives that, so an error here must end
+    /// the batch (`?`); alone, a savepoint does.
     pub fn record_alert(
         &self,
         alert: &Alert,
@@ -60,17 +62,22 @@ impl State {
         outputs: &[&str],
     ) -> Result<Recorded, StateError> {
         let e = |e| self.error(e);
-        // A savepoint works alone and inside a `batch` transaction alike.
-        self.conn
-            .execute_batch("SAVEPOINT record_alert")
-            .map_err(e)?;
-        let recorded = self.record_alert_in_savepoint(alert, throttle, outputs);
-        let end = if recorded.is_ok() {
-            "RELEASE record_alert"
-        } else {
-            "ROLLBACK TO record_alert; RELEASE record_alert"
+        // Inside a `batch`, the transaction is all or nothing already (an error ends it).
+        if !self.conn.is_autocommit() {
+            return self.record_alert_in_savepoint(alert, throttle, outputs);
+        }
+        let run = |sql: &str| {
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut st| st.execute([]))
+                .map(drop)
         };
-        self.conn.execute_batch(end).map_err(e)?;
+        run("SAVEPOINT record_alert").map_err(e)?;
+        let recorded = self.record_alert_in_savepoint(alert, throttle, outputs);
+        if recorded.is_err() {
+            run("ROLLBACK TO record_alert").map_err(e)?;
+        }
+        run("RELEASE record_alert").map_err(e)?;
         recorded
     }
 
@@ -243,17 +250,14 @@ mod tests {
             state.alert("1").unwrap().is_none(),
             "recorded but never queued"
         );
-        // Inside a batch too, and the batch goes on.
+        // Inside a batch, the error ends the batch and nothing of it is kept.
         let in_batch = state.batch(|s| {
-            assert!(
-                s.record_alert(&alert("2", "r", "x"), &off, &["out"])
-                    .is_err()
-            );
-            s.record_alert(&alert("3", "r", "x"), &off, &[])
+            s.record_alert(&alert("3", "r", "x"), &off, &[])?;
+            s.record_alert(&alert("2", "r", "x"), &off, &["out"])
         });
-        assert_eq!(in_batch.unwrap(), Recorded::New);
+        assert!(in_batch.is_err());
         assert!(state.alert("2").unwrap().is_none());
-        assert!(state.alert("3").unwrap().is_some());
+        assert!(state.alert("3").unwrap().is_none());
         state.conn.execute_batch("DROP TRIGGER fail").unwrap();
         assert_eq!(
             state
