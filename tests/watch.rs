@@ -220,6 +220,13 @@ fn rules_reload_while_running_and_a_broken_rule_keeps_its_last_good_version() {
     let alerts = wait_for_lines(&out, 5, WAIT);
     assert_eq!(alerts.len(), 5);
     assert_eq!(alerts[4]["message"], "v2: D");
+
+    // A SIGHUP (`systemctl reload`) keeps the last good version too.
+    d.signal("HUP");
+    d.wait_for_log("config reloaded", WAIT);
+    s.write("inbox/e.txt", "E\n\nbody\n");
+    let alerts = wait_for_lines(&out, 6, WAIT);
+    assert_eq!(alerts[5]["message"], "v2: E", "{}", d.log());
     drop(d);
 }
 

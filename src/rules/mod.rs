@@ -189,7 +189,12 @@ impl Ruleset {
     /// its last good version from `self`, while its problem is reported in
     /// [`diagnostics`](Ruleset::diagnostics). The prefilter stays on or off as in `self`.
     pub fn reload(&self, dir: impl AsRef<Path>) -> Result<Ruleset, Error> {
-        let set = Ruleset::load_keeping(dir.as_ref(), self.limits.clone(), Some(self))?;
+        self.reload_with(dir, self.limits.clone())
+    }
+
+    /// [`Ruleset::reload`] under new limits (a config re-read).
+    pub fn reload_with(&self, dir: impl AsRef<Path>, limits: Limits) -> Result<Ruleset, Error> {
+        let set = Ruleset::load_keeping(dir.as_ref(), limits, Some(self))?;
         Ok(set.with_prefilter(self.has_prefilter()))
     }
 

@@ -455,7 +455,22 @@ impl Daemon {
             opts.rules_dir = dir.clone();
         }
         let applied = roots::resolve(&opts.paths, &opts.config).and_then(|roots| {
-            let rules = load_rules(&opts.rules_dir, &opts.config)?;
+            // The same folder: a rule that no longer compiles keeps its last good version,
+            // as on any edit. Another folder: its rules as they are.
+            let rules = if opts.rules_dir == self.opts.rules_dir {
+                let rules = self
+                    .shared
+                    .rules
+                    .load()
+                    .reload_with(&opts.rules_dir, opts.config.limits.rules())
+                    .map_err(|e| e.to_string())?;
+                for d in rules.diagnostics() {
+                    tracing::error!("{d} (the rule keeps its last good version, if it had one)");
+                }
+                rules
+            } else {
+                load_rules(&opts.rules_dir, &opts.config)?
+            };
             let routes = outputs::build(&opts.config.outputs)?;
             let abs: Vec<PathBuf> = roots.iter().map(|r| r.abs.clone()).collect();
             let watcher = events::watch_folders(&abs, self.tx.clone(), self.overflowed.clone())
