@@ -10,7 +10,7 @@ pub(crate) struct Args {
     dir: PathBuf,
 }
 
-const CONFIG: &str = r#"# newswatch configuration: every key is optional. See the README for all of them.
+const CONFIG: &str = r#"# newswatch configuration: every key is optional (see "Configuration" in the README).
 watch:
   - path: inbox              # folders to watch (recursively)
 rules: rules                 # rule files: rules/**/*.rhai
