@@ -263,6 +263,10 @@ fn definitions_describe_the_rule_api_for_editors() {
     assert!(!api.contains("EvalAltResult"));
     let scope = std::fs::read_to_string(s.path().join("defs/__scope__.d.rhai")).unwrap();
     assert!(scope.contains("let article: Article;"), "{scope}");
+    // Not what rules may not call.
+    let builtin = std::fs::read_to_string(s.path().join("defs/__builtin__.d.rhai")).unwrap();
+    assert!(!builtin.contains("fn eval("), "eval is offered");
+    assert!(builtin.contains("fn is_shared("), "the rest is kept");
 }
 
 #[test]

@@ -100,6 +100,11 @@ pub fn write_definitions(dir: &std::path::Path) -> std::io::Result<()> {
     let mut scope = rhai::Scope::new();
     scope.push("article", api::ArticleRef::placeholder());
     engine.definitions_with_scope(&scope).write_to_dir(dir)?;
+    // Rhai lists `eval` among the built-ins although the engine refuses it: an editor must not
+    // offer what no rule may call.
+    let builtin = dir.join("__builtin__.d.rhai");
+    let kept = without_functions(&std::fs::read_to_string(&builtin)?, &["eval"]);
+    std::fs::write(&builtin, kept)?;
     let path = dir.join("__static__.d.rhai");
     let generated = std::fs::read_to_string(&path)?;
     let ours = |line: &str| {
@@ -115,6 +120,28 @@ pub fn write_definitions(dir: &std::path::Path) -> std::io::Result<()> {
         }
     }
     std::fs::write(path, format!("module static;\n\n{out}"))
+}
+
+/// `definitions` without the declarations of `names`, each with the doc comment above it.
+fn without_functions(definitions: &str, names: &[&str]) -> String {
+    let mut out = String::new();
+    let mut docs = String::new();
+    for line in definitions.lines() {
+        if line.starts_with("///") {
+            docs.push_str(line);
+            docs.push('\n');
+            continue;
+        }
+        let dropped = names.iter().any(|n| line.starts_with(&format!("fn {n}(")));
+        if !dropped {
+            out.push_str(&docs);
+            out.push_str(line);
+            out.push('\n');
+        }
+        docs.clear();
+    }
+    out.push_str(&docs);
+    out
 }
 
 const API_NAMES: &[&str] = &[
