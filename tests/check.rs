@@ -335,3 +335,35 @@ fn a_string_limit_too_small_for_the_articles_is_a_problem() {
     );
     assert_eq!(s.run(&["check", "--config", "fits.yaml"]).code, 0);
 }
+
+#[test]
+fn article_inside_a_function_or_closure_is_a_compile_error_with_its_position() {
+    let s = Sandbox::new();
+    s.write(
+        "rules/closure.rhai",
+        "//! Broken.\nlet f = |x| article.title + x;\nalert(f.call(\"!\"));\n",
+    );
+    s.write(
+        "rules/function.rhai",
+        "//! Broken.\nfn t() { article.title }\nalert(t());\n",
+    );
+    s.write(
+        "rules/passed.rhai",
+        "//! Fine.\nlet f = |a, x| a.title + x;\nfn t(a) { a.title }\nalert(f.call(article, t(article)));\n",
+    );
+    let run = s.run(&["check"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("rules/closure.rhai:2:13: `article` is not visible"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("rules/function.rhai:2:10: `article` is not visible"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("passed.rhai"), "{}", run.stdout);
+}

@@ -301,6 +301,13 @@ impl Ruleset {
         let mut scope = Scope::new();
         scope.push("article", ());
         match self.engine.compile_with_scope(&scope, source) {
+            Ok(ast) if let Some(at) = sandbox::article_in_function(&ast) => Err(Diagnostic::at(
+                path,
+                at,
+                "`article` is not visible inside a function or closure (they see only their \
+                 parameters): pass it in, e.g. `|a, x| a.title` called as `f.call(article, x)`"
+                    .into(),
+            )),
             Ok(ast) => Ok(Rule {
                 name: name.into(),
                 path: path.to_path_buf(),

@@ -122,6 +122,32 @@ pub fn write_definitions(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::write(path, format!("module static;\n\n{out}"))
 }
 
+/// Where a function or closure of `ast` names `article`, which it cannot see: Rhai functions
+/// see only their parameters, so the rule would fail on every article. Found at compile time
+/// instead. Rules that name a parameter `article` are left alone.
+pub(super) fn article_in_function(ast: &rhai::AST) -> Option<rhai::Position> {
+    if ast.iter_functions().any(|f| {
+        f.params
+            .iter()
+            .any(|p| p.trim_start().starts_with("article"))
+    }) {
+        return None;
+    }
+    let mut found = None;
+    ast.clone_functions_only()
+        .walk(&mut |path: &[rhai::ASTNode]| {
+            if let Some(rhai::ASTNode::Expr(e @ rhai::Expr::Variable(x, ..))) = path.last()
+                && x.2.is_empty()
+                && x.1 == "article"
+            {
+                found = Some(e.start_position());
+                return false;
+            }
+            true
+        });
+    found
+}
+
 /// `definitions` without the declarations of `names`, each with the doc comment above it.
 fn without_functions(definitions: &str, names: &[&str]) -> String {
     let mut out = String::new();
