@@ -15,10 +15,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         .parse(bytes)
         .filter(|m| !m.headers().is_empty())
         .ok_or("not an email message (no headers)")?;
-    let title = message
-        .subject()
-        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-        .unwrap_or_default();
+    let title = message.subject().map(super::one_line).unwrap_or_default();
     let part_text = |id: &u32| match &message.part(*id)?.body {
         PartType::Text(text) => Some(text.replace("\r\n", "\n").trim().to_string()),
         PartType::Html(markup) => Some(html::to_text(markup)),

@@ -114,7 +114,7 @@ fn articles(feed: Feed) -> Parsed {
     let source = feed
         .title
         .as_ref()
-        .map(|t| one_line(&text_of(t)))
+        .map(|t| super::one_line(&text_of(t)))
         .filter(|t| !t.is_empty());
     let articles = feed
         .entries
@@ -132,7 +132,7 @@ fn article(entry: Entry) -> Option<Article> {
     let title = entry
         .title
         .as_ref()
-        .map(|t| one_line(&text_of(t)))
+        .map(|t| super::one_line(&text_of(t)))
         .unwrap_or_default();
     let body = entry
         .content
@@ -198,10 +198,6 @@ fn text_of(t: &Text) -> String {
     } else {
         html::to_text(&t.content)
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

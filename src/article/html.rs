@@ -99,7 +99,7 @@ static SELECT: LazyLock<Selectors> = LazyLock::new(|| {
 fn attr(doc: &Html, selector: &Selector, name: &str) -> Option<String> {
     doc.select(selector)
         .filter_map(|e| e.attr(name))
-        .map(collapse)
+        .map(super::one_line)
         .find(|v| !v.is_empty())
 }
 
@@ -110,12 +110,8 @@ fn content(doc: &Html, selector: &Selector) -> Option<String> {
 /// The visible text of the first matching element that has some, on one line.
 fn first_text(doc: &Html, selector: &Selector) -> Option<String> {
     doc.select(selector)
-        .map(|e| collapse(&visible_text(e)))
+        .map(|e| super::one_line(&visible_text(e)))
         .find(|t| !t.is_empty())
-}
-
-fn collapse(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The body text: the `<article>` with the most text, else `<main>`, else `<body>`.

@@ -83,7 +83,7 @@ pub(super) fn strip_tags(markup: &str) -> String {
             _ => {}
         }
     }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    super::one_line(&text)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

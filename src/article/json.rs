@@ -99,7 +99,7 @@ fn article(item: Value) -> Result<Article, String> {
             _ => None,
         }
     };
-    let title = take(&["title"]).map(|t| one_line(&t));
+    let title = take(&["title"]).map(|t| super::one_line(&t));
     let body = take(BODY_KEYS).map(|b| {
         if looks_like_html(&b) {
             html::to_text(&b)
@@ -135,10 +135,6 @@ fn scalar_or_list(v: &Value) -> bool {
 /// Scrapers store bodies as text or as HTML; a closing tag or `<br` tells them apart.
 fn looks_like_html(text: &str) -> bool {
     text.contains("</") || text.contains("<br") || text.contains("<p>")
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -184,6 +184,12 @@ pub fn ingest_with_warnings(bytes: &[u8], path: &Path) -> Result<Parsed, Error> 
     Ok(parsed)
 }
 
+/// `text` on one line: runs of white space (line breaks included) as single spaces, none at
+/// the ends — for titles and other one-line fields, whatever the format did with them.
+pub(crate) fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
