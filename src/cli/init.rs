@@ -54,9 +54,13 @@ pub(crate) fn run(args: Args) -> u8 {
         ("examples/deepseek.txt", ARTICLE),
     ];
     for sub in ["rules", "inbox", "examples"] {
+        let existed = dir.join(sub).is_dir();
         if let Err(e) = std::fs::create_dir_all(dir.join(sub)) {
             eprintln!("error: cannot create {}: {e}", dir.join(sub).display());
             return 2;
+        }
+        if sub == "inbox" && !existed {
+            println!("created {}/", dir.join(sub).display());
         }
     }
     for (rel, content) in files {
@@ -74,9 +78,22 @@ pub(crate) fn run(args: Args) -> u8 {
     } else {
         format!("cd {} && ", dir.display())
     };
-    println!("\nNext:\n  {cd}newswatch test                  # run the example rule's tests");
-    println!("  newswatch scan examples/deepseek.txt  # try the rule on an article");
-    println!("  newswatch watch                 # then drop articles into inbox/");
+    let next = [
+        (
+            format!("{cd}newswatch test"),
+            "run the example rule's tests",
+        ),
+        (
+            "newswatch scan examples/deepseek.txt".into(),
+            "try the rule on an article",
+        ),
+        ("newswatch watch".into(), "then drop articles into inbox/"),
+    ];
+    let width = next.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
+    println!("\nNext:");
+    for (command, what) in next {
+        println!("  {command:<width$}  # {what}");
+    }
     0
 }
 
