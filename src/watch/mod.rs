@@ -54,10 +54,11 @@ const PERIODIC_RESCAN: Duration = Duration::from_secs(15 * 60);
 /// Rule changes are applied once the rules folder is quiet this long (editors write twice).
 const RULES_QUIET: Duration = Duration::from_millis(150);
 /// Time allowed to finish the work in hand after SIGINT/SIGTERM.
-const SHUTDOWN_GRACE: Duration = Duration::from_millis(1300);
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(1200);
 
-/// How much longer a stop waits for the outputs to record what they delivered.
-const OUTPUTS_GRACE: Duration = Duration::from_millis(400);
+/// All a stop may take, outputs recording their deliveries in hand included: DESIGN allows two
+/// seconds, and the process still has to exit.
+const STOP_BUDGET: Duration = Duration::from_millis(1500);
 
 /// What the daemon's loop receives: from the watchers, the signal thread, the walker and the
 /// workers.
@@ -517,7 +518,8 @@ impl Daemon {
         tracing::info!("stopping: finishing the files in hand");
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.jobs = None;
-        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        let started = Instant::now();
+        let deadline = started + SHUTDOWN_GRACE;
         while Instant::now() < deadline && !self.workers.iter().all(|w| w.is_finished()) {
             let mut done = Vec::new();
             while let Ok(msg) = self.rx.recv_timeout(Duration::from_millis(10)) {
@@ -537,7 +539,7 @@ impl Daemon {
             .collect();
         self.commit(done);
         // What the outputs have in hand is recorded too, within the two seconds of a stop.
-        if !self.outbox.stop(deadline + OUTPUTS_GRACE) {
+        if !self.outbox.stop(started + STOP_BUDGET) {
             tracing::warn!(
                 "an output was still delivering: its alert is delivered again at the next start"
             );
