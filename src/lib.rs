@@ -43,6 +43,14 @@ pub use article::{Article, ingest};
 pub use error::Error;
 pub use rules::{Diagnostic, Evaluation, Limits, RuleError, Ruleset};
 
+/// When something started now and given `timeout` must stop. A timeout from the config can be
+/// longer than `Instant` can count: that is no timeout, not a panic.
+pub(crate) fn deadline(timeout: std::time::Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + std::time::Duration::from_secs(100 * 365 * 86_400))
+}
+
 /// The text of a caught panic, for the log line that replaces it.
 #[doc(hidden)]
 pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
