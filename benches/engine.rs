@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use newswatch::{Article, Limits, Ruleset, ingest};
+use newswatch_engine::{Article, Limits, Ruleset, ingest};
 
 /// Rules compiled in the compile benchmark.
 const COMPILE_RULES: usize = 1_000;
@@ -347,7 +347,9 @@ fn bench_evaluate(c: &mut Criterion, vocab: &Vocabulary) {
     for n in EVAL_RULES {
         let rules = compile(&all[..n]);
         assert!(rules.diagnostics().is_empty());
-        let eval = rules.evaluate(&article);
+        let eval = rules
+            .evaluate(&article, std::time::SystemTime::UNIX_EPOCH)
+            .unwrap();
         assert!(
             eval.errors.is_empty(),
             "rules failed on the article: {}",
@@ -366,7 +368,11 @@ fn bench_evaluate(c: &mut Criterion, vocab: &Vocabulary) {
             group.measurement_time(Duration::from_secs(2));
         }
         group.bench_with_input(BenchmarkId::new("rules", n), &rules, |b, rules| {
-            b.iter(|| rules.evaluate(black_box(&article)))
+            b.iter(|| {
+                rules
+                    .evaluate(black_box(&article), std::time::SystemTime::UNIX_EPOCH)
+                    .unwrap()
+            })
         });
     }
     group.finish();
@@ -384,7 +390,11 @@ fn bench_without_prefilter(c: &mut Criterion, vocab: &Vocabulary) {
     for n in [1, 100, 1_000] {
         let rules = compile(&all[..n]).with_prefilter(false);
         group.bench_with_input(BenchmarkId::new("rules", n), &rules, |b, rules| {
-            b.iter(|| rules.evaluate(black_box(&article)))
+            b.iter(|| {
+                rules
+                    .evaluate(black_box(&article), std::time::SystemTime::UNIX_EPOCH)
+                    .unwrap()
+            })
         });
     }
     group.finish();
@@ -413,7 +423,13 @@ fn bench_corpus(c: &mut Criterion, vocab: &Vocabulary) {
         let run: usize = articles.iter().map(|a| rules.candidates(a).len()).sum();
         let alerts: usize = articles
             .iter()
-            .map(|a| rules.evaluate(a).alerts.len())
+            .map(|a| {
+                rules
+                    .evaluate(a, std::time::SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .alerts
+                    .len()
+            })
             .sum();
         eprintln!(
             "corpus/{n}: {} articles, {alerts} alerts; {run} rule runs of {} pairs ({:.3}%): \
@@ -426,7 +442,11 @@ fn bench_corpus(c: &mut Criterion, vocab: &Vocabulary) {
         group.bench_with_input(BenchmarkId::new("rules", n), &rules, |b, rules| {
             b.iter(|| {
                 for a in &articles {
-                    black_box(rules.evaluate(black_box(a)));
+                    black_box(
+                        rules
+                            .evaluate(black_box(a), std::time::SystemTime::UNIX_EPOCH)
+                            .unwrap(),
+                    );
                 }
             })
         });

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use crate::alert::Alert;
 use crate::outputs::{Filter, Output, Route};
 use crate::state::{State, StateError, now_ms};
+use newswatch_engine::alert::Alert;
 
 /// How failed deliveries are retried.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,13 +4,11 @@
 //! A source yields [`Input`]s and reads them with the size limit applied before a byte is read;
 //! what the bytes mean is ingest's business.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use crate::Error;
-use crate::article;
+use newswatch_engine::{Error, article};
 
 /// One thing to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,48 +51,10 @@ impl Input {
 
     /// Reads the input whole, refusing more than `max_size` bytes.
     pub fn read(&self, max_size: u64) -> Result<Vec<u8>, Error> {
-        let io = |source| Error::Io {
-            path: self.path().to_path_buf(),
-            source,
-        };
-        let too_large = |size| Error::TooLarge {
-            path: self.path().to_path_buf(),
-            size,
-            limit: max_size,
-        };
-        let mut bytes = Vec::new();
         match self {
-            Input::File { path, .. } => {
-                let file = std::fs::File::open(path).map_err(io)?;
-                let size = file.metadata().map_err(io)?.len();
-                if size > max_size {
-                    return Err(too_large(size));
-                }
-                if size == 0 {
-                    // Sizes of special files (in /proc, pipes) say nothing: read to the end.
-                    // `take` guards against one that never ends.
-                    file.take(max_size.saturating_add(1))
-                        .read_to_end(&mut bytes)
-                        .map_err(io)?;
-                } else {
-                    // The file as it was when looked at: what a writer appends meanwhile is a
-                    // change the daemon sees and reads again. No read just to meet the end.
-                    bytes.reserve_exact(size as usize);
-                    file.take(size).read_to_end(&mut bytes).map_err(io)?;
-                }
-            }
-            Input::Stdin => {
-                std::io::stdin()
-                    .lock()
-                    .take(max_size.saturating_add(1))
-                    .read_to_end(&mut bytes)
-                    .map_err(io)?;
-            }
+            Input::File { path, .. } => article::read_file(path, max_size),
+            Input::Stdin => article::read_to_limit(std::io::stdin().lock(), self.path(), max_size),
         }
-        if bytes.len() as u64 > max_size {
-            return Err(too_large(bytes.len() as u64));
-        }
-        Ok(bytes)
     }
 }
 
@@ -139,34 +99,11 @@ pub fn expand(paths: &[PathBuf]) -> Vec<Result<Input, Error>> {
                     }))
                 }
                 Ok(_) => {}
-                Err(e) => inputs.push(Err(walk_error(e, path))),
+                Err(e) => inputs.push(Err(Error::from_walk(e, path))),
             }
         }
     }
     inputs
-}
-
-/// What cannot be read inside a walked folder, said plainly.
-pub(crate) fn walk_error(e: walkdir::Error, root: &Path) -> Error {
-    let path = e.path().unwrap_or(root).to_path_buf();
-    let reason = if let Some(ancestor) = e.loop_ancestor() {
-        format!(
-            "symbolic link loop (it leads back to {})",
-            ancestor.display()
-        )
-    } else {
-        match e.io_error() {
-            Some(io) if io.kind() == std::io::ErrorKind::NotFound && path.is_symlink() => {
-                "broken symbolic link".to_string()
-            }
-            Some(io) if io.kind() == std::io::ErrorKind::PermissionDenied && path.is_dir() => {
-                "folder not readable (permission denied): its files are not read".to_string()
-            }
-            Some(io) => io.to_string(),
-            None => e.to_string(),
-        }
-    };
-    Error::Skipped { path, reason }
 }
 
 /// The last component of a folder's path (its canonical name for `.` and `..`).

@@ -59,7 +59,7 @@ fn walk(dir: &Path) -> usize {
             if p.is_dir() {
                 walk(&p)
             } else {
-                usize::from(newswatch::article::is_supported(&p))
+                usize::from(newswatch_engine::article::is_supported(&p))
             }
         })
         .sum()
@@ -187,13 +187,13 @@ fn legacy_encodings_decode_to_the_words_in_the_original() {
     for (file, words) in LEGACY {
         let path = dir.join(file);
         let bytes = std::fs::read(&path).unwrap();
-        let text: String = match newswatch::ingest(&bytes, &path) {
+        let text: String = match newswatch_engine::ingest(&bytes, &path) {
             Ok(articles) => articles
                 .iter()
                 .map(|a| format!("{}\n{}\n", a.title, a.body))
                 .collect(),
             // The CP932 page is saved as .xml: read it as the page it is.
-            Err(_) => newswatch::ingest(&bytes, &path.with_extension("html"))
+            Err(_) => newswatch_engine::ingest(&bytes, &path.with_extension("html"))
                 .unwrap()
                 .iter()
                 .map(|a| format!("{}\n{}\n", a.title, a.body))
@@ -210,7 +210,7 @@ fn legacy_encodings_decode_to_the_words_in_the_original() {
 fn a_lone_latin1_byte_in_the_bbc_is_a_pound_sign() {
     let Some(corpus) = corpus() else { return };
     let path = corpus.join("bbc/sport/199.txt");
-    let articles = newswatch::ingest(&std::fs::read(&path).unwrap(), &path).unwrap();
+    let articles = newswatch_engine::ingest(&std::fs::read(&path).unwrap(), &path).unwrap();
     assert!(
         articles[0].body.contains("a £15.8m sign"),
         "{}",

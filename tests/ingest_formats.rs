@@ -489,19 +489,20 @@ fn folders_read_every_supported_extension() {
 #[test]
 fn the_library_ingests_bytes_on_its_own() {
     let bytes = fixture("feeds/wire-tuesday.rss");
-    let articles = newswatch::ingest(&bytes, std::path::Path::new("feeds/wire.rss")).unwrap();
+    let articles =
+        newswatch_engine::ingest(&bytes, std::path::Path::new("feeds/wire.rss")).unwrap();
     assert_eq!(articles.len(), 3);
     assert_eq!(articles[0].title, "DeepSeek orders more H200 boards");
     assert_eq!(articles[0].path.as_deref(), Some("feeds/wire.rss"));
     assert_eq!(articles[0].source.as_deref(), Some("Chip Wire"));
-    let parsed = newswatch::article::ingest_with_warnings(
+    let parsed = newswatch_engine::article::ingest_with_warnings(
         &fixture("json/feed-dump.jsonl"),
         std::path::Path::new("dump.jsonl"),
     )
     .unwrap();
     assert_eq!(parsed.articles.len(), 2);
     assert_eq!(parsed.warnings.len(), 1);
-    let err = newswatch::ingest(b"{", std::path::Path::new("x.json")).unwrap_err();
+    let err = newswatch_engine::ingest(b"{", std::path::Path::new("x.json")).unwrap_err();
     assert_eq!(
         err.to_string(),
         "x.json: skipped: malformed JSON (EOF while parsing an object at line 1 column 1)"

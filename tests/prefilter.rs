@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use newswatch::{Article, Evaluation, Limits, Ruleset, ingest};
+use newswatch_engine::{Article, Evaluation, Limits, Ruleset, ingest};
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -208,7 +208,7 @@ fn articles(dir: &Path) -> Vec<Article> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if newswatch::article::is_supported(&path) {
+            } else if newswatch_engine::article::is_supported(&path) {
                 files.push(path);
             }
         }
@@ -246,8 +246,8 @@ fn same_with_and_without(make: impl Fn() -> Ruleset, articles: &[Article]) -> (u
     articles
         .par_iter()
         .map(|a| {
-            let with = shown(on.evaluate(a));
-            let without = shown(off.evaluate(a));
+            let with = shown(on.evaluate(a, std::time::SystemTime::UNIX_EPOCH).unwrap());
+            let without = shown(off.evaluate(a, std::time::SystemTime::UNIX_EPOCH).unwrap());
             assert_eq!(with, without, "{:?}: {:?}", a.path, a.title);
             assert_eq!(off.candidates(a).len(), off.rules().len());
             (on.candidates(a).len(), with.0.len())
@@ -405,6 +405,12 @@ fn every_constructor_builds_it_and_reload_keeps_the_setting() {
     }
     let article = Article::new("x", "");
     let set = loaded.with_prefilter(true);
-    assert_eq!(set.evaluate(&article).alerts.len(), 1);
+    assert_eq!(
+        set.evaluate(&article, std::time::SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .alerts
+            .len(),
+        1
+    );
     assert!(set.candidates(&Article::new("y", "")).is_empty());
 }

@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use newswatch::{Article, Limits, Ruleset};
+use newswatch_engine::{Article, Limits, Ruleset};
 
 static RULES: LazyLock<Ruleset> = LazyLock::new(|| {
     Ruleset::from_sources(
@@ -25,5 +25,5 @@ static RULES: LazyLock<Ruleset> = LazyLock::new(|| {
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let (title, body) = text.split_once('\n').unwrap_or((&text, ""));
-    let _ = RULES.evaluate(&Article::new(title, body));
+    let _ = RULES.evaluate(&Article::new(title, body), std::time::SystemTime::UNIX_EPOCH);
 });

@@ -12,5 +12,5 @@ const NAMES: &[&str] = &[
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, bytes)) = data.split_first() else { return };
     let name = NAMES[pick as usize % NAMES.len()];
-    let _ = newswatch::ingest(bytes, std::path::Path::new(name));
+    let _ = newswatch_engine::ingest(bytes, std::path::Path::new(name));
 });

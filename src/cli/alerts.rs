@@ -44,7 +44,7 @@ pub(crate) fn run(args: Args) -> u8 {
         );
         return 0;
     }
-    let since = args.since.map(crate::alert::rfc3339_ago);
+    let since = args.since.map(crate::time::rfc3339_ago);
     let history = State::open(&path).and_then(|state| {
         let alerts = state.alerts(since.as_deref(), args.rule.as_deref())?;
         Ok((state, alerts))
@@ -70,7 +70,7 @@ pub(crate) fn run(args: Args) -> u8 {
 /// One alert with its throttle and delivery status: extra keys in JSON, notes in text.
 fn show(
     printer: &mut AlertPrinter,
-    alert: &crate::Alert,
+    alert: &newswatch_engine::Alert,
     suppressed: bool,
     suppressed_count: u64,
     deliveries: &[Delivery],
@@ -85,7 +85,7 @@ fn show(
         #[derive(serde::Serialize)]
         struct Shown<'a> {
             #[serde(flatten)]
-            alert: &'a crate::Alert,
+            alert: &'a newswatch_engine::Alert,
             suppressed: bool,
             suppressed_count: u64,
             deliveries: Vec<serde_json::Value>,

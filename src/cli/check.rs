@@ -12,7 +12,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use crate::rules::{Diagnostic, Ruleset};
+use newswatch_engine::rules::{Diagnostic, Ruleset};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -56,7 +56,7 @@ pub(crate) fn run(args: Args) -> u8 {
             (config, dir)
         }
     };
-    let rules = match Ruleset::load_with(&dir, config.limits.rules()) {
+    let rules = match Ruleset::load_with(&dir, config.limits.ruleset_options()) {
         Ok(rules) => rules,
         Err(e) => {
             println!("{e}");
@@ -73,12 +73,7 @@ pub(crate) fn run(args: Args) -> u8 {
         let mut warn = |message: String| {
             warnings += 1;
             show(
-                &Diagnostic {
-                    path: rule.path().to_path_buf(),
-                    line: Some(1),
-                    column: Some(1),
-                    message: format!("warning: {message}"),
-                },
+                &Diagnostic::new(rule.path(), Some((1, 1)), format!("warning: {message}")),
                 false,
             );
         };

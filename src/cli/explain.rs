@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use crate::article;
 use crate::sources::Input;
+use newswatch_engine::article;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -66,9 +66,16 @@ pub(crate) fn run(args: Args) -> u8 {
         println!("  {}", rule.description().replace('\n', "\n  "));
     }
     let mut fired = false;
+    let mut scanner = rules.scanner();
     for mut a in articles {
         a.source.get_or_insert_with(|| input.source().to_string());
-        let e = rules.explain(&args.rule, &a).expect("the rule exists");
+        let e = match scanner.explain(&args.rule, &a, std::time::SystemTime::now()) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!("{e}");
+                return 2;
+            }
+        };
         println!("\narticle {:?} ({})", a.title, input.path().display());
         println!(
             "  prefilter: {}",

@@ -108,7 +108,7 @@ pub fn main() -> ExitCode {
         Command::Test(args) => test::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Init(args) => init::run(args),
-        Command::Definitions { dir } => match crate::rules::write_definitions(&dir) {
+        Command::Definitions { dir } => match newswatch_engine::rules::write_definitions(&dir) {
             Ok(()) => {
                 println!("wrote Rhai definitions to {}", dir.display());
                 println!(
@@ -159,8 +159,12 @@ impl Loaded {
     /// The rules folder compiled with the config's limits; a missing rules folder is logged
     /// and `Err` is the exit code (2). Rules that do not compile are left in the rule set's
     /// diagnostics for the command to report.
-    fn rules_or_exit(&self) -> Result<crate::rules::Ruleset, u8> {
-        crate::rules::Ruleset::load_with(&self.rules_dir, self.config.limits.rules()).map_err(|e| {
+    fn rules_or_exit(&self) -> Result<newswatch_engine::rules::Ruleset, u8> {
+        newswatch_engine::rules::Ruleset::load_with(
+            &self.rules_dir,
+            self.config.limits.ruleset_options(),
+        )
+        .map_err(|e| {
             tracing::error!("{e}");
             2
         })
@@ -190,7 +194,7 @@ impl Setup {
     }
 
     /// [`Setup::load`], then [`Loaded::rules_or_exit`].
-    fn load_rules_or_exit(&self) -> Result<(Loaded, crate::rules::Ruleset), u8> {
+    fn load_rules_or_exit(&self) -> Result<(Loaded, newswatch_engine::rules::Ruleset), u8> {
         let loaded = self.load_or_exit()?;
         let rules = loaded.rules_or_exit()?;
         Ok((loaded, rules))

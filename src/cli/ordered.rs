@@ -58,15 +58,17 @@ struct Shared<R> {
 }
 
 /// Runs `work` on every item on `workers.threads` threads and hands each result to
-/// `consumer`, in item order.
+/// `consumer`, in item order. Each thread calls `init` once for its own state (a scanner, say),
+/// which `work` gets with each item.
 ///
 /// Returns whether every item was consumed (false if the consumer stopped the map), or an
 /// error if no worker thread could be started. A panic in `work` or `consumer` is passed on
 /// to the caller once the other workers have stopped.
-pub(crate) fn map_in_order<T, R, C>(
+pub(crate) fn map_in_order<T, S, R, C>(
     items: &[T],
     workers: Workers,
-    work: impl Fn(&T) -> R + Sync,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, &T) -> R + Sync,
     consumer: &mut C,
 ) -> std::io::Result<bool>
 where
@@ -100,7 +102,7 @@ where
             let spawned = std::thread::Builder::new()
                 .name("newswatch-scan".into())
                 .stack_size(workers.stack_size)
-                .spawn_scoped(scope, || run.worker(&work));
+                .spawn_scoped(scope, || run.worker(&mut init(), &work));
             match spawned {
                 Ok(handle) => handles.push(handle),
                 Err(e) => failure = Some(e),
@@ -137,7 +139,7 @@ impl<T, R, C: Consumer<T, R>> Run<'_, T, R, C> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn worker(&self, work: &impl Fn(&T) -> R) {
+    fn worker<S>(&self, state: &mut S, work: &impl Fn(&mut S, &T) -> R) {
         let _stop_others_on_panic = StopOnPanic(self);
         let mut shared = self.lock();
         loop {
@@ -159,7 +161,7 @@ impl<T, R, C: Consumer<T, R>> Run<'_, T, R, C> {
             shared.next += 1;
             drop(shared);
 
-            let result = work(&self.items[i]);
+            let result = work(state, &self.items[i]);
 
             shared = self.lock();
             let slot = i - shared.handed;
@@ -279,7 +281,8 @@ mod tests {
         let done = map_in_order(
             &items,
             WORKERS,
-            |&i| {
+            || (),
+            |_, &i| {
                 // Early items finish last.
                 if i % 7 == 0 {
                     std::thread::sleep(Duration::from_micros(200));
@@ -308,7 +311,8 @@ mod tests {
         map_in_order(
             &items,
             WORKERS,
-            |_| {
+            || (),
+            |_, _| {
                 let t = taken.fetch_add(1, Ordering::SeqCst) + 1;
                 assert!(t <= consumed.load(Ordering::SeqCst) + WORKERS.window);
             },
@@ -334,7 +338,8 @@ mod tests {
         let done = map_in_order(
             &items,
             WORKERS,
-            |_| worked.fetch_add(1, Ordering::SeqCst),
+            || (),
+            |_, _| worked.fetch_add(1, Ordering::SeqCst),
             &mut Each(
                 |&i: &usize, _| {
                     consumed += 1;
@@ -357,7 +362,7 @@ mod tests {
     fn no_items_is_done_at_once() {
         let items: [u8; 0] = [];
         let mut each = Each(|_: &u8, ()| ControlFlow::Continue(()), 0);
-        assert!(map_in_order(&items, WORKERS, |_| (), &mut each).unwrap());
+        assert!(map_in_order(&items, WORKERS, || (), |_, _| (), &mut each).unwrap());
     }
 
     #[test]
@@ -365,12 +370,12 @@ mod tests {
         // The first item is done long before the others.
         let items: Vec<usize> = (0..3).collect();
         let mut each = Each(|_: &usize, ()| ControlFlow::Continue(()), 0);
-        let slow = |&i: &usize| {
+        let slow = |_: &mut (), &i: &usize| {
             if i > 0 {
                 std::thread::sleep(Duration::from_millis(50));
             }
         };
-        assert!(map_in_order(&items, WORKERS, slow, &mut each).unwrap());
+        assert!(map_in_order(&items, WORKERS, || (), slow, &mut each).unwrap());
         assert!(each.1 >= 1, "idle never called");
     }
 
@@ -381,7 +386,8 @@ mod tests {
         let _ = map_in_order(
             &items,
             WORKERS,
-            |&i| {
+            || (),
+            |_, &i| {
                 if i == 50 {
                     panic!("boom");
                 }

@@ -5,7 +5,7 @@ use std::io::{self, IsTerminal, Write};
 use anstyle::{AnsiColor, Style};
 
 use super::Format;
-use crate::alert::{Alert, Severity};
+use newswatch_engine::alert::{Alert, Severity};
 
 /// Writes alerts to stdout in one format.
 pub(crate) struct AlertPrinter {

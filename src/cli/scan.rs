@@ -6,19 +6,20 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::Format;
 use super::ordered;
 use super::print::AlertPrinter;
-use crate::article::{self, Article};
 use crate::config::{Config, OutputKind};
 use crate::outbox::{self, RetryPolicy};
 use crate::outputs::{self, Route};
-use crate::rules::{Evaluation, Ruleset};
 use crate::sources::{self, Input};
 use crate::state::{Recorded, State, Throttle};
-use crate::{Alert, Error};
+use newswatch_engine::Alert;
+use newswatch_engine::Error;
+use newswatch_engine::article::{self, Article};
+use newswatch_engine::rules::{Evaluation, Scanner};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -121,10 +122,11 @@ pub(crate) fn run(args: Args) -> u8 {
     let scanned = ordered::map_in_order(
         &inputs,
         WORKERS,
-        |input| {
+        || rules.scanner(),
+        |scanner, input| {
             // A bug in a parser must cost one file, not the whole scan.
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                scan_one(&rules, input, max_file_size)
+                scan_one(scanner, input, max_file_size)
             }))
             .unwrap_or_else(|panic| {
                 Err(Error::Malformed {
@@ -243,16 +245,21 @@ impl ordered::Consumer<Input, Result<Vec<Evaluation>, Error>> for Report {
 }
 
 /// Reads, ingests and evaluates one input.
-fn scan_one(rules: &Ruleset, input: &Input, max_file_size: u64) -> Result<Vec<Evaluation>, Error> {
+fn scan_one(
+    scanner: &mut Scanner<'_>,
+    input: &Input,
+    max_file_size: u64,
+) -> Result<Vec<Evaluation>, Error> {
     let bytes = input.read(max_file_size)?;
     let articles = article::ingest(&bytes, input.path())?;
-    Ok(articles
+    let now = SystemTime::now();
+    articles
         .into_iter()
         .map(|mut a: Article| {
             a.source.get_or_insert_with(|| input.source().to_string());
-            rules.evaluate(&a)
+            scanner.scan(&a, now)
         })
-        .collect())
+        .collect()
 }
 
 /// Where alerts go besides stdout: with `--state`, recorded (known ids are skipped) and queued
@@ -382,7 +389,7 @@ struct RuleErrorLog {
 }
 
 impl RuleErrorLog {
-    fn report(&mut self, e: &crate::RuleError, input: &Input) {
+    fn report(&mut self, e: &newswatch_engine::RuleError, input: &Input) {
         let seen = self.per_rule.entry(e.rule.clone()).or_default();
         *seen += 1;
         if *seen <= ERRORS_SHOWN_PER_RULE {

@@ -11,10 +11,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use walkdir::WalkDir;
 
-use crate::article::{self, Article};
-use crate::rules::Ruleset;
 use crate::sources::Input;
-use crate::{Alert, Error};
+use newswatch_engine::Alert;
+use newswatch_engine::Error;
+use newswatch_engine::article::{self, Article};
+use newswatch_engine::rules::Ruleset;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -199,8 +200,11 @@ fn run_case(
     let articles = articles(file, &case.article, max_file_size)?;
     let mut alerts: Vec<Alert> = Vec::new();
     let mut errors = Vec::new();
+    let mut scanner = rules.scanner();
     for a in &articles {
-        let eval = rules.evaluate(a);
+        let eval = scanner
+            .scan(a, std::time::SystemTime::now())
+            .map_err(|e| e.to_string())?;
         alerts.extend(eval.alerts.into_iter().filter(|al| al.rule == rule));
         errors.extend(
             eval.errors
@@ -280,15 +284,14 @@ fn articles(
                 })
                 .map_err(|e: Error| format!("article {e}"))
         }
-        ArticleSpec::Inline(a) => Ok(vec![Article {
-            title: a.title.clone(),
-            body: a.body.clone(),
-            url: a.url.clone(),
-            published: a.published.clone(),
-            source: a.source.clone(),
-            path: None,
-            lang: a.lang.clone(),
-            meta: a.meta.clone(),
-        }]),
+        ArticleSpec::Inline(a) => {
+            let mut article = Article::new(a.title.clone(), a.body.clone());
+            article.url.clone_from(&a.url);
+            article.published.clone_from(&a.published);
+            article.source.clone_from(&a.source);
+            article.lang.clone_from(&a.lang);
+            article.meta.clone_from(&a.meta);
+            Ok(vec![article])
+        }
     }
 }

@@ -21,14 +21,14 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::alert::Severity;
-use crate::rules::Limits;
+use newswatch_engine::alert::Severity;
+use newswatch_engine::rules::{Limits, RulesetOptions};
 use quantity::{duration, opt_duration, size};
 
-pub use quantity::{parse_duration, parse_size};
+pub use quantity::parse_duration;
 use validate::Section;
-pub use validate::{Problem, check_webhook_url, glob};
-pub use yaml::{KeyPath, Step};
+pub use validate::{check_webhook_url, glob};
+pub use yaml::KeyPath;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default)]
@@ -104,7 +104,30 @@ impl Default for LimitsConfig {
     }
 }
 
+/// The environment variable that turns the rules prefilter off (`off`, `0`, `false` or `no`):
+/// every rule then runs on every article, the reference to compare against when a result
+/// looks wrong.
+pub const PREFILTER_ENV: &str = "NEWSWATCH_PREFILTER";
+
+/// Whether `value` of [`PREFILTER_ENV`] leaves the prefilter on: anything but `off`, `0`,
+/// `false`, `no`.
+fn prefilter_on(value: Option<&str>) -> bool {
+    value.is_none_or(|v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "off" | "0" | "false" | "no"
+        )
+    })
+}
+
 impl LimitsConfig {
+    /// How rule sets are built: these limits, and the prefilter unless [`PREFILTER_ENV`] turns
+    /// it off.
+    pub fn ruleset_options(&self) -> RulesetOptions {
+        RulesetOptions::from(self.rules())
+            .prefilter(prefilter_on(std::env::var(PREFILTER_ENV).ok().as_deref()))
+    }
+
     /// The limits rules run under.
     pub fn rules(&self) -> Limits {
         Limits {
@@ -236,6 +259,7 @@ impl Config {
     }
 
     /// Parses config text; `path` is only used in error messages. Errors as [`Config::load`].
+    #[cfg(test)]
     pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
         let (config, problems) = Config::parse_all(text, path);
         first_problem(config, problems)
@@ -248,7 +272,7 @@ impl Config {
             Ok(text) => Config::parse_all(&text, path),
             Err(source) => (
                 Config::default(),
-                vec![Error::Io {
+                vec![Error::ConfigUnreadable {
                     path: path.to_path_buf(),
                     source,
                 }],
@@ -401,6 +425,16 @@ impl Sections<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_environment_turns_the_prefilter_off() {
+        for off in ["off", "OFF", " 0", "false", "no"] {
+            assert!(!prefilter_on(Some(off)), "{off}");
+        }
+        for on in [None, Some("on"), Some("1"), Some("")] {
+            assert!(prefilter_on(on), "{on:?}");
+        }
+    }
 
     #[test]
     fn parses_the_design_sketch() {

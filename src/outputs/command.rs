@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{DeliveryError, Output};
-use crate::alert::Alert;
+use newswatch_engine::alert::Alert;
 
 pub struct CommandOutput {
     argv: Vec<String>,

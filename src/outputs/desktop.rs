@@ -4,9 +4,9 @@
 //! session says so once at start instead of failing every alert.
 
 use super::{DeliveryError, Output};
-use crate::alert::Alert;
+use newswatch_engine::alert::Alert;
 #[cfg(all(unix, not(target_os = "macos")))]
-use crate::alert::Severity;
+use newswatch_engine::alert::Severity;
 
 pub struct DesktopOutput;
 

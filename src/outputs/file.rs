@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{DeliveryError, Output};
-use crate::alert::Alert;
+use newswatch_engine::alert::Alert;
 
 pub struct FileOutput {
     path: PathBuf,

@@ -15,8 +15,8 @@ use std::fmt;
 
 use globset::{GlobSet, GlobSetBuilder};
 
-use crate::alert::{Alert, Severity};
 use crate::config::{KeyPath, OutputConfig, OutputKind};
+use newswatch_engine::alert::{Alert, Severity};
 
 pub use command::CommandOutput;
 pub(crate) use command::kill_running;

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use super::{DeliveryError, Output};
-use crate::alert::Alert;
+use newswatch_engine::alert::Alert;
 
 pub struct StdoutOutput;
 

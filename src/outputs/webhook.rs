@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::{DeliveryError, Output};
-use crate::alert::Alert;
+use newswatch_engine::alert::Alert;
 
 pub struct WebhookOutput {
     url: String,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rusqlite::{OptionalExtension, params};
 
 use super::{State, StateError};
-use crate::alert::Alert;
+use newswatch_engine::alert::Alert;
 
 /// `throttle:` — at most one delivered alert per rule (or per rule and field value) per window.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -101,7 +101,7 @@ impl State {
         let group = throttle.group(alert);
         let leader: Option<String> = match &group {
             Some(g) => {
-                let since = crate::alert::rfc3339_ago(throttle.window);
+                let since = crate::time::rfc3339_ago(throttle.window);
                 self.conn
                     .query_row(
                         "SELECT id FROM alerts WHERE throttle_group = ?1 AND suppressed = 0 AND time >= ?2
@@ -192,41 +192,25 @@ impl State {
         }
         Ok(alerts)
     }
-
-    /// Number of alerts recorded.
-    pub fn alert_count(&self) -> Result<u64, StateError> {
-        self.conn
-            .query_row("SELECT count(*) FROM alerts", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
-            .map_err(|e| self.error(e))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::{AlertArticle, Severity};
 
     fn alert(id: &str, rule: &str, chip: &str) -> Alert {
-        let mut fields = serde_json::Map::new();
-        fields.insert("chip".into(), chip.into());
-        Alert {
-            id: id.into(),
-            time: crate::alert::now_rfc3339(),
-            rule: rule.into(),
-            severity: Severity::High,
-            message: "m".into(),
-            tags: vec![],
-            fields,
-            article: AlertArticle {
-                path: None,
-                title: "t".into(),
-                url: None,
-                source: None,
-                sha256: "0".into(),
-            },
-            matches: vec![],
-        }
+        serde_json::from_value(serde_json::json!({
+            "id": id,
+            "time": newswatch_engine::time::rfc3339(std::time::SystemTime::now()),
+            "rule": rule,
+            "severity": "high",
+            "message": "m",
+            "tags": [],
+            "fields": { "chip": chip },
+            "article": { "path": null, "title": "t", "url": null, "source": null, "sha256": "0" },
+            "matches": [],
+        }))
+        .expect("an alert")
     }
 
     #[test]

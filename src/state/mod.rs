@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use alerts::{Recorded, Throttle};
 pub(crate) use outbox::now_ms;
-pub use outbox::{Delivery, DeliveryStatus, Queued};
+pub use outbox::{Delivery, DeliveryStatus};
 
 /// Errors of the state store; each names the database file.
 #[derive(Debug, thiserror::Error)]

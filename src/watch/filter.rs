@@ -7,7 +7,7 @@ use std::path::Path;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::article;
+use newswatch_engine::article;
 
 /// Hidden and temporary files: what editors, browsers and downloaders write before the file is
 /// complete. Always excluded, in addition to the configured excludes.

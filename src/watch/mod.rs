@@ -37,15 +37,13 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use crate::config::{Config, Startup};
 use crate::outbox::Outbox;
 use crate::outputs;
-use crate::rules::Ruleset;
 use crate::state::Recorded;
 use crate::state::State;
 use errorlog::ErrorLog;
 use events::{Change, FolderWatcher, Watched};
+use newswatch_engine::rules::Ruleset;
 use roots::{Root, Walker};
 use worker::{Job, Outcome, Shared};
-
-pub use filter::DEFAULT_EXCLUDES;
 
 /// How often the loop looks at pending files.
 const TICK: Duration = Duration::from_millis(50);
@@ -576,7 +574,8 @@ fn stamp(path: &Path) -> Option<pending::Stamp> {
 }
 
 fn load_rules(dir: &Path, config: &Config) -> Result<Ruleset, String> {
-    let rules = Ruleset::load_with(dir, config.limits.rules()).map_err(|e| e.to_string())?;
+    let rules =
+        Ruleset::load_with(dir, config.limits.ruleset_options()).map_err(|e| e.to_string())?;
     for d in rules.diagnostics() {
         tracing::error!("{d}");
     }

@@ -166,7 +166,7 @@ impl Walks {
                 Err(e) => report(
                     &self.roots,
                     &mut self.reported,
-                    crate::sources::walk_error(e, dir),
+                    newswatch_engine::Error::from_walk(e, dir),
                 ),
             }
         }
@@ -195,8 +195,8 @@ fn merge(mut asked: Vec<(PathBuf, bool)>) -> Vec<(PathBuf, bool)> {
 }
 
 /// Logs what a walk could not read, once per path (`reported`), named as configured.
-fn report(roots: &[Root], reported: &mut HashSet<PathBuf>, e: crate::Error) {
-    let crate::Error::Skipped { path, reason } = e else {
+fn report(roots: &[Root], reported: &mut HashSet<PathBuf>, e: newswatch_engine::Error) {
+    let newswatch_engine::Error::Skipped { path, reason } = e else {
         return tracing::warn!("{e}");
     };
     // As configured, like the paths in alerts.
@@ -204,7 +204,7 @@ fn report(roots: &[Root], reported: &mut HashSet<PathBuf>, e: crate::Error) {
         .iter()
         .find_map(|r| Some(r.given.join(path.strip_prefix(&r.abs).ok()?)))
         .unwrap_or_else(|| path.clone());
-    let e = crate::Error::Skipped {
+    let e = newswatch_engine::Error::Skipped {
         path: shown,
         reason,
     };

@@ -6,17 +6,17 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
 use super::Msg;
-use crate::alert::Alert;
-use crate::article;
-use crate::rules::{RuleError, Ruleset};
 use crate::sources::Input;
 use crate::state::{FileRecord, State};
+use newswatch_engine::alert::Alert;
+use newswatch_engine::article;
+use newswatch_engine::rules::{RuleError, Ruleset, Scanner};
 
 /// One file to look at.
 #[derive(Clone, Debug)]
@@ -70,43 +70,65 @@ pub fn run(
     jobs: Arc<Mutex<Receiver<Job>>>,
     done: SyncSender<Msg>,
 ) {
+    let mut next = None;
+    // One scanner per rule set: a reload ends `serve`, which hands back the job that saw it.
+    while let Some(job) = next.take().or_else(|| receive(&jobs)) {
+        let rules = shared.rules.load_full();
+        next = serve(&shared, &state, &rules, job, &jobs, &done);
+    }
+}
+
+fn receive(jobs: &Mutex<Receiver<Job>>) -> Option<Job> {
+    jobs.lock().expect("job queue").recv().ok()
+}
+
+/// Runs `job` and the jobs after it with one scanner of `rules`; returns the first job that
+/// finds the rules reloaded, or `None` when the queue or the loop is gone.
+fn serve(
+    shared: &Shared,
+    state: &State,
+    rules: &Arc<Ruleset>,
+    mut job: Job,
+    jobs: &Mutex<Receiver<Job>>,
+    done: &SyncSender<Msg>,
+) -> Option<Job> {
+    let mut scanner = rules.scanner();
     loop {
-        let job = match jobs.lock().expect("job queue").recv() {
-            Ok(job) => job,
-            Err(_) => return,
-        };
-        if shared.stopping.load(Ordering::SeqCst) {
-            // Left for the catch-up at the next start: nothing about it was recorded.
-            continue;
+        if !shared.stopping.load(Ordering::SeqCst) {
+            let outcome = guarded(shared, state, &mut scanner, job);
+            done.send(Msg::Done(Box::new(outcome))).ok()?;
         }
-        let outcome = guarded(&shared, &state, job);
-        if done.send(Msg::Done(Box::new(outcome))).is_err() {
-            return;
+        // Else: left for the catch-up at the next start; nothing about it was recorded.
+        job = receive(jobs)?;
+        if !Arc::ptr_eq(rules, &shared.rules.load()) {
+            return Some(job);
         }
     }
 }
 
 /// [`process`], with a panic (a bug, never expected) turned into a logged problem: the file is
 /// recorded as seen so it is not retried forever, and the worker lives on.
-fn guarded(shared: &Shared, state: &State, job: Job) -> Outcome {
+fn guarded(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) -> Outcome {
     let copy = job.clone();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| process(shared, state, job)))
-        .unwrap_or_else(|panic| {
-            let mut out = Outcome::new(copy);
-            out.problems.push(format!(
-                "{}: skipped: internal error while reading it ({}); please report this file",
-                out.job.shown.display(),
-                crate::panic_message(&panic)
-            ));
-            if let Ok(meta) = std::fs::metadata(&out.job.path) {
-                out.record = Some(FileRecord {
-                    size: meta.len(),
-                    mtime_ns: mtime_ns(&meta),
-                    sha256: String::new(),
-                });
-            }
-            out
-        })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        process(shared, state, scanner, job)
+    }))
+    .unwrap_or_else(|panic| {
+        let mut out = Outcome::new(copy);
+        out.problems.push(format!(
+            "{}: skipped: internal error while reading it ({}); please report this file",
+            out.job.shown.display(),
+            crate::panic_message(&panic)
+        ));
+        if let Ok(meta) = std::fs::metadata(&out.job.path) {
+            out.record = Some(FileRecord {
+                size: meta.len(),
+                mtime_ns: mtime_ns(&meta),
+                sha256: String::new(),
+            });
+        }
+        out
+    })
 }
 
 fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
@@ -116,7 +138,7 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-fn process(shared: &Shared, state: &State, job: Job) -> Outcome {
+fn process(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) -> Outcome {
     let mut out = Outcome::new(job);
     let key = out.job.path.to_string_lossy().into_owned();
     let Ok(meta) = std::fs::metadata(&out.job.path) else {
@@ -146,10 +168,12 @@ fn process(shared: &Shared, state: &State, job: Job) -> Outcome {
     };
     let bytes = match input.read(shared.max_file_size.load(Ordering::Relaxed)) {
         Ok(bytes) => bytes,
-        Err(crate::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(newswatch_engine::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
             return out;
         }
-        Err(crate::Error::Io { source, .. }) => {
+        Err(newswatch_engine::Error::Io { source, .. }) => {
             // Not recorded: once it can be read (a `chmod` is an event), it is read.
             out.problems.push(format!(
                 "{}: skipped: cannot read it ({source}); it is read once it can be",
@@ -179,13 +203,17 @@ fn process(shared: &Shared, state: &State, job: Job) -> Outcome {
     }
     match article::ingest(&bytes, &out.job.shown) {
         Ok(articles) => {
-            let rules = shared.rules.load();
+            let now = SystemTime::now();
             for mut a in articles {
                 a.source.get_or_insert_with(|| out.job.source.clone());
-                let eval = rules.evaluate(&a);
-                out.alerts.extend(eval.alerts);
-                out.rule_errors.extend(eval.errors);
-                out.problems.extend(eval.notes);
+                match scanner.scan(&a, now) {
+                    Ok(eval) => {
+                        out.alerts.extend(eval.alerts);
+                        out.rule_errors.extend(eval.errors);
+                        out.problems.extend(eval.notes);
+                    }
+                    Err(e) => out.problems.push(e.to_string()),
+                }
             }
         }
         Err(e) => out.problems.push(e.to_string()),

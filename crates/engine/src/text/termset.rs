@@ -128,10 +128,6 @@ impl TermSet {
         self.terms.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
-    }
-
     /// Finds every term in `doc`, in one pass over its folded text.
     ///
     /// The pass is cut in two halves walked in lockstep: each step of an automaton waits on a

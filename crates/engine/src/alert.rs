@@ -18,15 +18,21 @@ use sha2::{Digest, Sha256};
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// For the record.
     Info,
+    /// Worth a look some day.
     Low,
+    /// The default.
     #[default]
     Medium,
+    /// Worth a look today.
     High,
+    /// Worth a look now.
     Critical,
 }
 
 impl Severity {
+    /// Every severity, from the least to the most serious.
     pub const ALL: [Severity; 5] = [
         Severity::Info,
         Severity::Low,
@@ -35,6 +41,7 @@ impl Severity {
         Severity::Critical,
     ];
 
+    /// The severity's name as rules and the alert JSON write it (`"high"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -67,10 +74,12 @@ impl FromStr for Severity {
 
 /// The article an alert is about, as recorded in the alert.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AlertArticle {
     /// The file, as given to `scan` or below a watched folder as configured (`inbox/a.txt`);
     /// `None` for an article from stdin or built in memory.
     pub path: Option<String>,
+    /// The article's title.
     pub title: String,
     /// The article's own URL (a feed item's link, a page's canonical URL), if it has one.
     pub url: Option<String>,
@@ -82,6 +91,7 @@ pub struct AlertArticle {
 
 /// A term a rule found, with a snippet around its first occurrence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Match {
     /// The term as the rule wrote it (`"H200"`, `"export licen*"`).
     pub term: String,
@@ -91,6 +101,7 @@ pub struct Match {
 
 /// One alert, as delivered.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Alert {
     /// Stable: the first 128 bits of SHA-256 of the rule's name and the alert's key (the
     /// article's `sha256` unless the rule gave a `key`), hex. The same alert raised again —
@@ -100,11 +111,15 @@ pub struct Alert {
     pub time: String,
     /// The rule's name: its path under the rules folder without `.rhai`.
     pub rule: String,
+    /// How serious the rule says it is.
     pub severity: Severity,
+    /// The rule's message.
     pub message: String,
+    /// The rule's tags.
     pub tags: Vec<String>,
     /// What the rule put in `fields`, as JSON.
     pub fields: Map<String, Value>,
+    /// The article the alert is about.
     pub article: AlertArticle,
     /// The terms the rule's calls found, in the order it asked for them.
     pub matches: Vec<Match>,
@@ -135,27 +150,6 @@ impl Alert {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("alerts always serialize")
     }
-}
-
-/// A time as alerts write it: RFC 3339 UTC with whole seconds. Times are compared as strings
-/// (throttle windows, `alerts --since`), so every one goes through here.
-pub(crate) fn rfc3339(at: jiff::Timestamp) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// The current time, as [`rfc3339`].
-pub(crate) fn now_rfc3339() -> String {
-    rfc3339(jiff::Timestamp::now())
-}
-
-/// The time `ago` before now, as [`rfc3339`]; further back than time goes is its beginning.
-pub(crate) fn rfc3339_ago(ago: std::time::Duration) -> String {
-    let ago = jiff::SignedDuration::try_from(ago).unwrap_or(jiff::SignedDuration::MAX);
-    rfc3339(
-        jiff::Timestamp::now()
-            .checked_sub(ago)
-            .unwrap_or(jiff::Timestamp::MIN),
-    )
 }
 
 #[cfg(test)]

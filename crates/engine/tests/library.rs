@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use newswatch::{Article, Limits, Ruleset};
+use newswatch_engine::{Article, Limits, Ruleset};
 
 #[test]
 fn a_ruleset_is_shared_across_threads() {
@@ -15,7 +15,11 @@ fn a_ruleset_is_shared_across_threads() {
             let rules = rules.clone();
             std::thread::spawn(move || {
                 let a = Article::new(format!("Story {i}"), "The H200 ships.");
-                rules.evaluate(&a).alerts.len()
+                rules
+                    .evaluate(&a, std::time::SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .alerts
+                    .len()
             })
         })
         .collect();
@@ -37,7 +41,10 @@ fn rules_from_sources_are_sorted_and_unique() {
     let names: Vec<_> = rules.rules().iter().map(|r| r.name().to_string()).collect();
     assert_eq!(names, ["a", "b"]);
     assert_eq!(rules.diagnostics().len(), 1);
-    let alerts = rules.evaluate(&Article::new("t", "")).alerts;
+    let alerts = rules
+        .evaluate(&Article::new("t", ""), std::time::SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .alerts;
     assert_eq!(alerts[1].message, "b");
 }
 
@@ -60,7 +67,8 @@ fn reload_keeps_the_last_good_version_of_a_broken_rule() {
     let d = v2.diagnostics()[0].to_string();
     assert!(d.contains("keep.rhai:1:"), "{d}");
     let messages: Vec<_> = v2
-        .evaluate(&Article::new("t", ""))
+        .evaluate(&Article::new("t", ""), std::time::SystemTime::UNIX_EPOCH)
+        .unwrap()
         .alerts
         .into_iter()
         .map(|a| a.message)
@@ -74,12 +82,19 @@ fn reload_keeps_the_last_good_version_of_a_broken_rule() {
     write("keep.rhai", "alert(\"v3\");");
     let v3 = v2.reload(dir.path()).unwrap();
     assert!(v3.diagnostics().is_empty());
-    assert_eq!(v3.evaluate(&Article::new("t", "")).alerts[0].message, "v3");
+    assert_eq!(
+        v3.evaluate(&Article::new("t", ""), std::time::SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .alerts[0]
+            .message,
+        "v3"
+    );
 }
 
 #[test]
 fn ingest_reads_bytes_and_a_name() {
-    let articles = newswatch::ingest(b"# Title\n\nBody", std::path::Path::new("x.md")).unwrap();
+    let articles =
+        newswatch_engine::ingest(b"# Title\n\nBody", std::path::Path::new("x.md")).unwrap();
     assert_eq!(articles[0].title, "Title");
     assert_eq!(articles[0].body, "Body");
 }

@@ -1,11 +1,14 @@
 //! The sandboxed Rhai engine that every rule runs in, and the limits it enforces.
 //!
-//! One engine is built per [`Ruleset`](super::Ruleset) and shared by all threads. It has no
+//! Each [`Scanner`](super::Scanner) builds its engine (cheaply: Rhai's standard library is
+//! built once per [`Ruleset`](super::Ruleset) and shared), so what a rule records while it runs
+//! stays with the scanner. It has no
 //! module resolver (no `import` from disk), no `eval`, no `sleep`, and nothing that touches files,
 //! processes or the network. Each rule evaluation is bounded by an operation count, a wall-clock
 //! deadline, sizes of strings, arrays and maps, and call and expression depth. Every limit is set
 //! explicitly, because Rhai's defaults differ between debug and release builds.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rhai::module_resolvers::DummyModuleResolver;
@@ -23,7 +26,9 @@ pub struct Limits {
     /// Largest string a rule may build, in bytes. Must exceed the largest article body, since
     /// it also bounds `article.body`.
     pub max_string_size: usize,
+    /// Largest array a rule may build.
     pub max_array_size: usize,
+    /// Largest map (object) a rule may build.
     pub max_map_size: usize,
     /// Depth of nested function calls (recursion).
     pub max_call_depth: usize,
@@ -48,9 +53,22 @@ impl Default for Limits {
     }
 }
 
-/// Builds the engine rules run in.
-pub(super) fn engine(limits: &Limits) -> Engine {
-    let mut engine = Engine::new();
+/// Rhai's standard library, built once per rule set and shared by the engines of its
+/// scanners (building it is most of what `Engine::new` costs).
+pub(super) fn standard_library() -> rhai::Shared<rhai::Module> {
+    use rhai::packages::Package;
+    rhai::packages::StandardPackage::new().as_shared_module()
+}
+
+/// Builds an engine rules run in: `std` is [`standard_library`], and `frame` is where the
+/// API functions record what the rule does (see [`api::Frame`]).
+pub(super) fn engine(
+    limits: &Limits,
+    std: &rhai::Shared<rhai::Module>,
+    frame: &api::FrameRef,
+) -> Engine {
+    let mut engine = Engine::new_raw();
+    engine.register_global_module(std.clone());
     engine
         .set_module_resolver(DummyModuleResolver::new())
         .disable_symbol("eval")
@@ -59,27 +77,18 @@ pub(super) fn engine(limits: &Limits) -> Engine {
         .set_optimization_level(OptimizationLevel::Simple)
         .set_strict_variables(true)
         .set_max_strings_interned(0)
-        .set_max_operations(limits.max_operations)
-        .set_max_call_levels(limits.max_call_depth)
-        .set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth / 2)
-        .set_max_string_size(limits.max_string_size)
-        .set_max_array_size(limits.max_array_size)
-        .set_max_map_size(limits.max_map_size)
         .set_max_variables(1_000)
         .set_max_functions(1_000)
         .set_max_modules(0);
+    apply(&mut engine, limits);
 
     // The deadline is checked every 1,024 operations: cheap, and a `loop {}` overshoots its
     // budget by microseconds.
-    engine.on_progress(|ops| {
-        (ops & 1023 == 0 && api::deadline_passed()).then(|| Dynamic::from("timeout"))
+    let f = frame.clone();
+    engine.on_progress(move |ops| {
+        (ops & 1023 == 0 && f.deadline_passed()).then(|| Dynamic::from("timeout"))
     });
-    engine.on_print(
-        |text| tracing::info!(target: "newswatch::rule", rule = %api::current_rule(), "{text}"),
-    );
-    engine.on_debug(|text, _source, pos| {
-        tracing::info!(target: "newswatch::rule", rule = %api::current_rule(), "{text} (at {pos})")
-    });
+    on_print(&mut engine, frame, Arc::new(log_print));
 
     // A sleeping rule would hold its thread outside every budget.
     let no_sleep =
@@ -87,8 +96,38 @@ pub(super) fn engine(limits: &Limits) -> Engine {
     engine.register_fn("sleep", move |_: INT| no_sleep());
     engine.register_fn("sleep", move |_: FLOAT| no_sleep());
 
-    api::register(&mut engine);
+    api::register(&mut engine, frame);
     engine
+}
+
+/// Sets the budgets of `limits` on `engine`. Every one is set, because Rhai's defaults differ
+/// between debug and release builds.
+pub(super) fn apply(engine: &mut Engine, limits: &Limits) {
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_depth)
+        .set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth / 2)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size);
+}
+
+/// Where `print` and `debug` in rules go: `print(rule, text)`.
+pub(super) type PrintFn = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// The default for `print` and `debug`: the log, tagged with the rule's name.
+fn log_print(rule: &str, text: &str) {
+    tracing::info!(target: "newswatch::rule", rule = %rule, "{text}");
+}
+
+/// Sends `print` and `debug` of rules run by `engine` to `print`.
+pub(super) fn on_print(engine: &mut Engine, frame: &api::FrameRef, print: PrintFn) {
+    let (f, p) = (frame.clone(), print.clone());
+    engine.on_print(move |text| p(&f.current_rule(), text));
+    let f = frame.clone();
+    engine.on_debug(move |text, _source, pos| {
+        print(&f.current_rule(), &format!("{text} (at {pos})"))
+    });
 }
 
 /// Writes Rhai definition files (`.d.rhai`) for the rule API into `dir`, so editors with the
@@ -96,7 +135,11 @@ pub(super) fn engine(limits: &Limits) -> Engine {
 /// (generated by Rhai), `article` in scope, and the newswatch API, documented, in place of the
 /// generated lines (which lose the return types of functions that can fail).
 pub fn write_definitions(dir: &std::path::Path) -> std::io::Result<()> {
-    let engine = engine(&Limits::default());
+    let engine = engine(
+        &Limits::default(),
+        &standard_library(),
+        &api::FrameRef::new(),
+    );
     let mut scope = rhai::Scope::new();
     scope.push("article", api::ArticleRef::placeholder());
     engine.definitions_with_scope(&scope).write_to_dir(dir)?;

@@ -17,7 +17,7 @@ pub(super) fn normalize(value: &str) -> Option<String> {
     let at = offset_time(value)
         .or_else(|| rfc2822(value))
         .or_else(|| civil(value))?;
-    Some(crate::alert::rfc3339(at))
+    Some(crate::time::format_timestamp(at))
 }
 
 /// ISO 8601 / RFC 3339 with an offset, also with a space before the offset

@@ -36,7 +36,7 @@ pub(super) fn find(dir: &Path) -> Result<Vec<RuleFile>, Error> {
                 // One unreadable folder or broken link must not stop the other rules: it is
                 // reported like a rule that cannot be read.
                 let is_dir = e.path().is_some_and(Path::is_dir) || e.loop_ancestor().is_some();
-                if let Error::Skipped { path, reason } = crate::sources::walk_error(e, dir)
+                if let Error::Skipped { path, reason } = Error::from_walk(e, dir)
                     && (is_dir || path.extension().is_some_and(|x| x == "rhai"))
                 {
                     files.push(RuleFile {

@@ -90,6 +90,7 @@ impl Document {
     }
 
     /// All words, folded, separated by single spaces.
+    #[cfg(test)]
     pub fn folded(&self) -> &str {
         self.folded
             .get(1..self.folded.len().saturating_sub(1))
@@ -194,6 +195,7 @@ impl Document {
 
     /// The first pair of occurrences of `a` and `b` with at most `n` other words between them
     /// (so `n = 0` means adjacent), in the same field (title or body).
+    #[cfg(test)]
     pub fn near(&self, a: &Term, b: &Term, n: u32) -> Option<(Occurrence, Occurrence)> {
         self.near_in(&self.occurrences(a), &self.occurrences(b), n)
     }
@@ -229,6 +231,7 @@ impl Document {
     }
 
     /// The first pair of occurrences of `a` and `b` in one sentence.
+    #[cfg(test)]
     pub fn same_sentence(&self, a: &Term, b: &Term) -> Option<(Occurrence, Occurrence)> {
         self.same_sentence_in(&self.occurrences(a), &self.occurrences(b))
     }

@@ -8,15 +8,15 @@
 //! in the hits; any other term is searched in the document's own index.
 //!
 //! What a rule does that outlives its run — alerts it raises, terms it found (for the alert's
-//! `matches`), the deadline the progress hook checks — lives in a per-thread [`Frame`], set up
-//! by [`begin`] before the rule runs and taken by [`end`] after. Rhai calls our functions on the
-//! thread that runs the rule, so a thread-local is exactly the evaluation's scope.
+//! `matches`), the deadline the progress hook checks, the calls `explain` traces — lives in the
+//! [`Frame`] of the [`Scanner`](super::Scanner) running it. Each scanner registers these
+//! functions on its own engine with a handle to its frame ([`register`]), so evaluations on
+//! different threads share nothing, and nothing outlives the scanner.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Arc, LazyLock, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use regex::Regex;
@@ -92,16 +92,24 @@ impl Prepared {
     }
 }
 
-/// The `article` value in a rule's scope.
+/// The `article` value in a rule's scope: the article, and the frame of the scanner that
+/// evaluates it, where queries record what they found.
 #[derive(Clone)]
-pub(crate) struct ArticleRef(pub Arc<Prepared>);
+pub(crate) struct ArticleRef(pub Arc<Prepared>, pub FrameRef);
 
 impl ArticleRef {
     /// An empty article, where only the type matters (definition files).
     pub(crate) fn placeholder() -> ArticleRef {
         let article = Article::default();
         let doc = Document::new("", "");
-        ArticleRef(Arc::new(Prepared::new(&article, doc, None, None)))
+        ArticleRef(
+            Arc::new(Prepared::new(&article, doc, None, None)),
+            FrameRef::new(),
+        )
+    }
+
+    fn note(&self, call: impl FnOnce() -> String) {
+        self.1.lock().note(call);
     }
 }
 
@@ -124,7 +132,8 @@ pub(crate) struct Raised {
     pub found: Vec<Found>,
 }
 
-/// What one evaluation of one rule accumulates.
+/// What one evaluation of one rule accumulates, and what the scanner running it keeps
+/// between evaluations (the trace switch, compiled patterns).
 pub(crate) struct Frame {
     pub rule: Arc<str>,
     pub deadline: Instant,
@@ -133,76 +142,73 @@ pub(crate) struct Frame {
     /// Alerts dropped over `max_alerts`.
     pub dropped: usize,
     pub found: Vec<Found>,
+    /// The calls rules made, while `explain` asks for them.
+    pub trace: Option<Vec<String>>,
+    regexes: Regexes,
 }
 
-thread_local! {
-    static FRAME: RefCell<Option<Frame>> = const { RefCell::new(None) };
-    /// The calls a rule made, when `explain` asked for them.
-    static TRACE: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
-}
+impl Frame {
+    /// Starts the evaluation of `rule`, dropping what the previous one left.
+    pub fn begin(&mut self, rule: Arc<str>, deadline: Instant, max_alerts: usize) {
+        self.rule = rule;
+        self.deadline = deadline;
+        self.max_alerts = max_alerts;
+        self.alerts.clear();
+        self.dropped = 0;
+        self.found.clear();
+    }
 
-/// Starts recording, on this thread, every API call rules make (for `explain`).
-pub(crate) fn start_trace() {
-    TRACE.with_borrow_mut(|t| *t = Some(Vec::new()));
-}
-
-/// Stops recording and returns the calls recorded since [`start_trace`].
-pub(crate) fn take_trace() -> Vec<String> {
-    TRACE.with_borrow_mut(Option::take).unwrap_or_default()
-}
-
-/// Records one call, built only while tracing: a normal evaluation pays one thread-local check.
-fn note(call: impl FnOnce() -> String) {
-    TRACE.with_borrow_mut(|t| {
-        if let Some(t) = t {
+    /// Records one call, built only while tracing.
+    fn note(&mut self, call: impl FnOnce() -> String) {
+        if let Some(t) = &mut self.trace {
             t.push(call());
         }
-    });
+    }
+
+    fn record(&mut self, term: &str, span: impl FnOnce() -> Range<usize>) {
+        if !self.found.iter().any(|x| x.term == term) {
+            self.found.push(Found {
+                term: term.to_string(),
+                span: span(),
+            });
+        }
+    }
 }
 
-/// Starts the evaluation of `rule` on this thread.
-pub(crate) fn begin(rule: Arc<str>, deadline: Instant, max_alerts: usize) {
-    FRAME.with_borrow_mut(|f| {
-        *f = Some(Frame {
-            rule,
-            deadline,
-            max_alerts,
+/// A scanner's frame, shared by the functions registered on its engine.
+#[derive(Clone)]
+pub(crate) struct FrameRef(Arc<Mutex<Frame>>);
+
+impl FrameRef {
+    pub fn new() -> FrameRef {
+        FrameRef(Arc::new(Mutex::new(Frame {
+            rule: Arc::from("?"),
+            deadline: Instant::now(),
+            max_alerts: 0,
             alerts: Vec::new(),
             dropped: 0,
             found: Vec::new(),
-        })
-    });
-}
+            trace: None,
+            regexes: Regexes::default(),
+        })))
+    }
 
-/// Ends the evaluation started by [`begin`] and returns what it raised.
-pub(crate) fn end() -> Frame {
-    FRAME
-        .with_borrow_mut(Option::take)
-        .expect("end() follows begin()")
-}
+    /// The frame. A panic inside a rule's call poisons nothing that matters: the next
+    /// evaluation starts the frame over.
+    pub fn lock(&self) -> MutexGuard<'_, Frame> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 
-fn with_frame<R>(f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
-    FRAME.with_borrow_mut(|frame| frame.as_mut().map(f))
-}
+    pub fn deadline_passed(&self) -> bool {
+        Instant::now() >= self.lock().deadline
+    }
 
-pub(super) fn deadline_passed() -> bool {
-    with_frame(|f| Instant::now() >= f.deadline).unwrap_or(false)
-}
-
-/// The name of the rule running on this thread, for log lines.
-pub(super) fn current_rule() -> Arc<str> {
-    with_frame(|f| f.rule.clone()).unwrap_or_else(|| Arc::from("?"))
-}
-
-fn record(term: &str, doc: &Document, occ: Occurrence) {
-    with_frame(|f| {
-        if !f.found.iter().any(|x| x.term == term) {
-            f.found.push(Found {
-                term: term.to_string(),
-                span: doc.span(occ),
-            });
-        }
-    });
+    /// The name of the rule running, for log lines.
+    pub fn current_rule(&self) -> Arc<str> {
+        self.lock().rule.clone()
+    }
 }
 
 impl ArticleRef {
@@ -219,7 +225,7 @@ impl ArticleRef {
             .find(|o| !title_only || doc.in_title(o.last))
             .copied();
         if let Some(occ) = first {
-            record(term, doc, occ);
+            self.1.lock().record(term, || doc.span(occ));
         }
         first.is_some()
     }
@@ -236,8 +242,9 @@ impl ArticleRef {
 
     fn pair(&self, a: &str, b: &str, hit: Option<(Occurrence, Occurrence)>) -> bool {
         if let Some((x, y)) = hit {
-            record(a, self.doc(), x);
-            record(b, self.doc(), y);
+            let mut frame = self.1.lock();
+            frame.record(a, || self.doc().span(x));
+            frame.record(b, || self.doc().span(y));
         }
         hit.is_some()
     }
@@ -262,33 +269,44 @@ fn terms(list: &Array, function: &str) -> RhaiResult<Vec<ImmutableString>> {
         .collect()
 }
 
-/// Patterns of `matches()`, compiled once per process and shared by all threads.
-static REGEXES: LazyLock<RwLock<HashMap<String, Compiled>>> = LazyLock::new(Default::default);
+/// Patterns of `matches()` a scanner has compiled, or why they do not compile. Bounded: a
+/// rule that builds patterns from article text cannot grow it without end.
+#[derive(Default)]
+struct Regexes(HashMap<String, Compiled>);
 
 /// A compiled pattern, or why it does not compile.
 type Compiled = Result<Arc<Regex>, String>;
 
-/// Compiles `pattern` (or finds it compiled). Regexes are linear-time and size-capped, so a
-/// hostile pattern cannot stall a rule outside its operation budget.
-pub(crate) fn regex(pattern: &str) -> Compiled {
-    if let Some(found) = REGEXES.read().expect("regex cache").get(pattern) {
-        return found.clone();
+/// Patterns kept per scanner; past this, the cache starts over.
+const MAX_REGEXES: usize = 1_000;
+
+impl Regexes {
+    fn get(&mut self, pattern: &str) -> Compiled {
+        if let Some(found) = self.0.get(pattern) {
+            return found.clone();
+        }
+        let compiled = regex(pattern);
+        if self.0.len() >= MAX_REGEXES {
+            self.0.clear();
+        }
+        self.0.insert(pattern.to_string(), compiled.clone());
+        compiled
     }
-    let compiled = regex::RegexBuilder::new(pattern)
+}
+
+/// Compiles `pattern`. Regexes are linear-time and size-capped, so a hostile pattern cannot
+/// stall a rule outside its operation budget.
+pub(crate) fn regex(pattern: &str) -> Compiled {
+    regex::RegexBuilder::new(pattern)
         .size_limit(1 << 20)
         .dfa_size_limit(2 << 20)
         .build()
         .map(Arc::new)
-        .map_err(|e| format!("invalid regex {pattern:?}: {e}"));
-    let mut cache = REGEXES.write().expect("regex cache");
-    if cache.len() < 10_000 {
-        cache.insert(pattern.to_string(), compiled.clone());
-    }
-    compiled
+        .map_err(|e| format!("invalid regex {pattern:?}: {e}"))
 }
 
-/// Registers the `Article` type, its fields and queries, and `alert()`.
-pub(super) fn register(engine: &mut Engine) {
+/// Registers the `Article` type, its fields and queries, and `alert()` writing into `frame`.
+pub(super) fn register(engine: &mut Engine, frame: &FrameRef) {
     engine.register_type_with_name::<ArticleRef>("Article");
     engine
         .register_get("title", |a: &mut ArticleRef| {
@@ -320,19 +338,19 @@ pub(super) fn register(engine: &mut Engine) {
     engine
         .register_fn("mentions", |a: &mut ArticleRef, term: &str| {
             let found = a.find(term, false);
-            note(|| format!("mentions({term:?}) → {found}"));
+            a.note(|| format!("mentions({term:?}) → {found}"));
             found
         })
         .register_fn("in_title", |a: &mut ArticleRef, term: &str| {
             let found = a.find(term, true);
-            note(|| format!("in_title({term:?}) → {found}"));
+            a.note(|| format!("in_title({term:?}) → {found}"));
             found
         })
         .register_fn("mentions_all", |a: &mut ArticleRef, list: Array| {
             // Every term is looked up, so `matches` lists all the ones present.
             let list = terms(&list, "mentions_all")?;
             let missing: Vec<_> = list.iter().filter(|t| !a.find(t, false)).collect();
-            note(|| {
+            a.note(|| {
                 format!(
                     "mentions_all({list:?}) → {}{}",
                     missing.is_empty(),
@@ -345,74 +363,71 @@ pub(super) fn register(engine: &mut Engine) {
             let list = terms(&list, "mentions_any")?;
             let missing: Vec<_> = list.iter().filter(|t| !a.find(t, false)).collect();
             let found = missing.len() < list.len();
-            note(|| format!("mentions_any({list:?}) → {found}{}", missing_note(&missing)));
+            a.note(|| format!("mentions_any({list:?}) → {found}{}", missing_note(&missing)));
             Ok::<_, Box<EvalAltResult>>(found)
         })
         .register_fn("count", |a: &mut ArticleRef, term: &str| {
             let occs = a.0.occurrences(term);
             if let Some(first) = occs.first() {
-                record(term, a.doc(), *first);
+                a.1.lock().record(term, || a.doc().span(*first));
             }
-            note(|| format!("count({term:?}) → {}", occs.len()));
+            a.note(|| format!("count({term:?}) → {}", occs.len()));
             occs.len() as INT
         })
         .register_fn("near", |a: &mut ArticleRef, x: &str, y: &str, n: INT| {
             let n = u32::try_from(n)
                 .map_err(|_| format!("near() needs a distance of 0 or more words, not {n}"))?;
             let found = a.near(x, y, n);
-            note(|| format!("near({x:?}, {y:?}, {n}) → {found}"));
+            a.note(|| format!("near({x:?}, {y:?}, {n}) → {found}"));
             Ok::<_, Box<EvalAltResult>>(found)
         })
         .register_fn("same_sentence", |a: &mut ArticleRef, x: &str, y: &str| {
             let found = a.same_sentence(x, y);
-            note(|| format!("same_sentence({x:?}, {y:?}) → {found}"));
+            a.note(|| format!("same_sentence({x:?}, {y:?}) → {found}"));
             found
         })
         .register_fn("matches", |a: &mut ArticleRef, pattern: &str| {
-            let re = regex(pattern)?;
-            let text = a.0.doc.text();
-            let found = re.find(text).map(|m| m.range());
+            let re = a.1.lock().regexes.get(pattern)?;
+            let found = re.find(a.0.doc.text()).map(|m| m.range());
+            let mut frame = a.1.lock();
             if let Some(span) = &found {
-                with_frame(|f| {
-                    if !f.found.iter().any(|x| x.term == pattern) {
-                        f.found.push(Found {
-                            term: pattern.to_string(),
-                            span: span.clone(),
-                        });
-                    }
-                });
+                frame.record(pattern, || span.clone());
             }
-            note(|| format!("matches({pattern:?}) → {}", found.is_some()));
+            frame.note(|| format!("matches({pattern:?}) → {}", found.is_some()));
             Ok::<_, Box<EvalAltResult>>(found.is_some())
         });
 
+    let (f1, f2) = (frame.clone(), frame.clone());
     engine
-        .register_fn("alert", |message: &str| {
-            note(|| format!("alert({message:?})"));
-            raise(Raised {
-                severity: Severity::default(),
-                message: message.to_string(),
-                tags: Vec::new(),
-                key: None,
-                fields: Default::default(),
-                found: Vec::new(),
-            })
+        .register_fn("alert", move |message: &str| {
+            let mut frame = f1.lock();
+            frame.note(|| format!("alert({message:?})"));
+            raise(
+                &mut frame,
+                Raised {
+                    severity: Severity::default(),
+                    message: message.to_string(),
+                    tags: Vec::new(),
+                    key: None,
+                    fields: Default::default(),
+                    found: Vec::new(),
+                },
+            )
         })
-        .register_fn("alert", |map: Map| {
-            note(|| format!("alert({map:?})"));
-            raise(parse_alert(map)?)
+        .register_fn("alert", move |map: Map| {
+            let mut frame = f2.lock();
+            frame.note(|| format!("alert({map:?})"));
+            raise(&mut frame, parse_alert(map)?)
         });
 }
 
-fn raise(mut raised: Raised) -> RhaiResult<()> {
-    with_frame(|f| {
-        if f.alerts.len() >= f.max_alerts {
-            f.dropped += 1;
-        } else {
-            raised.found = f.found.clone();
-            f.alerts.push(raised);
-        }
-    });
+fn raise(f: &mut Frame, mut raised: Raised) -> RhaiResult<()> {
+    if f.alerts.len() >= f.max_alerts {
+        f.dropped += 1;
+    } else {
+        raised.found = f.found.clone();
+        f.alerts.push(raised);
+    }
     Ok(())
 }
 

@@ -1,10 +1,13 @@
 //! Rules: loading, compiling, and evaluating them on articles.
 //!
-//! A [`Ruleset`] is the compiled, immutable form of a rules folder, in the manner of YARA-X's
-//! `Rules`: built once, shared by reference across threads (it is `Send + Sync`), and cheap to
-//! evaluate. Per article, the text is folded once, the prefilter (`prefilter.rs`) finds every
-//! rule's literal terms in one pass and picks the rules that may do something there, and only those run their
-//! precompiled AST, their queries answered from that pass. A rule that fails to compile is left
+//! In the manner of YARA-X's `Rules` and `Scanner`: a [`Ruleset`] is the compiled, immutable
+//! form of a rules folder, built once and shared by reference across threads (it is
+//! `Send + Sync`); a [`Scanner`] is the cheap per-thread value that evaluates it on articles
+//! and holds what one evaluation needs (the Rhai engine's hooks, the scope, compiled patterns,
+//! the options of the evaluation). Per article, the text is folded once, the prefilter
+//! (`prefilter.rs`) finds every rule's literal terms in one pass and picks the rules that may
+//! do something there, and only those run their precompiled AST, their queries answered from
+//! that pass. A rule that fails to compile is left
 //! out and reported as a [`Diagnostic`]; it never stops the others from loading. A rule that
 //! fails at run time is reported as a [`RuleError`] in the [`Evaluation`]; the other rules still
 //! run on that article.
@@ -16,56 +19,57 @@ mod explain;
 mod loader;
 mod prefilter;
 mod sandbox;
+mod scanner;
 
 use std::fmt;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use rayon::prelude::*;
-use rhai::{AST, Engine, EvalAltResult, Position, Scope};
+use rhai::{AST, Engine, Position, Scope};
 
 use crate::Error;
-use crate::alert::{Alert, AlertArticle, Match, now_rfc3339};
+use crate::alert::Alert;
 use crate::article::Article;
-use crate::text::{self, Document};
+use crate::text;
 
 pub use explain::Explanation;
-pub use prefilter::ENV as PREFILTER_ENV;
 pub use sandbox::Limits;
 pub use sandbox::write_definitions;
-
-/// Bytes of context either side of a match in an alert's snippet.
-const SNIPPET_CONTEXT: usize = 80;
-
-/// The snippets of one article's alerts: rules that alert on one article often found the same
-/// terms there.
-#[derive(Default)]
-struct Snippets(Vec<(Range<usize>, String)>);
-
-impl Snippets {
-    fn get(&mut self, text: &str, span: Range<usize>) -> String {
-        if let Some((_, s)) = self.0.iter().find(|(at, _)| *at == span) {
-            return s.clone();
-        }
-        let s = text::snippet(text, span.clone(), SNIPPET_CONTEXT);
-        self.0.push((span, s.clone()));
-        s
-    }
-}
+pub use scanner::MAX_TEXT_SIZE;
+pub use scanner::Scanner;
 
 /// A problem found while loading a rule: `FILE:LINE:COL: message`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Diagnostic {
     /// The rule file (or the rule name, for rules compiled from memory).
     pub path: PathBuf,
-    /// 1-based line and column (in characters), when the problem has a position.
+    /// 1-based line, when the problem has a position.
     pub line: Option<usize>,
+    /// 1-based column, in characters, when the problem has a position.
     pub column: Option<usize>,
+    /// What is wrong, said for the rule's author.
     pub message: String,
 }
 
 impl Diagnostic {
+    /// A problem with the rule file `path`, at `line` and `column` (1-based, in characters)
+    /// when it has a position.
+    pub fn new(
+        path: impl Into<PathBuf>,
+        position: Option<(usize, usize)>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            path: path.into(),
+            line: position.map(|(line, _)| line),
+            column: position.map(|(_, column)| column),
+            message: message.into(),
+        }
+    }
+
     fn at(path: &Path, pos: Position, message: String) -> Diagnostic {
         Diagnostic {
             path: path.to_path_buf(),
@@ -130,7 +134,9 @@ impl Rule {
 
 /// A rule that failed while evaluating an article: a runtime error or an exhausted budget.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RuleError {
+    /// The rule's name.
     pub rule: String,
     /// Where in the rule it failed.
     pub at: Diagnostic,
@@ -146,6 +152,7 @@ impl fmt::Display for RuleError {
 
 /// What evaluating rules on one article produced.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct Evaluation {
     /// Alerts, in rule order, then in the order each rule raised them.
     pub alerts: Vec<Alert>,
@@ -155,14 +162,52 @@ pub struct Evaluation {
     pub notes: Vec<String>,
 }
 
-/// A compiled rules folder.
+/// How a [`Ruleset`] is built: the limits its rules run under, and whether the prefilter is on.
+/// A [`Limits`] converts into the options with the prefilter on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RulesetOptions {
+    /// The budgets of each evaluation of each rule.
+    pub limits: Limits,
+    /// Whether to build the prefilter (on by default). Off, every rule runs on every article:
+    /// slower, with the same results — the reference the prefilter is tested against.
+    pub prefilter: bool,
+}
+
+impl Default for RulesetOptions {
+    fn default() -> RulesetOptions {
+        RulesetOptions::from(Limits::default())
+    }
+}
+
+impl From<Limits> for RulesetOptions {
+    fn from(limits: Limits) -> RulesetOptions {
+        RulesetOptions {
+            limits,
+            prefilter: true,
+        }
+    }
+}
+
+impl RulesetOptions {
+    /// These options with the prefilter on or off.
+    pub fn prefilter(mut self, on: bool) -> RulesetOptions {
+        self.prefilter = on;
+        self
+    }
+}
+
+/// A compiled rules folder: immutable, `Send + Sync`, shared by the [`Scanner`]s that
+/// evaluate it.
 ///
 /// Every constructor also builds the prefilter, which finds the rules that can do something on
-/// an article without running the others, unless the environment variable
-/// `NEWSWATCH_PREFILTER` ([`PREFILTER_ENV`]) is `off`; [`Ruleset::with_prefilter`] decides
-/// explicitly. The prefilter never changes what [`Ruleset::evaluate`] returns, only how fast.
+/// an article without running the others; [`Ruleset::with_prefilter`] turns it off. The
+/// prefilter never changes what an evaluation returns, only how fast.
 pub struct Ruleset {
-    engine: Engine,
+    /// Compiles rules; never runs them (each scanner has its engine).
+    compiler: Engine,
+    /// Rhai's standard library, shared by the scanners' engines.
+    std: rhai::Shared<rhai::Module>,
     limits: Limits,
     rules: Vec<Arc<Rule>>,
     diagnostics: Vec<Diagnostic>,
@@ -175,12 +220,17 @@ impl Ruleset {
     /// Fails only if `dir` is missing; rules that do not compile are in
     /// [`diagnostics`](Ruleset::diagnostics).
     pub fn load(dir: impl AsRef<Path>) -> Result<Ruleset, Error> {
-        Ruleset::load_with(dir, Limits::default())
+        Ruleset::load_with(dir, RulesetOptions::default())
     }
 
-    /// Compiles every `*.rhai` under `dir` with the given limits.
-    pub fn load_with(dir: impl AsRef<Path>, limits: Limits) -> Result<Ruleset, Error> {
-        Ok(Ruleset::load_keeping(dir.as_ref(), limits, None)?.finish())
+    /// Compiles every `*.rhai` under `dir` with the given [`Limits`] or [`RulesetOptions`].
+    pub fn load_with(
+        dir: impl AsRef<Path>,
+        options: impl Into<RulesetOptions>,
+    ) -> Result<Ruleset, Error> {
+        let options = options.into();
+        let set = Ruleset::load_keeping(dir.as_ref(), options.limits, None)?;
+        Ok(set.with_prefilter(options.prefilter))
     }
 
     /// Recompiles `dir` for a running daemon: new rule files are added, deleted ones dropped,
@@ -234,11 +284,12 @@ impl Ruleset {
     /// They are sorted by name like rules from a folder; of two with one name, the first wins.
     pub fn from_sources<'a>(
         sources: impl IntoIterator<Item = (&'a str, &'a str)>,
-        limits: Limits,
+        options: impl Into<RulesetOptions>,
     ) -> Ruleset {
+        let options = options.into();
         let mut sources: Vec<_> = sources.into_iter().collect();
         sources.sort_by_key(|(name, _)| *name);
-        let mut set = Ruleset::empty(limits);
+        let mut set = Ruleset::empty(options.limits);
         let compiled: Vec<_> = sources
             .par_iter()
             .enumerate()
@@ -261,23 +312,19 @@ impl Ruleset {
                 Err(problem) => set.diagnostics.push(problem),
             }
         }
-        set.finish()
+        set.with_prefilter(options.prefilter)
     }
 
     fn empty(limits: Limits) -> Ruleset {
+        let std = sandbox::standard_library();
         Ruleset {
-            engine: sandbox::engine(&limits),
+            compiler: sandbox::engine(&limits, &std, &api::FrameRef::new()),
+            std,
             limits,
             rules: Vec::new(),
             diagnostics: Vec::new(),
             prefilter: None,
         }
-    }
-
-    /// The last step of every constructor: the prefilter, unless the environment turns it off.
-    fn finish(self) -> Ruleset {
-        let on = prefilter::enabled_by_env();
-        self.with_prefilter(on)
     }
 
     /// This rule set with the prefilter on or off. Off, every rule runs on every article and
@@ -299,7 +346,7 @@ impl Ruleset {
     fn compile(&self, name: &str, path: &Path, source: &str) -> Result<Rule, Diagnostic> {
         let mut scope = Scope::new();
         scope.push("article", ());
-        match self.engine.compile_with_scope(&scope, source) {
+        match self.compiler.compile_with_scope(&scope, source) {
             Ok(ast) if let Some(at) = sandbox::article_in_function(&ast) => Err(Diagnostic::at(
                 path,
                 at,
@@ -333,10 +380,10 @@ impl Ruleset {
         &self.limits
     }
 
-    /// The rules that [`evaluate`](Ruleset::evaluate) runs on `article`: those the prefilter
-    /// lets through (all of them when it is off). The others could not do anything there.
+    /// The rules that an evaluation runs on `article`: those the prefilter lets through (all
+    /// of them when it is off). The others could not do anything there.
     pub fn candidates(&self, article: &Article) -> Vec<&Arc<Rule>> {
-        let doc = Document::new(&article.title, &article.body);
+        let doc = text::Document::new(&article.title, &article.body);
         match &self.prefilter {
             Some(p) => {
                 let hits = p.terms().find(&doc);
@@ -349,94 +396,32 @@ impl Ruleset {
         }
     }
 
-    /// Runs every rule on `article` — in effect: rules that the prefilter shows can do nothing
-    /// on it are not run at all.
-    pub fn evaluate(&self, article: &Article) -> Evaluation {
-        let doc = Document::new(&article.title, &article.body);
-        let (selected, hits) = match &self.prefilter {
-            Some(p) => {
-                let hits = p.terms().find(&doc);
-                (p.select(&doc, &hits), Some(hits))
-            }
-            None => ((0..self.rules.len()).collect(), None),
-        };
-        let mut out = Evaluation::default();
-        if selected.is_empty() {
-            return out;
-        }
-        let terms = self.prefilter.as_ref().map(|p| p.terms().clone());
-        let prepared = Arc::new(api::Prepared::new(article, doc, hits, terms));
-        let article_ref = api::ArticleRef(prepared.clone());
-        // The alerts' time and the article's hash, computed for the first alert.
-        let stamp: OnceLock<(String, String)> = OnceLock::new();
-        let mut snippets = Snippets::default();
-        let mut scope = Scope::new();
-        scope.push("article", article_ref.clone());
-        for rule in selected.into_iter().map(|i| &self.rules[i]) {
-            // What a rule declares or assigns must not reach the next one.
-            scope.rewind(1);
-            if !scope
-                .get("article")
-                .is_some_and(|a| a.is::<api::ArticleRef>())
-            {
-                scope.set_value("article", article_ref.clone());
-            }
-            api::begin(
-                rule.name.clone(),
-                crate::deadline(self.limits.timeout),
-                self.limits.max_alerts_per_rule,
-            );
-            let result = self.engine.run_ast_with_scope(&mut scope, &rule.ast);
-            let frame = api::end();
-            if let Err(e) = result {
-                out.errors.push(self.runtime_error(rule, *e));
-            }
-            if frame.dropped > 0 {
-                out.notes.push(format!(
-                    "rule {} raised {} more alerts than the limit of {} per article; they were dropped",
-                    rule.name, frame.dropped, self.limits.max_alerts_per_rule
-                ));
-            }
-            // Ids hash the rule's name: only this rule's alerts can repeat one.
-            let first_of_rule = out.alerts.len();
-            for raised in frame.alerts {
-                let (time, sha256) = stamp.get_or_init(|| (now_rfc3339(), article.sha256()));
-                let key = raised.key.as_deref().unwrap_or(sha256);
-                let id = Alert::id_for(&rule.name, key);
-                if out.alerts[first_of_rule..].iter().any(|a| a.id == id) {
-                    continue;
-                }
-                out.alerts.push(Alert {
-                    id,
-                    time: time.clone(),
-                    rule: rule.name.to_string(),
-                    severity: raised.severity,
-                    message: raised.message,
-                    tags: raised.tags,
-                    fields: raised.fields,
-                    article: AlertArticle {
-                        path: article.path.clone(),
-                        title: article.title.clone(),
-                        url: article.url.clone(),
-                        source: article.source.clone(),
-                        sha256: sha256.clone(),
-                    },
-                    matches: raised
-                        .found
-                        .into_iter()
-                        .map(|f| Match {
-                            snippet: snippets.get(prepared.doc.text(), f.span),
-                            term: f.term,
-                        })
-                        .collect(),
-                });
-            }
-        }
-        out
+    /// A scanner of this rule set, for one thread: see [`Scanner`].
+    pub fn scanner(&self) -> Scanner<'_> {
+        Scanner::new(self)
     }
 
-    fn runtime_error(&self, rule: &Rule, mut e: EvalAltResult) -> RuleError {
-        let limits = &self.limits;
+    /// Evaluates every rule on `article`, stamping alerts with the time `at`: a shortcut for
+    /// [`Scanner::scan`] on a scanner made for this one call. To evaluate many articles, keep a
+    /// scanner per thread instead.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use newswatch_engine::{Article, Limits, Ruleset};
+    ///
+    /// let rules = Ruleset::from_sources([("h200", r#"if article.mentions("H200") { alert("H200"); }"#)], Limits::default());
+    /// let eval = rules.evaluate(&Article::new("The H200", ""), SystemTime::now()).unwrap();
+    /// assert_eq!(eval.alerts[0].message, "H200");
+    /// ```
+    pub fn evaluate(&self, article: &Article, at: SystemTime) -> Result<Evaluation, Error> {
+        self.scanner().scan(article, at)
+    }
+}
+
+impl RuleError {
+    /// The error of `rule` that failed with `e` while running under `limits`.
+    fn new(rule: &Rule, limits: &Limits, mut e: rhai::EvalAltResult) -> RuleError {
+        use rhai::EvalAltResult;
         let (limit, message) = match e.unwrap_inner() {
             EvalAltResult::ErrorTooManyOperations(_) => (
                 true,

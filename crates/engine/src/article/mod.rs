@@ -19,6 +19,9 @@ mod json;
 mod lang;
 mod markdown;
 mod plain;
+mod read;
+
+pub use read::{read_file, read_to_limit};
 
 use std::path::Path;
 
@@ -32,9 +35,13 @@ use crate::Error;
 /// Build one in memory with [`Article::new`] and the `with_*` methods, or read files with
 /// [`ingest`].
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Article {
+    /// The headline (one line).
     pub title: String,
+    /// The text of the article, paragraphs separated by blank lines.
     pub body: String,
+    /// The article's own URL: a page's canonical link, a feed item's link.
     pub url: Option<String>,
     /// Publication time in RFC 3339, UTC (`2024-05-06T07:08:09Z`), whatever form the file
     /// wrote it in; `None` when absent or unreadable.
@@ -60,16 +67,19 @@ impl Article {
         }
     }
 
+    /// This article with its URL.
     pub fn with_url(mut self, url: impl Into<String>) -> Article {
         self.url = Some(url.into());
         self
     }
 
+    /// This article with its source (a folder's name, a feed's title).
     pub fn with_source(mut self, source: impl Into<String>) -> Article {
         self.source = Some(source.into());
         self
     }
 
+    /// This article with the path of the file it came from.
     pub fn with_path(mut self, path: impl Into<String>) -> Article {
         self.path = Some(path.into());
         self
@@ -90,7 +100,9 @@ impl Article {
 /// way (each a short phrase; [`ingest`] prefixes the file's name).
 #[derive(Debug, Default)]
 pub struct Parsed {
+    /// The articles read, in the file's order.
     pub articles: Vec<Article>,
+    /// What was skipped or repaired, each a short phrase.
     pub warnings: Vec<String>,
 }
 
