@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use newswatch_engine::{Article, Limits, Ruleset, ingest};
@@ -347,9 +347,7 @@ fn bench_evaluate(c: &mut Criterion, vocab: &Vocabulary) {
     for n in EVAL_RULES {
         let rules = compile(&all[..n]);
         assert!(rules.diagnostics().is_empty());
-        let eval = rules
-            .evaluate(&article, std::time::SystemTime::UNIX_EPOCH)
-            .unwrap();
+        let eval = rules.evaluate(&article, UNIX_EPOCH).unwrap();
         assert!(
             eval.errors.is_empty(),
             "rules failed on the article: {}",
@@ -368,11 +366,9 @@ fn bench_evaluate(c: &mut Criterion, vocab: &Vocabulary) {
             group.measurement_time(Duration::from_secs(2));
         }
         group.bench_with_input(BenchmarkId::new("rules", n), &rules, |b, rules| {
-            b.iter(|| {
-                rules
-                    .evaluate(black_box(&article), std::time::SystemTime::UNIX_EPOCH)
-                    .unwrap()
-            })
+            // One scanner per thread, as the program keeps one per worker.
+            let mut scanner = rules.scanner();
+            b.iter(|| scanner.scan(black_box(&article), UNIX_EPOCH).unwrap())
         });
     }
     group.finish();
@@ -390,11 +386,9 @@ fn bench_without_prefilter(c: &mut Criterion, vocab: &Vocabulary) {
     for n in [1, 100, 1_000] {
         let rules = compile(&all[..n]).with_prefilter(false);
         group.bench_with_input(BenchmarkId::new("rules", n), &rules, |b, rules| {
-            b.iter(|| {
-                rules
-                    .evaluate(black_box(&article), std::time::SystemTime::UNIX_EPOCH)
-                    .unwrap()
-            })
+            // One scanner per thread, as the program keeps one per worker.
+            let mut scanner = rules.scanner();
+            b.iter(|| scanner.scan(black_box(&article), UNIX_EPOCH).unwrap())
         });
     }
     group.finish();
@@ -423,13 +417,7 @@ fn bench_corpus(c: &mut Criterion, vocab: &Vocabulary) {
         let run: usize = articles.iter().map(|a| rules.candidates(a).len()).sum();
         let alerts: usize = articles
             .iter()
-            .map(|a| {
-                rules
-                    .evaluate(a, std::time::SystemTime::UNIX_EPOCH)
-                    .unwrap()
-                    .alerts
-                    .len()
-            })
+            .map(|a| rules.evaluate(a, UNIX_EPOCH).unwrap().alerts.len())
             .sum();
         eprintln!(
             "corpus/{n}: {} articles, {alerts} alerts; {run} rule runs of {} pairs ({:.3}%): \
@@ -440,13 +428,10 @@ fn bench_corpus(c: &mut Criterion, vocab: &Vocabulary) {
             100.0 - 100.0 * run as f64 / (n * articles.len()) as f64,
         );
         group.bench_with_input(BenchmarkId::new("rules", n), &rules, |b, rules| {
+            let mut scanner = rules.scanner();
             b.iter(|| {
                 for a in &articles {
-                    black_box(
-                        rules
-                            .evaluate(black_box(a), std::time::SystemTime::UNIX_EPOCH)
-                            .unwrap(),
-                    );
+                    black_box(scanner.scan(black_box(a), UNIX_EPOCH).unwrap());
                 }
             })
         });

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use crate::outputs::{Filter, Output, Route};
-use crate::state::{State, StateError, now_ms};
+use crate::outputs::{Filter, Output, OutputError, Route};
+use crate::state::{OutputIdentity, Queue, State, StateError, now_ms};
 use newswatch_engine::alert::Alert;
 
 /// How failed deliveries are retried.
@@ -96,7 +96,7 @@ pub enum Drained {
 }
 
 /// Delivers what is due in `key`'s queue, oldest first, until the queue is empty, its head
-/// must wait for a retry, or `stop` is set.
+/// must wait for a retry, or `stop` is set. Logs name the output by `output.name()`.
 pub fn drain(
     state: &State,
     key: &str,
@@ -104,6 +104,7 @@ pub fn drain(
     policy: &RetryPolicy,
     stop: &AtomicBool,
 ) -> Result<Drained, StateError> {
+    let name = output.name().to_string();
     loop {
         if stop.load(Ordering::SeqCst) {
             return Ok(Drained::Stopped);
@@ -124,7 +125,7 @@ pub fn drain(
                 state.delivered(head.seq)?;
                 if head.attempts > 0 {
                     tracing::info!(
-                        "output {key}: delivered alert {} after {} failed attempts",
+                        "output {name}: delivered alert {} after {} failed attempts",
                         alert.id,
                         head.attempts
                     );
@@ -136,7 +137,7 @@ pub fn drain(
                     Duration::from_millis((now - head.first_try_ms.unwrap_or(now)).max(0) as u64);
                 if age >= policy.give_up_after {
                     tracing::error!(
-                        "output {key}: giving up on alert {} after {attempts} attempts over {age:?}: {e}",
+                        "output {name}: giving up on alert {} after {attempts} attempts over {age:?}: {e}",
                         alert.id
                     );
                     state.given_up(head.seq, &e.to_string())?;
@@ -145,7 +146,7 @@ pub fn drain(
                 let wait = policy.backoff(attempts);
                 if attempts <= 3 || attempts % 10 == 0 {
                     tracing::warn!(
-                        "output {key}: delivery of alert {} failed (attempt {attempts}): {e}; retrying in {:.1}s",
+                        "output {name}: delivery of alert {} failed (attempt {attempts}): {e}; retrying in {:.1}s",
                         alert.id,
                         wait.as_secs_f64()
                     );
@@ -173,13 +174,13 @@ impl Outbox {
         state_path: &Path,
         routes: Vec<Route>,
         policy: RetryPolicy,
-    ) -> Result<Outbox, String> {
+    ) -> Result<Outbox, OutputError> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut targets = Targets::default();
         let mut wakers = Vec::new();
         let mut threads = Vec::new();
         for route in routes {
-            let state = State::open(state_path).map_err(|e| e.to_string())?;
+            let state = State::open(state_path)?;
             let (tx, rx) = mpsc::sync_channel(1);
             targets.routes.push((route.key.clone(), route.filter));
             let (key, output, policy, stop) =
@@ -188,7 +189,7 @@ impl Outbox {
                 std::thread::Builder::new()
                     .name(format!("newswatch-output-{}", wakers.len()))
                     .spawn(move || deliver_forever(state, key, output, policy, stop, rx))
-                    .map_err(|e| format!("cannot start an output thread: {e}"))?,
+                    .map_err(OutputError::Thread)?,
             );
             wakers.push(tx);
         }
@@ -254,7 +255,7 @@ fn deliver_forever(
             Ok(Drained::Empty) => Duration::from_secs(60),
             Ok(Drained::WaitingUntil(due)) => Duration::from_millis((due - now_ms()).max(1) as u64),
             Err(e) => {
-                tracing::error!("output {key}: {e}");
+                tracing::error!("output {}: {e}", output.name());
                 Duration::from_secs(5)
             }
         };
@@ -267,7 +268,7 @@ fn deliver_forever(
 
 /// Delivers `alert` now to `route`, without an outbox (for `scan` without `--state`): a few
 /// quick retries, then the failure is returned. The caller checks the route's filter.
-pub fn deliver_now(route: &mut Route, alert: &Alert) -> Result<(), String> {
+pub fn deliver_now(route: &mut Route, alert: &Alert) -> Result<(), OutputError> {
     let mut last = None;
     for attempt in 0..3 {
         if attempt > 0 {
@@ -278,9 +279,41 @@ pub fn deliver_now(route: &mut Route, alert: &Alert) -> Result<(), String> {
             Err(e) => last = Some(e),
         }
     }
-    let e = last.expect("three attempts failed");
-    Err(format!(
-        "output {}: alert {} not delivered: {e}",
-        route.key, alert.id
-    ))
+    Err(OutputError::NotDelivered {
+        output: route.name().to_string(),
+        alert: alert.id.clone(),
+        source: last.expect("three attempts failed"),
+    })
+}
+
+/// Makes the state know the outputs of `routes` — their names, and, once after an upgrade, the
+/// queues they had under their names ([`State::adopt_outputs`]) — and says what was carried
+/// over or left waiting. For each start with a config (and each reload), before delivering.
+pub fn adopt(state: &State, routes: &[Route]) -> Result<(), StateError> {
+    let outputs: Vec<OutputIdentity> = routes
+        .iter()
+        .map(|r| OutputIdentity {
+            key: &r.key,
+            legacy_key: &r.legacy_key,
+            name: r.name(),
+        })
+        .collect();
+    let adopted = state.adopt_outputs(&outputs)?;
+    for (name, rows) in adopted.carried {
+        tracing::info!("output {name}: carried over its queue ({rows} deliveries) to its new key");
+    }
+    for old in adopted.ambiguous {
+        tracing::warn!(
+            "queue {old:?} is not carried over: more outputs were named so than the config has now, and which one it belonged to cannot be told; it stays queued under that name"
+        );
+    }
+    Ok(())
+}
+
+/// The queues with pending deliveries that none of `routes` delivers: outputs removed from
+/// the config, or changed (a webhook's URL or token): each with its last name.
+pub fn orphans(state: &State, routes: &[Route]) -> Result<Vec<Queue>, StateError> {
+    let mut queues = state.pending_outputs()?;
+    queues.retain(|q| !routes.iter().any(|r| r.key == q.key));
+    Ok(queues)
 }

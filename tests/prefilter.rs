@@ -284,7 +284,8 @@ fn tricky_rules_on_the_corpora() {
     assert!(ran * 10 < pairs * 7, "ran {ran} of {pairs}");
 }
 
-/// `../shared/bench/gen_rules.py` next to the corpus: `N` two-word rules of a seed.
+/// `bench/gen_rules.py` next to the corpus (`$NEWSWATCH_CORPUS/../bench`): `N` two-word rules
+/// of a seed.
 fn generated(corpus: &Path, n: usize, seed: u64) -> Option<(tempfile::TempDir, PathBuf)> {
     let script = corpus.join("../bench/gen_rules.py");
     let out = tempfile::tempdir().unwrap();
@@ -302,10 +303,10 @@ fn generated(corpus: &Path, n: usize, seed: u64) -> Option<(tempfile::TempDir, P
             Some((out, rules))
         }
         _ => {
-            eprintln!(
-                "{} not run (python3 missing?): generated rules skipped",
+            common::skip(&format!(
+                "{} did not run (python3 missing?)",
                 script.display()
-            );
+            ));
             None
         }
     }
@@ -376,8 +377,12 @@ fn the_environment_switch_gives_the_same_scan() {
             format!("{}\n\n{}\n", a.title, a.body),
         ));
     }
-    if let Some(corpus) = common::corpus() {
-        paths.push(corpus.join("fr"));
+    match common::corpus_dir() {
+        Ok(corpus) => paths.push(corpus.join("fr")),
+        Err(why) => common::note(&format!(
+            "note: {} without corpus/fr: {why}",
+            common::test_name()
+        )),
     }
     let rules = s.path().join("rules");
     let on = scan(&rules, &paths, "on");

@@ -289,11 +289,15 @@ impl AlertSink {
         } else {
             outputs::build(&configs)?
         };
+        let state = state
+            .map(State::open)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        if let Some(state) = &state {
+            outbox::adopt(state, &routes).map_err(|e| e.to_string())?;
+        }
         Ok(AlertSink {
-            state: state
-                .map(State::open)
-                .transpose()
-                .map_err(|e| e.to_string())?,
+            state,
             down: vec![None; routes.len()],
             routes,
             throttle: config.throttle.throttle(),
@@ -344,7 +348,7 @@ impl AlertSink {
                 if let Some(missed @ 1..) = down {
                     tracing::error!(
                         "output {}: {missed} more alerts not sent to it after it failed (with --state, they wait in the outbox for the next scan)",
-                        route.key
+                        route.name()
                     );
                     self.problems += missed;
                 }

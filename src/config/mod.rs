@@ -22,12 +22,12 @@ use serde::de::DeserializeOwned;
 
 use crate::Error;
 use newswatch_engine::alert::Severity;
-use newswatch_engine::rules::{Limits, RulesetOptions};
-use quantity::{duration, opt_duration, size};
+use newswatch_engine::rules::{LimitKind, LimitValue, Limits, RulesetOptions};
+use quantity::{duration, opt_duration};
 
 pub use quantity::parse_duration;
 use validate::Section;
-pub use validate::{check_webhook_url, glob};
+pub use validate::{check_webhook_url, glob, output_names};
 pub use yaml::KeyPath;
 
 /// The whole configuration file.
@@ -71,36 +71,90 @@ pub enum Startup {
     Skip,
 }
 
-/// `limits:` — resource limits for files and rules.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// `limits:` — the size limit of files, and the budgets of rules: one key per entry of the
+/// engine's [`Limits::TABLE`], read by the kind of quantity it is.
+#[derive(Clone, Debug, PartialEq)]
 pub struct LimitsConfig {
-    #[serde(deserialize_with = "size")]
+    /// Files larger than this are skipped.
     pub max_file_size: u64,
-    pub rule_max_operations: u64,
-    #[serde(deserialize_with = "duration")]
-    pub rule_timeout: Duration,
-    #[serde(deserialize_with = "size")]
-    pub rule_max_string_size: u64,
-    pub rule_max_array_size: usize,
-    pub rule_max_map_size: usize,
-    pub rule_max_call_depth: usize,
-    pub rule_max_alerts: usize,
+    /// What rules run under.
+    pub rules: Limits,
 }
 
 impl Default for LimitsConfig {
     fn default() -> LimitsConfig {
-        let rules = Limits::default();
         LimitsConfig {
             max_file_size: 16 << 20,
-            rule_max_operations: rules.max_operations,
-            rule_timeout: rules.timeout,
-            rule_max_string_size: rules.max_string_size as u64,
-            rule_max_array_size: rules.max_array_size,
-            rule_max_map_size: rules.max_map_size,
-            rule_max_call_depth: rules.max_call_depth,
-            rule_max_alerts: rules.max_alerts_per_rule,
+            rules: Limits::default(),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for LimitsConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LimitsConfig, D::Error> {
+        d.deserialize_map(LimitsVisitor)
+    }
+}
+
+/// Reads `limits:` key by key, so that a bad value is reported at the value itself.
+struct LimitsVisitor;
+
+/// A key of `limits:`, refused where it is written when it is none of [`LIMIT_KEYS`].
+struct LimitKey(&'static str);
+
+/// `max_file_size` and the engine's limits, as `limits:` accepts them.
+static LIMIT_KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    std::iter::once("max_file_size")
+        .chain(Limits::TABLE.iter().map(|s| s.key))
+        .collect()
+});
+
+impl<'de> Deserialize<'de> for LimitKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LimitKey, D::Error> {
+        // Refused inside the key's own visitor, so the parser reports the key's position.
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = LimitKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("the name of a limit")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<LimitKey, E> {
+                match LIMIT_KEYS.iter().find(|k| **k == key) {
+                    Some(known) => Ok(LimitKey(known)),
+                    None => Err(E::unknown_field(key, LIMIT_KEYS.as_slice())),
+                }
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for LimitsVisitor {
+    type Value = LimitsConfig;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a mapping of limits (max_file_size, rule_timeout, …)")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<LimitsConfig, A::Error> {
+        use serde::de::Error as _;
+        let mut config = LimitsConfig::default();
+        while let Some(LimitKey(key)) = map.next_key()? {
+            if key == "max_file_size" {
+                config.max_file_size = map.next_value::<quantity::Size>()?.0;
+                continue;
+            }
+            let spec = Limits::spec(key).expect("LimitKey reads only known keys");
+            let value = match spec.kind {
+                LimitKind::Time => LimitValue::Time(map.next_value::<quantity::Time>()?.0),
+                LimitKind::Bytes => LimitValue::Number(map.next_value::<quantity::Size>()?.0),
+                _ => LimitValue::Number(map.next_value::<u64>()?),
+            };
+            if !spec.set(&mut config.rules, value) {
+                return Err(A::Error::custom(format!("{key}: {value} is too large")));
+            }
+        }
+        Ok(config)
     }
 }
 
@@ -130,16 +184,7 @@ impl LimitsConfig {
 
     /// The limits rules run under.
     pub fn rules(&self) -> Limits {
-        Limits {
-            max_operations: self.rule_max_operations,
-            timeout: self.rule_timeout,
-            max_string_size: self.rule_max_string_size as usize,
-            max_array_size: self.rule_max_array_size,
-            max_map_size: self.rule_max_map_size,
-            max_call_depth: self.rule_max_call_depth,
-            max_alerts_per_rule: self.rule_max_alerts,
-            ..Limits::default()
-        }
+        self.rules.clone()
     }
 }
 
@@ -217,6 +262,9 @@ pub enum OutputKind {
 pub struct OutputConfig {
     #[serde(rename = "type")]
     pub kind: OutputKind,
+    /// What logs and `newswatch alerts` call the output; without it, its type and target as
+    /// written (secrets unexpanded). Only a name: the queue is keyed by the whole config.
+    pub name: Option<String>,
     /// `file`: the JSON Lines file alerts are appended to.
     pub path: Option<PathBuf>,
     /// `command`: the argv to run, never through a shell.
@@ -225,7 +273,7 @@ pub struct OutputConfig {
     pub url: Option<String>,
     /// `webhook`: the URL as written, when it reads the environment (`${HOOK_URL}`): it names
     /// the output in logs and in the state, so that a secret in the variable stays out of
-    /// them, and a rotated secret keeps the output's queue.
+    /// them. (The queue is keyed by the expanded URL: a rotated secret is a new output.)
     #[serde(skip)]
     pub url_as_written: Option<String>,
     /// `webhook`: extra HTTP headers.
@@ -322,7 +370,13 @@ impl Config {
             let at = KeyPath::default().key(name);
             match name {
                 "watch" => config.watch = sections.list(&at, value),
-                "outputs" => config.outputs = sections.list(&at, value),
+                "outputs" => {
+                    config.outputs = sections.list(&at, value);
+                    // Across entries, once each reads: their indices are then the config's.
+                    if value.as_sequence().map(Vec::len) == Some(config.outputs.len()) {
+                        sections.report(validate::output_names(&config.outputs, &at));
+                    }
+                }
                 "rules" => sections.read(&at, &mut config.rules),
                 "state" => sections.read(&at, &mut config.state),
                 "startup" => sections.read(&at, &mut config.startup),
@@ -386,16 +440,22 @@ impl Sections<'_> {
     fn take<T: DeserializeOwned + Section>(&mut self, at: &KeyPath) -> Option<T> {
         match yaml::section::<T>(self.text, at) {
             Ok(mut value) => {
-                for p in value.validate(at) {
-                    let position = yaml::locate(self.text, &p.key);
-                    self.problems.push((position, p.to_string()));
-                }
+                let problems = value.validate(at);
+                self.report(problems);
                 Some(value)
             }
             Err(e) => {
                 self.problems.push(serde_problem(&e));
                 None
             }
+        }
+    }
+
+    /// Adds `problems`, each where its key is in the text.
+    fn report(&mut self, problems: Vec<validate::Problem>) {
+        for p in problems {
+            let position = yaml::locate(self.text, &p.key);
+            self.problems.push((position, p.to_string()));
         }
     }
 
@@ -425,6 +485,33 @@ impl Sections<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_limit_of_the_engine_is_a_key_with_its_check() {
+        let yaml = "limits:\n  rule_max_expr_depth: 64\n  rule_timeout: 2s\n  rule_max_string_size: 64MiB\n";
+        let c = Config::parse(yaml, Path::new("n.yaml")).unwrap();
+        assert_eq!(c.limits.rules.max_expr_depth, 64);
+        assert_eq!(c.limits.rules.timeout, Duration::from_secs(2));
+        assert_eq!(c.limits.rules.max_string_size, 64 << 20);
+        for spec in Limits::TABLE {
+            let zero = if spec.kind == LimitKind::Time {
+                "0s"
+            } else {
+                "0"
+            };
+            let yaml = format!("limits:\n  {}: {zero}\n", spec.key);
+            let (_, problems) = Config::parse_all(&yaml, Path::new("n.yaml"));
+            let shown: Vec<_> = problems.iter().map(|p| p.to_string()).collect();
+            assert_eq!(shown.len(), 1, "{shown:?}");
+            assert!(
+                shown[0].starts_with(&format!(
+                    "n.yaml:2:3: limits.{}: must be more than 0",
+                    spec.key
+                )),
+                "{shown:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_environment_turns_the_prefilter_off() {
@@ -458,7 +545,7 @@ outputs:
 "#;
         let c = Config::parse(yaml, Path::new("n.yaml")).unwrap();
         assert_eq!(c.limits.max_file_size, 16 << 20);
-        assert_eq!(c.limits.rule_timeout, Duration::from_millis(250));
+        assert_eq!(c.limits.rules.timeout, Duration::from_millis(250));
         assert_eq!(c.throttle.per_rule, Duration::from_secs(600));
         assert_eq!(c.startup, Startup::Skip);
         assert_eq!(c.outputs.len(), 4);

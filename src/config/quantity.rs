@@ -123,6 +123,24 @@ impl Visitor<'_> for SizeVisitor {
     }
 }
 
+/// A duration read by [`duration`].
+pub(super) struct Time(pub Duration);
+
+impl<'de> serde::Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Time, D::Error> {
+        duration(d).map(Time)
+    }
+}
+
+/// A size read by [`size`].
+pub(super) struct Size(pub u64);
+
+impl<'de> serde::Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Size, D::Error> {
+        size(d).map(Size)
+    }
+}
+
 pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     d.deserialize_any(DurationVisitor)
 }

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use globset::Glob;
 
 use super::yaml::KeyPath;
+use newswatch_engine::rules::MAX_TEXT_SIZE;
+
 use super::{
     LimitsConfig, OutputConfig, OutputKind, RetryConfig, Startup, ThrottleConfig, WatchConfig,
 };
@@ -89,72 +91,30 @@ impl Section for WatchConfig {
 
 impl Section for LimitsConfig {
     fn validate(&mut self, at: &KeyPath) -> Vec<Problem> {
-        let d = LimitsConfig::default();
-        // Zero switches a rule limit off (Rhai reads 0 as "unlimited"), skips every file or
-        // stops every rule: never what is meant.
-        let zeros = [
-            (
-                "max_file_size",
-                self.max_file_size == 0,
-                d.max_file_size.to_string(),
-            ),
-            (
-                "rule_max_operations",
-                self.rule_max_operations == 0,
-                d.rule_max_operations.to_string(),
-            ),
-            (
-                "rule_timeout",
-                self.rule_timeout.is_zero(),
-                format!("{:?}", d.rule_timeout),
-            ),
-            (
-                "rule_max_string_size",
-                self.rule_max_string_size == 0,
-                d.rule_max_string_size.to_string(),
-            ),
-            (
-                "rule_max_array_size",
-                self.rule_max_array_size == 0,
-                d.rule_max_array_size.to_string(),
-            ),
-            (
-                "rule_max_map_size",
-                self.rule_max_map_size == 0,
-                d.rule_max_map_size.to_string(),
-            ),
-            (
-                "rule_max_call_depth",
-                self.rule_max_call_depth == 0,
-                d.rule_max_call_depth.to_string(),
-            ),
-            (
-                "rule_max_alerts",
-                self.rule_max_alerts == 0,
-                d.rule_max_alerts.to_string(),
-            ),
-        ];
-        let mut problems: Vec<Problem> = zeros
+        let mut problems: Vec<Problem> = self
+            .rules
+            .problems()
             .into_iter()
-            .filter(|(_, zero, _)| *zero)
-            .map(|(key, _, default)| positive(at.key(key), &default))
+            .map(|p| Problem::new(at.key(p.key), p.message))
             .collect();
+        if self.max_file_size == 0 {
+            let default = LimitsConfig::default().max_file_size.to_string();
+            problems.insert(0, positive(at.key("max_file_size"), &default));
+        }
         // `article.body` is a Rhai string: it must fit, decoded (Latin-1 can double in UTF-8).
-        if self.rule_max_string_size != 0
-            && self.rule_max_string_size < self.max_file_size.saturating_mul(2)
-        {
+        let string_size = self.rules.max_string_size as u64;
+        if string_size != 0 && string_size < self.max_file_size.saturating_mul(2) {
             problems.push(Problem::new(
                 at.key("rule_max_string_size"),
                 format!(
-                    "{} bytes is less than twice limits.max_file_size ({} bytes): rules could not read the larger articles; raise it to at least {}",
-                    self.rule_max_string_size,
+                    "{string_size} bytes is less than twice limits.max_file_size ({} bytes): rules could not read the larger articles; raise it to at least {}",
                     self.max_file_size,
                     self.max_file_size.saturating_mul(2)
                 ),
             ));
         }
-        // Articles keep their word offsets in 32 bits.
-        if self.max_file_size > MAX_FILE_SIZE {
+        // What the engine indexes in one article.
+        if self.max_file_size > MAX_TEXT_SIZE {
             problems.push(Problem::new(
                 at.key("max_file_size"),
                 format!(
@@ -295,13 +255,41 @@ impl OutputConfig {
             let message = "0 fails every delivery: give a time such as 10s, or leave it out";
             problems.push(Problem::new(at.key("timeout"), message));
         }
+        if let Some(name) = &self.name {
+            if name.trim().is_empty() {
+                let message = "empty: give the name logs and `newswatch alerts` show, or leave it out for the type and target";
+                problems.push(Problem::new(at.key("name"), message));
+            } else if name.chars().any(char::is_control) {
+                let message =
+                    "a name is one line: it cannot hold line breaks or control characters";
+                problems.push(Problem::new(at.key("name"), message));
+            }
+        }
         globs(&self.rules, &at.key("rules"), &mut problems);
         problems
     }
 }
 
-/// The largest `limits.max_file_size`: 4 GiB less a byte.
-const MAX_FILE_SIZE: u64 = u32::MAX as u64;
+/// The problems across the entries of `outputs:` (at `at`): two given the same `name:`, which
+/// logs and `newswatch alerts` could not tell apart. Names that are not given (type and target)
+/// may repeat: such outputs are told apart by a `#N` suffix.
+pub fn output_names(outputs: &[OutputConfig], at: &KeyPath) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (i, output) in outputs.iter().enumerate() {
+        let Some(name) = &output.name else { continue };
+        if let Some(first) = outputs[..i]
+            .iter()
+            .position(|o| o.name.as_deref() == Some(name))
+        {
+            let message = format!(
+                "{name:?} is already the name of {}: give each output its own name",
+                at.index(first)
+            );
+            problems.push(Problem::new(at.index(i).key("name"), message));
+        }
+    }
+    problems
+}
 
 /// A problem for a value that must be more than zero.
 fn positive(key: KeyPath, default: &str) -> Problem {

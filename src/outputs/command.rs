@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{DeliveryError, Output};
+use super::{DeliveryError, Output, OutputError};
 use newswatch_engine::alert::Alert;
 
 pub struct CommandOutput {
@@ -21,9 +21,9 @@ pub struct CommandOutput {
 impl CommandOutput {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-    pub fn new(argv: Vec<String>, timeout: Option<Duration>) -> Result<CommandOutput, String> {
+    pub fn new(argv: Vec<String>, timeout: Option<Duration>) -> Result<CommandOutput, OutputError> {
         if argv.is_empty() {
-            return Err("a command output needs `command: [program, args…]`".into());
+            return Err(OutputError::NoCommand);
         }
         Ok(CommandOutput {
             name: format!("command {}", argv.join(" ")),

@@ -3,7 +3,7 @@
 //! The session bus is checked when the output is built, so a daemon started without a desktop
 //! session says so once at start instead of failing every alert.
 
-use super::{DeliveryError, Output};
+use super::{DeliveryError, Output, OutputError};
 use newswatch_engine::alert::Alert;
 #[cfg(all(unix, not(target_os = "macos")))]
 use newswatch_engine::alert::Severity;
@@ -11,14 +11,9 @@ use newswatch_engine::alert::Severity;
 pub struct DesktopOutput;
 
 impl DesktopOutput {
-    pub fn new() -> Result<DesktopOutput, String> {
+    pub fn new() -> Result<DesktopOutput, OutputError> {
         #[cfg(all(unix, not(target_os = "macos")))]
-        notify_rust::get_server_information().map_err(|e| {
-            format!(
-                "desktop notifications are unavailable ({e}): no D-Bus session bus or notification \
-                 server; run newswatch inside a desktop session or remove the desktop output"
-            )
-        })?;
+        notify_rust::get_server_information().map_err(|e| OutputError::NoDesktop(e.to_string()))?;
         Ok(DesktopOutput)
     }
 }

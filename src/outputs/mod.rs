@@ -1,13 +1,14 @@
 //! Outputs: where alerts go once they are recorded.
 //!
 //! An [`Output`] is a destination (stdout, a JSON Lines file, …); a [`Route`] is an output with
-//! the [`Filter`] of its config entry (`min_severity`, `rules`, `tags`). Outputs know alerts,
-//! not rules, articles or the state store: the caller records an alert first, then offers it
-//! to every route.
+//! the [`Filter`] of its config entry (`min_severity`, `rules`, `tags`), its name and the key of
+//! its queue ([`identity`]). Outputs know alerts, not rules, articles or the state store: the
+//! caller records an alert first, then offers it to every route.
 
 mod command;
 mod desktop;
 mod file;
+pub mod identity;
 mod stdout;
 mod webhook;
 
@@ -16,6 +17,7 @@ use std::fmt;
 use globset::{GlobSet, GlobSetBuilder};
 
 use crate::config::{KeyPath, OutputConfig, OutputKind};
+use crate::state::StateError;
 use newswatch_engine::alert::{Alert, Severity};
 
 pub use command::CommandOutput;
@@ -71,13 +73,90 @@ impl Filter {
     }
 }
 
-/// An output, the filter of its config entry, and its key in the outbox.
+/// Why outputs cannot be built, started or reached.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// A problem of the config entry, as `newswatch check` reports it.
+    #[error("{0}")]
+    Config(String),
+    #[error("a command output needs `command: [program, args…]`")]
+    NoCommand,
+    #[error("{0}")]
+    Url(String),
+    /// The file of a `file` output cannot be opened (the message names it).
+    #[error("{0}")]
+    File(#[source] std::io::Error),
+    #[error(
+        "desktop notifications are unavailable ({0}): no D-Bus session bus or notification \
+         server; run newswatch inside a desktop session or remove the desktop output"
+    )]
+    NoDesktop(String),
+    #[error("rules: {0}")]
+    Rules(#[from] globset::Error),
+    /// One of the above, for the entry at `at` in the config.
+    #[error("{at}: {source}")]
+    At {
+        at: KeyPath,
+        #[source]
+        source: Box<OutputError>,
+    },
+    #[error("cannot start an output thread: {0}")]
+    Thread(#[source] std::io::Error),
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// `scan` without a state gave up on a delivery.
+    #[error("output {output}: alert {alert} not delivered: {source}")]
+    NotDelivered {
+        output: String,
+        alert: String,
+        #[source]
+        source: DeliveryError,
+    },
+}
+
+/// The commands report errors as text (`Result<_, String>`): `?` gives them this one's.
+impl From<OutputError> for String {
+    fn from(e: OutputError) -> String {
+        e.to_string()
+    }
+}
+
+/// An output, the filter of its config entry, and its queue in the outbox.
 pub struct Route {
-    /// Stable across restarts for the same config entry, so queued deliveries find their
-    /// output again: the type and its target (`file alerts.jsonl`, `webhook http://…`).
+    /// The key of its queue: stable across restarts for the same config, different for any
+    /// other (see [`identity`]), never shown. Two routes never share one.
     pub key: String,
+    /// The key an older newswatch gave its queue, its name then (`webhook http://…`, with a
+    /// `#N` suffix for a repeat): for carrying such queues over once
+    /// ([`State::adopt_outputs`](crate::state::State::adopt_outputs)).
+    pub(crate) legacy_key: String,
+    /// Named as the route is (see [`Route::name`]).
     pub output: Box<dyn Output>,
     pub filter: Filter,
+}
+
+impl Route {
+    /// What logs and `newswatch alerts` call the output: its `name:`, else its type and target
+    /// as written; `#N` (its place in the config) follows a name an earlier output has.
+    pub fn name(&self) -> &str {
+        self.output.name()
+    }
+}
+
+/// An output shown under another name than its own.
+struct Named {
+    name: String,
+    output: Box<dyn Output>,
+}
+
+impl Output for Named {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
+        self.output.deliver(alert)
+    }
 }
 
 /// Builds the routes of `configs`; with none configured, alerts go to stdout.
@@ -85,38 +164,88 @@ pub struct Route {
 /// Each config is checked first with [`OutputConfig::problems`], the checks `newswatch check`
 /// runs, so what is left to fail here is only what needs the outside world (a file that cannot
 /// be created, no desktop session).
-pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, String> {
+pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, OutputError> {
     if configs.is_empty() {
+        let stdout = OutputConfig {
+            kind: OutputKind::Stdout,
+            name: None,
+            path: None,
+            command: None,
+            url: None,
+            url_as_written: None,
+            headers: Default::default(),
+            timeout: None,
+            min_severity: None,
+            rules: Vec::new(),
+            tags: Vec::new(),
+        };
         return Ok(vec![Route {
-            key: "stdout".into(),
+            key: identity::key(&stdout),
+            legacy_key: "stdout".into(),
             output: Box::new(StdoutOutput::new()),
             filter: Filter::default(),
         }]);
     }
+    let all = KeyPath::default().key("outputs");
+    if let Some(problem) = crate::config::output_names(configs, &all)
+        .into_iter()
+        .next()
+    {
+        return Err(OutputError::Config(problem.to_string()));
+    }
     let mut routes: Vec<Route> = Vec::new();
     for (i, c) in configs.iter().enumerate() {
-        let at = KeyPath::default().key("outputs").index(i);
+        let at = all.index(i);
         if let Some(problem) = c.problems(&at).into_iter().next() {
-            return Err(problem.to_string());
+            return Err(OutputError::Config(problem.to_string()));
         }
-        let mut route = build_one(c).map_err(|e| format!("{at}: {e}"))?;
-        if routes.iter().any(|r| r.key == route.key) {
-            // Two entries for one target (e.g. with different filters) queue apart.
-            route.key = format!("{} #{i}", route.key);
+        let (output, filter) = build_one(c).map_err(|e| OutputError::At {
+            at,
+            source: Box::new(e),
+        })?;
+        // Before stable keys, the name was the key, with the place in the config after a
+        // repeat: kept as it was, to find such queues again.
+        let mut legacy_key = output.name().to_string();
+        if routes.iter().any(|r| r.legacy_key == legacy_key) {
+            legacy_key = format!("{legacy_key} #{i}");
         }
-        routes.push(route);
+        let mut name = c.name.clone().unwrap_or_else(|| output.name().to_string());
+        if routes.iter().any(|r| r.name() == name) {
+            // Told apart in logs; two given the same `name:` were refused above.
+            name = format!("{name} #{i}");
+        }
+        // The same config twice (a config may repeat an entry): queues apart all the same.
+        let mut key = identity::key(c);
+        let repeats = routes
+            .iter()
+            .filter(|r| r.key.split('#').next() == Some(key.as_str()))
+            .count();
+        if repeats > 0 {
+            key = format!("{key}#{}", repeats + 1);
+        }
+        let output = if name == output.name() {
+            output
+        } else {
+            Box::new(Named { name, output })
+        };
+        routes.push(Route {
+            key,
+            legacy_key,
+            output,
+            filter,
+        });
     }
     Ok(routes)
 }
 
-/// Builds one output whose config has no problems.
-fn build_one(config: &OutputConfig) -> Result<Route, String> {
+/// Builds the output and filter of one config entry that has no problems.
+fn build_one(config: &OutputConfig) -> Result<(Box<dyn Output>, Filter), OutputError> {
     const CHECKED: &str = "checked by OutputConfig::problems";
     let output: Box<dyn Output> = match config.kind {
         OutputKind::Stdout => Box::new(StdoutOutput::new()),
         OutputKind::File => {
             let path = config.path.as_ref().expect(CHECKED);
-            Box::new(FileOutput::open(path).map_err(|e| e.to_string())?)
+            Box::new(FileOutput::open(path).map_err(OutputError::File)?)
         }
         OutputKind::Command => Box::new(CommandOutput::new(
             config.command.clone().unwrap_or_default(),
@@ -137,15 +266,12 @@ fn build_one(config: &OutputConfig) -> Result<Route, String> {
         for pattern in &config.rules {
             set.add(crate::config::glob(pattern).expect(CHECKED));
         }
-        Some(set.build().map_err(|e| format!("rules: {e}"))?)
+        Some(set.build()?)
     };
-    Ok(Route {
-        key: output.name().to_string(),
-        output,
-        filter: Filter {
-            min_severity: config.min_severity,
-            rules,
-            tags: config.tags.clone(),
-        },
-    })
+    let filter = Filter {
+        min_severity: config.min_severity,
+        rules,
+        tags: config.tags.clone(),
+    };
+    Ok((output, filter))
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{DeliveryError, Output};
+use super::{DeliveryError, Output, OutputError};
 use newswatch_engine::alert::Alert;
 
 pub struct WebhookOutput {
@@ -25,8 +25,8 @@ impl WebhookOutput {
         as_written: Option<&str>,
         headers: impl IntoIterator<Item = (String, String)>,
         timeout: Option<Duration>,
-    ) -> Result<WebhookOutput, String> {
-        crate::config::check_webhook_url(url)?;
+    ) -> Result<WebhookOutput, OutputError> {
+        crate::config::check_webhook_url(url).map_err(OutputError::Url)?;
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout.unwrap_or(Self::DEFAULT_TIMEOUT)))
             .http_status_as_error(false)

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use alerts::{Recorded, Throttle};
 pub(crate) use outbox::now_ms;
-pub use outbox::{Delivery, DeliveryStatus};
+pub use outbox::{Adopted, Delivery, DeliveryStatus, OutputIdentity, Queue};
 
 /// Errors of the state store; each names the database file.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +62,15 @@ const MIGRATIONS: &[&str] = &[
          UNIQUE (output, alert_id)
      );
      CREATE INDEX outbox_queue ON outbox(output, status, seq);",
+    // 4: outputs by stable key, apart from their names (`outbox.output` was the name). Queues
+    // of that time are marked legacy until an output of the config claims them, once
+    // (`State::adopt_outputs`); meanwhile their key is their name.
+    "CREATE TABLE outputs (
+         key TEXT PRIMARY KEY,
+         name TEXT NOT NULL,
+         legacy INTEGER NOT NULL DEFAULT 0
+     );
+     INSERT INTO outputs (key, name, legacy) SELECT DISTINCT output, output, 1 FROM outbox;",
 ];
 
 /// What the state remembers of a file it has evaluated.

@@ -1,7 +1,11 @@
 //! The outbox: deliveries still to make, one row per (alert, output), in the order alerts were
 //! raised. Rows stay until delivered (or given up on), so deliveries survive restarts.
+//!
+//! An output's rows are keyed by its stable key (`crate::outputs::identity`); the `outputs`
+//! table keeps beside each key the name it was last configured with, for `newswatch alerts`
+//! and for saying which queues no output of the config will deliver.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{State, StateError};
 
@@ -29,10 +33,49 @@ pub enum DeliveryStatus {
 /// One output's delivery of one alert, for `newswatch alerts`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
+    /// The output's name (its last, if the config no longer has it).
     pub output: String,
     pub status: DeliveryStatus,
     pub attempts: u32,
     pub last_error: Option<String>,
+}
+
+/// An output's queue with deliveries pending.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queue {
+    pub key: String,
+    /// The output's name when it was last configured.
+    pub name: String,
+    pub pending: u64,
+}
+
+/// An output of the config, for [`State::adopt_outputs`].
+#[derive(Clone, Copy, Debug)]
+pub struct OutputIdentity<'a> {
+    /// Its stable key.
+    pub key: &'a str,
+    /// The key a newswatch before stable keys gave it: its name then, `#N` after a repeat.
+    pub legacy_key: &'a str,
+    /// Its name now.
+    pub name: &'a str,
+}
+
+/// What [`State::adopt_outputs`] did with queues of before stable keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Adopted {
+    /// Carried over to an output of the config: its name, and how many rows (of any status).
+    pub carried: Vec<(String, u64)>,
+    /// Not carried over, though an output's legacy key is theirs: more of them wait than the
+    /// config has outputs of that name, so one of those was removed and which cannot be told.
+    pub ambiguous: Vec<String>,
+}
+
+/// A legacy key without the `#N` that told repeats apart.
+fn legacy_base(key: &str) -> &str {
+    match key.rsplit_once(" #") {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => key,
+    }
 }
 
 /// Now, in milliseconds since the epoch: how the outbox keeps time.
@@ -72,15 +115,99 @@ impl State {
             .map_err(|e| self.error(e))
     }
 
-    /// The outputs with deliveries still pending, and how many each.
-    pub fn pending_outputs(&self) -> Result<Vec<(String, u64)>, StateError> {
+    /// The queues with deliveries still pending, and how many each.
+    pub fn pending_outputs(&self) -> Result<Vec<Queue>, StateError> {
         self.conn
-            .prepare("SELECT output, count(*) FROM outbox WHERE status = 'pending' GROUP BY output")
+            .prepare(
+                "SELECT b.output, coalesce(o.name, b.output), count(*)
+                 FROM outbox b LEFT JOIN outputs o ON o.key = b.output
+                 WHERE b.status = 'pending' GROUP BY b.output ORDER BY min(b.seq)",
+            )
+            .and_then(|mut st| {
+                st.query_map([], |r| {
+                    Ok(Queue {
+                        key: r.get(0)?,
+                        name: r.get(1)?,
+                        pending: r.get::<_, i64>(2)? as u64,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| self.error(e))
+    }
+
+    /// Records the outputs of the config: each key's name, for listing. The first time (after
+    /// an upgrade), the queues an older newswatch kept under outputs' names are carried over to
+    /// their stable keys: the rows of each output's legacy key become its own, unless more
+    /// queues of that name wait than the config has outputs of that name (one was removed,
+    /// and handing its alerts to another endpoint is what keys are for avoiding). Queues no
+    /// output claims stay, under their old name, as queues of outputs the config no longer
+    /// has. One transaction; with no outputs given, queues are left for a config that has
+    /// some.
+    pub fn adopt_outputs(&self, outputs: &[OutputIdentity]) -> Result<Adopted, StateError> {
+        let e = |e| self.error(e);
+        let tx =
+            Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(e)?;
+        let mut adopted = Adopted::default();
+        // Legacy keys, with how many deliveries each still has to make.
+        let legacy: Vec<(String, u64)> = tx
+            .prepare(
+                "SELECT o.key, (SELECT count(*) FROM outbox b WHERE b.output = o.key AND b.status = 'pending')
+                 FROM outputs o WHERE o.legacy = 1",
+            )
             .and_then(|mut st| {
                 st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
                     .collect()
             })
-            .map_err(|e| self.error(e))
+            .map_err(e)?;
+        if !legacy.is_empty() && !outputs.is_empty() {
+            for output in outputs {
+                if !legacy.iter().any(|(k, _)| k == output.legacy_key) {
+                    continue;
+                }
+                let base = legacy_base(output.legacy_key);
+                let waiting = legacy
+                    .iter()
+                    .filter(|(k, pending)| *pending > 0 && legacy_base(k) == base)
+                    .count();
+                let configured = outputs
+                    .iter()
+                    .filter(|o| legacy_base(o.legacy_key) == base)
+                    .count();
+                if waiting > configured {
+                    adopted.ambiguous.push(output.legacy_key.to_string());
+                    continue;
+                }
+                // A row the output already has (the same alert) stays behind, orphaned.
+                let moved = tx
+                    .execute(
+                        "UPDATE OR IGNORE outbox SET output = ?1 WHERE output = ?2",
+                        params![output.key, output.legacy_key],
+                    )
+                    .map_err(e)?;
+                tx.execute(
+                    "DELETE FROM outputs WHERE key = ?1
+                     AND NOT EXISTS (SELECT 1 FROM outbox WHERE output = ?1)",
+                    [output.legacy_key],
+                )
+                .map_err(e)?;
+                adopted
+                    .carried
+                    .push((output.name.to_string(), moved as u64));
+            }
+            tx.execute("UPDATE outputs SET legacy = 0 WHERE legacy = 1", [])
+                .map_err(e)?;
+        }
+        for output in outputs {
+            tx.execute(
+                "INSERT INTO outputs (key, name) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET name = ?2, legacy = 0",
+                params![output.key, output.name],
+            )
+            .map_err(e)?;
+        }
+        tx.commit().map_err(e)?;
+        Ok(adopted)
     }
 
     /// Marks a delivery done.
@@ -124,7 +251,9 @@ impl State {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT output, status, attempts, last_error FROM outbox WHERE alert_id = ?1 ORDER BY seq",
+                "SELECT coalesce(o.name, b.output), b.status, b.attempts, b.last_error
+                 FROM outbox b LEFT JOIN outputs o ON o.key = b.output
+                 WHERE b.alert_id = ?1 ORDER BY b.seq",
             )
             .map_err(e)?;
         let rows = st

@@ -548,15 +548,19 @@ impl Daemon {
     }
 }
 
-/// Says which queued deliveries no output of the config will make: an output removed, or
-/// renamed (a webhook URL changed). They stay queued, not lost.
+/// Makes the state know the outputs (carrying queues of an older newswatch over), then says
+/// which queued deliveries no output of the config will make: an output removed, or changed
+/// (a webhook URL or token). They stay queued, not lost.
 fn warn_of_orphans(state: &State, routes: &[outputs::Route]) {
-    for (output, n) in state.pending_outputs().unwrap_or_default() {
-        if !routes.iter().any(|r| r.key == output) {
-            tracing::warn!(
-                "{n} alerts wait for output {output:?}, which the config no longer has: they stay queued until it is back"
-            );
-        }
+    if let Err(e) = crate::outbox::adopt(state, routes) {
+        tracing::error!("{e}");
+    }
+    for q in crate::outbox::orphans(state, routes).unwrap_or_default() {
+        tracing::warn!(
+            "{} alerts wait for output {:?}, which the config no longer has: they stay queued until it is back",
+            q.pending,
+            q.name
+        );
     }
 }
 

@@ -164,34 +164,93 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The shared corpus: `NEWSWATCH_CORPUS` (then it must exist), else `../shared/corpus` if
-/// present. `None` means corpus tests are skipped on this machine.
+/// The article corpus, which is not part of this repository: the folder `NEWSWATCH_CORPUS`
+/// names (a relative path is relative to the repository root) — the only way tests reach it.
+/// `None` when the variable is unset or empty or names no folder: the calling test is then
+/// skipped, and says so in one line of `cargo test`'s output (see [`skip`]).
 pub fn corpus() -> Option<PathBuf> {
-    match std::env::var_os("NEWSWATCH_CORPUS") {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            let dir = if dir.is_absolute() {
-                dir
-            } else {
-                repo().join(dir)
-            };
-            assert!(
-                dir.is_dir(),
-                "NEWSWATCH_CORPUS={} is set but missing",
-                dir.display()
-            );
-            Some(dir)
-        }
-        None => {
-            let dir = repo().join("../shared/corpus");
-            if dir.is_dir() {
-                Some(dir)
-            } else {
-                eprintln!("corpus not found: set NEWSWATCH_CORPUS to run corpus tests");
-                None
-            }
+    match corpus_dir() {
+        Ok(dir) => Some(dir),
+        Err(why) => {
+            skip(&why);
+            None
         }
     }
+}
+
+/// The folder `NEWSWATCH_CORPUS` names, or why there is none (see [`corpus`]); says nothing.
+pub fn corpus_dir() -> Result<PathBuf, String> {
+    let Some(dir) = std::env::var_os("NEWSWATCH_CORPUS").filter(|d| !d.is_empty()) else {
+        return Err("NEWSWATCH_CORPUS is not set".into());
+    };
+    let dir = repo().join(dir);
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "NEWSWATCH_CORPUS={} is not a folder",
+            dir.display()
+        ))
+    }
+}
+
+/// What [`skip`] lines start with.
+pub const SKIPPED: &str = "skipped:";
+
+/// Says, in one line naming the running test, that it is skipped and why (see [`note`]).
+pub fn skip(why: &str) {
+    note(&format!("{SKIPPED} {}: {why}", test_name()));
+}
+
+/// Lines for the end of the run (see [`note`]).
+static NOTES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// One line that a plain `cargo test` shows even when the test passes. The harness captures
+/// what tests `print!` and drops it when they pass, and a line written straight to stderr
+/// lands in the middle of its `test NAME ... ok` lines; so the line waits for the end of the
+/// run and is written then — sorted with the others, after the `test result:` line of this
+/// test binary.
+pub fn note(line: &str) {
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    NOTES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(line.to_string());
+    // SAFETY: `print_notes` is an `extern "C" fn()` that never unwinds.
+    AT_EXIT.call_once(|| assert_eq!(unsafe { libc::atexit(print_notes) }, 0));
+}
+
+/// Writes the [`note`]s to stderr when the test binary exits: with `write(2)` itself, since
+/// thread-locals that `std`'s stderr relies on may be gone by then.
+extern "C" fn print_notes() {
+    let mut lines = std::mem::take(
+        &mut *NOTES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    lines.sort();
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let mut bytes = text.as_bytes();
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is a live buffer of this length.
+        let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+        if n <= 0 {
+            return;
+        }
+        bytes = &bytes[n as usize..];
+    }
+}
+
+/// The running test's name: the harness names each test's thread after it.
+pub fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string()
 }
 
 /// A running `newswatch watch`, its stdout and stderr going to files in the sandbox.

@@ -45,10 +45,8 @@ fn main() -> ExitCode {
 
     // Per-evaluation options: a tighter time budget than the rule set's default, and the
     // rules' `print` output tagged and sent to stderr.
-    let limits = Limits {
-        timeout: Duration::from_millis(100),
-        ..rules.limits().clone()
-    };
+    let mut limits: Limits = rules.limits().clone();
+    limits.timeout = Duration::from_millis(100);
 
     let next = Mutex::new(files.iter());
     // One alert per line: a thread writes its file's alerts in one go.

@@ -59,16 +59,19 @@ impl fmt::Display for Severity {
     }
 }
 
-impl FromStr for Severity {
-    type Err = String;
+/// A severity name that is none of the five.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid severity {0:?}: expected info, low, medium, high or critical")]
+pub struct UnknownSeverity(pub String);
 
-    fn from_str(s: &str) -> Result<Severity, String> {
+impl FromStr for Severity {
+    type Err = UnknownSeverity;
+
+    fn from_str(s: &str) -> Result<Severity, UnknownSeverity> {
         Severity::ALL
             .into_iter()
             .find(|sev| sev.as_str() == s)
-            .ok_or_else(|| {
-                format!("invalid severity {s:?}: expected info, low, medium, high or critical")
-            })
+            .ok_or_else(|| UnknownSeverity(s.to_string()))
     }
 }
 
@@ -127,6 +130,15 @@ pub struct Alert {
 
 impl Alert {
     /// The stable id of an alert of `rule` with dedup key `key`.
+    ///
+    /// ```
+    /// use newswatch_engine::Alert;
+    ///
+    /// let id = Alert::id_for("deepseek_h200", "an article's sha256");
+    /// assert_eq!(id, Alert::id_for("deepseek_h200", "an article's sha256"));
+    /// assert_ne!(id, Alert::id_for("other_rule", "an article's sha256"));
+    /// assert_eq!(id.len(), 32);
+    /// ```
     pub fn id_for(rule: &str, key: &str) -> String {
         let mut h = Sha256::new();
         h.update(rule.as_bytes());

@@ -59,6 +59,14 @@ pub struct Article {
 
 impl Article {
     /// An article with a title and a body; every other field empty.
+    ///
+    /// ```
+    /// use newswatch_engine::Article;
+    ///
+    /// let a = Article::new("Nvidia's H200", "DeepSeek's next model.").with_source("inbox");
+    /// assert_eq!(a.source.as_deref(), Some("inbox"));
+    /// assert_eq!(a.sha256().len(), 64);
+    /// ```
     pub fn new(title: impl Into<String>, body: impl Into<String>) -> Article {
         Article {
             title: title.into(),
@@ -150,6 +158,20 @@ pub fn is_supported(path: &Path) -> bool {
 /// is left to the caller unless the file names one (a feed's title). What had to be skipped or
 /// repaired inside the file is logged as a warning naming it; [`ingest_with_warnings`] returns
 /// it instead.
+///
+/// ```
+/// use std::path::Path;
+/// use newswatch_engine::{Error, ingest};
+///
+/// let page = b"<html><head><title>H200 exports</title></head><body><article><p>DeepSeek.</p></article></body></html>";
+/// let articles = ingest(page, Path::new("saved/h200.html")).unwrap();
+/// assert_eq!(articles[0].title, "H200 exports");
+/// assert_eq!(articles[0].path.as_deref(), Some("saved/h200.html"));
+///
+/// // Binary files are refused, with the offset of the first NUL byte.
+/// let err = ingest(b"PK\x03\x04\0", Path::new("a.txt")).unwrap_err();
+/// assert!(matches!(err, Error::Binary { offset: 4, .. }));
+/// ```
 pub fn ingest(bytes: &[u8], path: &Path) -> Result<Vec<Article>, Error> {
     let parsed = ingest_with_warnings(bytes, path)?;
     for warning in &parsed.warnings {

@@ -10,6 +10,16 @@ use std::path::Path;
 use crate::Error;
 
 /// Reads the file at `path` whole, refusing more than `max_size` bytes.
+///
+/// ```
+/// use newswatch_engine::{Error, article::read_file};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("big.txt");
+/// std::fs::write(&path, "x".repeat(100)).unwrap();
+/// assert_eq!(read_file(&path, 100).unwrap().len(), 100);
+/// assert!(matches!(read_file(&path, 99), Err(Error::TooLarge { size: 100, limit: 99, .. })));
+/// ```
 pub fn read_file(path: &Path, max_size: u64) -> Result<Vec<u8>, Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),

@@ -16,6 +16,7 @@
 
 mod api;
 mod explain;
+mod limits;
 mod loader;
 mod prefilter;
 mod sandbox;
@@ -35,7 +36,7 @@ use crate::article::Article;
 use crate::text;
 
 pub use explain::Explanation;
-pub use sandbox::Limits;
+pub use limits::{LimitKind, LimitProblem, LimitSpec, LimitValue, Limits};
 pub use sandbox::write_definitions;
 pub use scanner::MAX_TEXT_SIZE;
 pub use scanner::Scanner;
@@ -219,6 +220,23 @@ impl Ruleset {
     ///
     /// Fails only if `dir` is missing; rules that do not compile are in
     /// [`diagnostics`](Ruleset::diagnostics).
+    ///
+    /// ```
+    /// use newswatch_engine::{Error, Ruleset};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::create_dir(dir.path().join("chips")).unwrap();
+    /// std::fs::write(dir.path().join("chips/h200.rhai"), "//! The H200.\nif article.mentions(\"H200\") { alert(\"H200\"); }").unwrap();
+    /// std::fs::write(dir.path().join("broken.rhai"), "alert(").unwrap();
+    ///
+    /// let rules = Ruleset::load(dir.path()).unwrap();
+    /// assert_eq!(rules.rules()[0].name(), "chips/h200");
+    /// assert_eq!(rules.rules()[0].description(), "The H200.");
+    /// // The broken rule is left out, and said with its position.
+    /// assert!(rules.diagnostics()[0].to_string().contains("broken.rhai:1:"));
+    ///
+    /// assert!(matches!(Ruleset::load(dir.path().join("nope")), Err(Error::NoRules { .. })));
+    /// ```
     pub fn load(dir: impl AsRef<Path>) -> Result<Ruleset, Error> {
         Ruleset::load_with(dir, RulesetOptions::default())
     }
@@ -282,6 +300,20 @@ impl Ruleset {
 
     /// Compiles rules given as `(name, source)` pairs, for rules that do not live in files.
     /// They are sorted by name like rules from a folder; of two with one name, the first wins.
+    ///
+    /// ```
+    /// use newswatch_engine::{Limits, Ruleset, RulesetOptions};
+    ///
+    /// let mut limits = Limits::default();
+    /// limits.max_operations = 10_000;
+    /// let rules = Ruleset::from_sources(
+    ///     [("b", "alert(\"b\");"), ("a", "alert(\"a\");")],
+    ///     RulesetOptions::from(limits).prefilter(false),
+    /// );
+    /// let names: Vec<_> = rules.rules().iter().map(|r| r.name()).collect();
+    /// assert_eq!(names, ["a", "b"]);
+    /// assert!(!rules.has_prefilter());
+    /// ```
     pub fn from_sources<'a>(
         sources: impl IntoIterator<Item = (&'a str, &'a str)>,
         options: impl Into<RulesetOptions>,

@@ -9,49 +9,11 @@
 //! explicitly, because Rhai's defaults differ between debug and release builds.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rhai::module_resolvers::DummyModuleResolver;
 use rhai::{Dynamic, Engine, EvalAltResult, FLOAT, INT, OptimizationLevel};
 
-use super::api;
-
-/// Budgets for one evaluation of one rule on one article.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Rhai operations per evaluation (a two-term rule needs about 10).
-    pub max_operations: u64,
-    /// Wall time per evaluation.
-    pub timeout: Duration,
-    /// Largest string a rule may build, in bytes. Must exceed the largest article body, since
-    /// it also bounds `article.body`.
-    pub max_string_size: usize,
-    /// Largest array a rule may build.
-    pub max_array_size: usize,
-    /// Largest map (object) a rule may build.
-    pub max_map_size: usize,
-    /// Depth of nested function calls (recursion).
-    pub max_call_depth: usize,
-    /// Depth of nested expressions at compile time.
-    pub max_expr_depth: usize,
-    /// Alerts one rule may raise on one article; more are dropped with a logged note.
-    pub max_alerts_per_rule: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_operations: 1_000_000,
-            timeout: Duration::from_millis(250),
-            max_string_size: 32 << 20,
-            max_array_size: 100_000,
-            max_map_size: 10_000,
-            max_call_depth: 32,
-            max_expr_depth: 128,
-            max_alerts_per_rule: 100,
-        }
-    }
-}
+use super::{Limits, api};
 
 /// Rhai's standard library, built once per rule set and shared by the engines of its
 /// scanners (building it is most of what `Engine::new` costs).

@@ -103,6 +103,23 @@ impl<'r> Scanner<'r> {
 
     /// Runs the rule named `rule` on `article` whatever the prefilter says, and records every
     /// API call it makes: the answer to "why didn't my rule fire?".
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use newswatch_engine::{Article, Error, Limits, Ruleset};
+    ///
+    /// let rules = Ruleset::from_sources(
+    ///     [("h200", r#"if article.mentions_all(["DeepSeek", "H200"]) { alert("both"); }"#)],
+    ///     Limits::default(),
+    /// );
+    /// let mut scanner = rules.scanner();
+    /// let e = scanner.explain("h200", &Article::new("The H200", ""), SystemTime::now()).unwrap();
+    /// assert_eq!(e.calls, [r#"mentions_all(["DeepSeek", "H200"]) → false; missing: "DeepSeek""#]);
+    /// assert_eq!(e.prefilter_runs, Some(false));
+    ///
+    /// let none = scanner.explain("h100", &Article::new("", ""), SystemTime::now());
+    /// assert!(matches!(none, Err(Error::NoSuchRule { .. })));
+    /// ```
     pub fn explain(
         &mut self,
         rule: &str,
