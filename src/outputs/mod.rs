@@ -275,3 +275,88 @@ fn build_one(config: &OutputConfig) -> Result<(Box<dyn Output>, Filter), OutputE
     };
     Ok((output, filter))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configs(yaml: &str) -> Vec<OutputConfig> {
+        serde_yaml::from_str(yaml).expect("outputs")
+    }
+
+    fn keys_and_names(routes: &[Route]) -> Vec<(&str, &str, &str)> {
+        routes
+            .iter()
+            .map(|r| (r.key.as_str(), r.name(), r.legacy_key.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn outputs_named_alike_never_share_a_queue() {
+        let routes = build(&configs(
+            "[{ type: webhook, url: 'http://h/hook?token=a' }, { type: webhook, url: 'http://h/hook?token=b' }]",
+        ))
+        .unwrap();
+        let got = keys_and_names(&routes);
+        assert_ne!(got[0].0, got[1].0);
+        assert!(got.iter().all(|(k, _, _)| k.starts_with("webhook:")));
+        // Names (and the keys of before) as they were: secrets left out, `#N` for a repeat.
+        assert_eq!(got[0].1, "webhook http://h/hook…");
+        assert_eq!(got[1].1, "webhook http://h/hook… #1");
+        assert_eq!(got[0].2, "webhook http://h/hook…");
+        assert_eq!(got[1].2, "webhook http://h/hook… #1");
+
+        // The second alone keeps its queue: its key does not depend on its place.
+        let alone = build(&configs(
+            "[{ type: webhook, url: 'http://h/hook?token=b' }]",
+        ))
+        .unwrap();
+        assert_eq!(alone[0].key, got[1].0);
+        assert_eq!(alone[0].name(), "webhook http://h/hook…");
+
+        // The same entry twice: two queues all the same.
+        let twice = build(&configs("[{ type: stdout }, { type: stdout }]")).unwrap();
+        assert_eq!(twice[1].key, format!("{}#2", twice[0].key));
+        assert_eq!(twice[1].name(), "stdout #1");
+    }
+
+    #[test]
+    fn a_name_names_the_output_and_leaves_its_queue_alone() {
+        let plain = build(&configs("[{ type: command, command: [echo, hi] }]")).unwrap();
+        assert_eq!(plain[0].name(), "command echo hi");
+        let named = build(&configs(
+            "[{ type: command, command: [echo, hi], name: greeter }, { type: stdout, name: 'command echo hi' }, { type: stdout }]",
+        ))
+        .unwrap();
+        assert_eq!(named[0].name(), "greeter");
+        assert_eq!(named[0].key, plain[0].key, "renamed, same queue");
+        assert_eq!(named[0].legacy_key, "command echo hi");
+        assert_eq!(named[1].name(), "command echo hi");
+        // The default stdout has the key of a bare `type: stdout`.
+        let default = build(&[]).unwrap();
+        assert_eq!(default[0].key, named[2].key);
+        assert_eq!(default[0].name(), "stdout");
+        assert_eq!(default[0].legacy_key, "stdout");
+        // A name that another output shows without giving it: told apart.
+        let shadow = build(&configs(
+            "[{ type: stdout, name: desktop }, { type: stdout }, { type: stdout, name: stdout }]",
+        ))
+        .unwrap();
+        let names: Vec<&str> = shadow.iter().map(Route::name).collect();
+        assert_eq!(names, ["desktop", "stdout", "stdout #2"]);
+    }
+
+    #[test]
+    fn two_outputs_given_one_name_are_refused() {
+        let err = build(&configs(
+            "[{ type: stdout, name: mine }, { type: command, command: [echo], name: mine }]",
+        ))
+        .err()
+        .expect("refused")
+        .to_string();
+        assert_eq!(
+            err,
+            "outputs[1].name: \"mine\" is already the name of outputs[0]: give each output its own name"
+        );
+    }
+}

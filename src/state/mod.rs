@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use alerts::{Recorded, Throttle};
 pub(crate) use outbox::now_ms;
-pub use outbox::{Adopted, Delivery, DeliveryStatus, OutputIdentity, Queue};
+pub use outbox::{Delivery, DeliveryStatus, OutputIdentity, Queue};
 
 /// Errors of the state store; each names the database file.
 #[derive(Debug, thiserror::Error)]

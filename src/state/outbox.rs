@@ -274,3 +274,185 @@ impl State {
         rows.collect::<Result<_, _>>().map_err(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state as a newswatch before stable keys left it (schema 3): queues keyed by output
+    /// names, with these `(alert, output, status)` rows.
+    fn old_state(path: &std::path::Path, rows: &[(&str, &str, &str)]) {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        for migration in &super::super::MIGRATIONS[..3] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        for (alert, output, status) in rows {
+            conn.execute(
+                "INSERT OR IGNORE INTO alerts (id, time, rule, severity, json) VALUES (?1, '2026-01-01T00:00:00Z', 'r', 'high', '{}')",
+                [alert],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO outbox (alert_id, output, status) VALUES (?1, ?2, ?3)",
+                [alert, output, status],
+            )
+            .unwrap();
+        }
+    }
+
+    fn identity<'a>(key: &'a str, legacy_key: &'a str, name: &'a str) -> OutputIdentity<'a> {
+        OutputIdentity {
+            key,
+            legacy_key,
+            name,
+        }
+    }
+
+    fn queue(state: &State, key: &str) -> Vec<String> {
+        state
+            .conn
+            .prepare("SELECT alert_id FROM outbox WHERE output = ?1 ORDER BY seq")
+            .unwrap()
+            .query_map([key], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    fn names(queues: Vec<Queue>) -> Vec<(String, u64)> {
+        queues.into_iter().map(|q| (q.name, q.pending)).collect()
+    }
+
+    #[test]
+    fn queues_keyed_by_names_are_carried_over_to_stable_keys_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let (a, b) = ("webhook http://h/hook", "webhook http://h/hook #1");
+        old_state(
+            &path,
+            &[
+                ("0", a, "delivered"),
+                ("1", a, "pending"),
+                ("2", b, "pending"),
+                ("3", "file gone.jsonl", "pending"),
+                ("4", a, "pending"),
+            ],
+        );
+        let state = State::open(&path).unwrap();
+        let version: i64 = state
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 4);
+        // Before a config claims them, queues are shown by their old key, their name then.
+        assert_eq!(state.deliveries("1").unwrap()[0].output, a);
+        let config = [
+            identity("webhook:aaaa", a, "hook a"),
+            identity("webhook:bbbb", b, "hook b"),
+        ];
+        let adopted = state.adopt_outputs(&config).unwrap();
+        assert_eq!(
+            adopted.carried,
+            [("hook a".to_string(), 3), ("hook b".to_string(), 1)]
+        );
+        assert!(adopted.ambiguous.is_empty());
+        assert_eq!(queue(&state, "webhook:aaaa"), ["0", "1", "4"], "in order");
+        assert_eq!(queue(&state, "webhook:bbbb"), ["2"]);
+        assert!(queue(&state, a).is_empty() && queue(&state, b).is_empty());
+        assert_eq!(
+            state
+                .next_delivery("webhook:aaaa")
+                .unwrap()
+                .unwrap()
+                .alert_id,
+            "1"
+        );
+        assert_eq!(state.deliveries("0").unwrap()[0].output, "hook a");
+        assert_eq!(
+            names(state.pending_outputs().unwrap()),
+            [
+                ("hook a".to_string(), 2),
+                ("hook b".to_string(), 1),
+                ("file gone.jsonl".to_string(), 1)
+            ],
+            "a queue no output claims stays, under its old name"
+        );
+
+        // Once: opening again, or an output named as the orphan was, claims nothing more.
+        drop(state);
+        let state = State::open(&path).unwrap();
+        let again = [
+            identity("webhook:aaaa", a, "hook a"),
+            identity("file:cccc", "file gone.jsonl", "file gone.jsonl"),
+        ];
+        assert_eq!(state.adopt_outputs(&again).unwrap(), Adopted::default());
+        assert_eq!(queue(&state, "file gone.jsonl"), ["3"]);
+        assert!(queue(&state, "file:cccc").is_empty());
+        assert_eq!(queue(&state, "webhook:aaaa"), ["0", "1", "4"]);
+    }
+
+    #[test]
+    fn a_queue_of_an_output_removed_at_the_upgrade_goes_to_no_other() {
+        // Two webhooks named alike (tokens in their queries); the first is gone from the
+        // config, so the second's old key is now the first's: which queue is whose cannot be
+        // told, and neither is handed over.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let (a, b) = ("webhook http://h/hook…", "webhook http://h/hook… #1");
+        old_state(&path, &[("1", a, "pending"), ("2", b, "pending")]);
+        let state = State::open(&path).unwrap();
+        let adopted = state
+            .adopt_outputs(&[identity("webhook:bbbb", a, a)])
+            .unwrap();
+        assert!(adopted.carried.is_empty());
+        assert_eq!(adopted.ambiguous, [a]);
+        assert!(queue(&state, "webhook:bbbb").is_empty());
+        assert_eq!(
+            names(state.pending_outputs().unwrap()),
+            [(a.to_string(), 1), (b.to_string(), 1)]
+        );
+    }
+
+    #[test]
+    fn without_outputs_old_queues_wait_for_a_config_that_has_some() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        old_state(&path, &[("1", "stdout", "pending")]);
+        let state = State::open(&path).unwrap();
+        assert_eq!(state.adopt_outputs(&[]).unwrap(), Adopted::default());
+        let adopted = state
+            .adopt_outputs(&[identity("stdout:ssss", "stdout", "stdout")])
+            .unwrap();
+        assert_eq!(adopted.carried, [("stdout".to_string(), 1)]);
+        assert_eq!(queue(&state, "stdout:ssss"), ["1"]);
+    }
+
+    #[test]
+    fn carrying_over_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        old_state(&path, &[("1", "stdout", "pending")]);
+        let state = State::open(&path).unwrap();
+        state
+            .conn
+            .execute_batch(
+                "CREATE TRIGGER fail BEFORE INSERT ON outputs BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+            )
+            .unwrap();
+        let config = [identity("stdout:ssss", "stdout", "stdout")];
+        assert!(state.adopt_outputs(&config).is_err());
+        assert_eq!(queue(&state, "stdout"), ["1"], "rolled back");
+        state.conn.execute_batch("DROP TRIGGER fail").unwrap();
+        assert_eq!(state.adopt_outputs(&config).unwrap().carried.len(), 1);
+        assert_eq!(queue(&state, "stdout:ssss"), ["1"]);
+    }
+
+    #[test]
+    fn legacy_keys_lose_only_a_repeat_suffix() {
+        assert_eq!(legacy_base("webhook http://h/ #3"), "webhook http://h/");
+        assert_eq!(legacy_base("webhook http://h/"), "webhook http://h/");
+        assert_eq!(legacy_base("command echo #"), "command echo #");
+        assert_eq!(legacy_base("command echo #x"), "command echo #x");
+    }
+}

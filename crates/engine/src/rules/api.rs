@@ -14,13 +14,12 @@
 //! different threads share nothing, and nothing outlives the scanner.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use regex::Regex;
-use rhai::{Array, Dynamic, Engine, EvalAltResult, INT, ImmutableString, Map};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, INT, ImmutableString, Map, Position};
 use serde_json::Value;
 
 use crate::alert::Severity;
@@ -111,6 +110,32 @@ impl ArticleRef {
     fn note(&self, call: impl FnOnce() -> String) {
         self.1.lock().note(call);
     }
+
+    /// Fails once the rule's time is up. Rhai checks the deadline between operations only;
+    /// every query calls this first (and inside its loops), so no call runs on past it.
+    fn check(&self) -> RhaiResult<()> {
+        if self.1.deadline_passed() {
+            return Err(
+                EvalAltResult::ErrorTerminated(Dynamic::from("timeout"), Position::NONE).into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Looks up each of `list` (all of them, so that `matches` lists every one present) and
+    /// returns the missing ones, checking the deadline as it goes.
+    fn missing<'l>(&self, list: &'l [ImmutableString]) -> RhaiResult<Vec<&'l ImmutableString>> {
+        let mut missing = Vec::new();
+        for (i, term) in list.iter().enumerate() {
+            if i % 64 == 63 {
+                self.check()?;
+            }
+            if !self.find(term, false) {
+                missing.push(term);
+            }
+        }
+        Ok(missing)
+    }
 }
 
 /// A term a rule's call found, and where.
@@ -144,6 +169,8 @@ pub(crate) struct Frame {
     pub found: Vec<Found>,
     /// The calls rules made, while `explain` asks for them.
     pub trace: Option<Vec<String>>,
+    /// Bytes the rule has printed on this article.
+    printed: usize,
     regexes: Regexes,
 }
 
@@ -156,6 +183,23 @@ impl Frame {
         self.alerts.clear();
         self.dropped = 0;
         self.found.clear();
+        self.printed = 0;
+    }
+
+    /// How much of a `print` of `len` bytes the running rule may still write: all of it, a
+    /// prefix (the budget runs out here), or nothing (it ran out before).
+    pub fn print_allowance(&mut self, len: usize) -> PrintAllowance {
+        let left = MAX_PRINT_BYTES.saturating_sub(self.printed);
+        if left == 0 {
+            return PrintAllowance::Nothing;
+        }
+        self.printed = self.printed.saturating_add(len.max(1));
+        if len <= left {
+            PrintAllowance::All
+        } else {
+            self.printed = MAX_PRINT_BYTES;
+            PrintAllowance::Prefix(left)
+        }
     }
 
     /// Records one call, built only while tracing.
@@ -175,6 +219,17 @@ impl Frame {
     }
 }
 
+/// What one rule may `print` and `debug` on one article, in bytes: enough to debug a rule,
+/// not enough for a rule printing every article's body to fill a disk with logs.
+pub(crate) const MAX_PRINT_BYTES: usize = 16 << 10;
+
+/// See [`Frame::print_allowance`].
+pub(crate) enum PrintAllowance {
+    All,
+    Prefix(usize),
+    Nothing,
+}
+
 /// A scanner's frame, shared by the functions registered on its engine.
 #[derive(Clone)]
 pub(crate) struct FrameRef(Arc<Mutex<Frame>>);
@@ -189,6 +244,7 @@ impl FrameRef {
             dropped: 0,
             found: Vec::new(),
             trace: None,
+            printed: 0,
             regexes: Regexes::default(),
         })))
     }
@@ -269,27 +325,41 @@ fn terms(list: &Array, function: &str) -> RhaiResult<Vec<ImmutableString>> {
         .collect()
 }
 
-/// Patterns of `matches()` a scanner has compiled, or why they do not compile. Bounded: a
-/// rule that builds patterns from article text cannot grow it without end.
+/// Patterns of `matches()` a scanner has compiled, or why they do not compile, least
+/// recently used first. Bounded in number and in pattern bytes: a rule that builds a pattern
+/// from each article's text cannot grow it (each compiled pattern holds up to 3 MiB).
 #[derive(Default)]
-struct Regexes(HashMap<String, Compiled>);
+struct Regexes {
+    entries: Vec<(String, Compiled)>,
+    bytes: usize,
+}
 
 /// A compiled pattern, or why it does not compile.
 type Compiled = Result<Arc<Regex>, String>;
 
-/// Patterns kept per scanner; past this, the cache starts over.
-const MAX_REGEXES: usize = 1_000;
+/// Patterns kept per scanner, and their total length.
+const MAX_REGEXES: usize = 32;
+const MAX_REGEX_BYTES: usize = 64 << 10;
 
 impl Regexes {
     fn get(&mut self, pattern: &str) -> Compiled {
-        if let Some(found) = self.0.get(pattern) {
-            return found.clone();
+        if let Some(i) = self.entries.iter().position(|(p, _)| p == pattern) {
+            let hit = self.entries.remove(i);
+            let compiled = hit.1.clone();
+            self.entries.push(hit);
+            return compiled;
         }
         let compiled = regex(pattern);
-        if self.0.len() >= MAX_REGEXES {
-            self.0.clear();
+        if pattern.len() <= MAX_REGEX_BYTES {
+            while self.entries.len() >= MAX_REGEXES
+                || (!self.entries.is_empty() && self.bytes + pattern.len() > MAX_REGEX_BYTES)
+            {
+                let (old, _) = self.entries.remove(0);
+                self.bytes -= old.len();
+            }
+            self.bytes += pattern.len();
+            self.entries.push((pattern.to_string(), compiled.clone()));
         }
-        self.0.insert(pattern.to_string(), compiled.clone());
         compiled
     }
 }
@@ -337,19 +407,21 @@ pub(super) fn register(engine: &mut Engine, frame: &FrameRef) {
 
     engine
         .register_fn("mentions", |a: &mut ArticleRef, term: &str| {
+            a.check()?;
             let found = a.find(term, false);
             a.note(|| format!("mentions({term:?}) → {found}"));
-            found
+            Ok::<_, Box<EvalAltResult>>(found)
         })
         .register_fn("in_title", |a: &mut ArticleRef, term: &str| {
+            a.check()?;
             let found = a.find(term, true);
             a.note(|| format!("in_title({term:?}) → {found}"));
-            found
+            Ok::<_, Box<EvalAltResult>>(found)
         })
         .register_fn("mentions_all", |a: &mut ArticleRef, list: Array| {
-            // Every term is looked up, so `matches` lists all the ones present.
+            a.check()?;
             let list = terms(&list, "mentions_all")?;
-            let missing: Vec<_> = list.iter().filter(|t| !a.find(t, false)).collect();
+            let missing = a.missing(&list)?;
             a.note(|| {
                 format!(
                     "mentions_all({list:?}) → {}{}",
@@ -360,21 +432,24 @@ pub(super) fn register(engine: &mut Engine, frame: &FrameRef) {
             Ok::<_, Box<EvalAltResult>>(missing.is_empty())
         })
         .register_fn("mentions_any", |a: &mut ArticleRef, list: Array| {
+            a.check()?;
             let list = terms(&list, "mentions_any")?;
-            let missing: Vec<_> = list.iter().filter(|t| !a.find(t, false)).collect();
+            let missing = a.missing(&list)?;
             let found = missing.len() < list.len();
             a.note(|| format!("mentions_any({list:?}) → {found}{}", missing_note(&missing)));
             Ok::<_, Box<EvalAltResult>>(found)
         })
         .register_fn("count", |a: &mut ArticleRef, term: &str| {
+            a.check()?;
             let occs = a.0.occurrences(term);
             if let Some(first) = occs.first() {
                 a.1.lock().record(term, || a.doc().span(*first));
             }
             a.note(|| format!("count({term:?}) → {}", occs.len()));
-            occs.len() as INT
+            Ok::<_, Box<EvalAltResult>>(occs.len() as INT)
         })
         .register_fn("near", |a: &mut ArticleRef, x: &str, y: &str, n: INT| {
+            a.check()?;
             let n = u32::try_from(n)
                 .map_err(|_| format!("near() needs a distance of 0 or more words, not {n}"))?;
             let found = a.near(x, y, n);
@@ -382,11 +457,13 @@ pub(super) fn register(engine: &mut Engine, frame: &FrameRef) {
             Ok::<_, Box<EvalAltResult>>(found)
         })
         .register_fn("same_sentence", |a: &mut ArticleRef, x: &str, y: &str| {
+            a.check()?;
             let found = a.same_sentence(x, y);
             a.note(|| format!("same_sentence({x:?}, {y:?}) → {found}"));
-            found
+            Ok::<_, Box<EvalAltResult>>(found)
         })
         .register_fn("matches", |a: &mut ArticleRef, pattern: &str| {
+            a.check()?;
             let re = a.1.lock().regexes.get(pattern)?;
             let found = re.find(a.0.doc.text()).map(|m| m.range());
             let mut frame = a.1.lock();
@@ -459,9 +536,12 @@ fn parse_alert(map: Map) -> RhaiResult<Raised> {
             }
             "key" => raised.key = Some(value.to_string()),
             _ => {
-                raised
-                    .fields
-                    .insert(key.to_string(), dynamic_to_json(&value));
+                let json = dynamic_to_json(&value, MAX_FIELD_DEPTH).ok_or_else(|| {
+                    format!(
+                        "alert field {key:?} nests deeper than {MAX_FIELD_DEPTH} levels of arrays and maps: flatten it"
+                    )
+                })?;
+                raised.fields.insert(key.to_string(), json);
             }
         }
     }
@@ -487,8 +567,14 @@ fn json_to_dynamic(v: &Value) -> Dynamic {
     }
 }
 
-fn dynamic_to_json(v: &Dynamic) -> Value {
-    if v.is_unit() {
+/// How deep arrays and maps may nest in an alert's fields: the alert JSON is read back from
+/// the state store and by receivers, whose parsers stop at 128 levels.
+pub(crate) const MAX_FIELD_DEPTH: usize = 32;
+
+/// `v` as JSON, or `None` if it nests deeper than `depth` levels.
+fn dynamic_to_json(v: &Dynamic, depth: usize) -> Option<Value> {
+    let nested = |v: &Dynamic| dynamic_to_json(v, depth.checked_sub(1)?);
+    Some(if v.is_unit() {
         Value::Null
     } else if let Ok(b) = v.as_bool() {
         b.into()
@@ -497,14 +583,33 @@ fn dynamic_to_json(v: &Dynamic) -> Value {
     } else if let Ok(f) = v.as_float() {
         serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
     } else if let Some(items) = v.read_lock::<Array>() {
-        items.iter().map(dynamic_to_json).collect()
+        items.iter().map(nested).collect::<Option<_>>()?
     } else if let Some(map) = v.read_lock::<Map>() {
         Value::Object(
             map.iter()
-                .map(|(k, v)| (k.to_string(), dynamic_to_json(v)))
-                .collect(),
+                .map(|(k, v)| Some((k.to_string(), nested(v)?)))
+                .collect::<Option<_>>()?,
         )
     } else {
         Value::String(v.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pattern_cache_is_bounded_and_keeps_the_recent_ones() {
+        let mut cache = Regexes::default();
+        for i in 0..100 {
+            cache.get(&format!("{i}{}", "a".repeat(4000))).unwrap();
+            assert!(cache.entries.len() <= MAX_REGEXES);
+            assert!(cache.bytes <= MAX_REGEX_BYTES);
+        }
+        assert!(cache.entries.last().unwrap().0.starts_with("99"));
+        // A pattern over the byte bound is compiled, not kept.
+        cache.get(&"b".repeat(MAX_REGEX_BYTES + 1)).unwrap_err();
+        assert!(cache.bytes <= MAX_REGEX_BYTES);
     }
 }

@@ -57,6 +57,7 @@ pub(super) fn engine(
         || -> Result<(), Box<EvalAltResult>> { Err("sleep is not available in rules".into()) };
     engine.register_fn("sleep", move |_: INT| no_sleep());
     engine.register_fn("sleep", move |_: FLOAT| no_sleep());
+    register_checked_replace(&mut engine);
 
     api::register(&mut engine, frame);
     engine
@@ -82,14 +83,95 @@ fn log_print(rule: &str, text: &str) {
     tracing::info!(target: "newswatch::rule", rule = %rule, "{text}");
 }
 
-/// Sends `print` and `debug` of rules run by `engine` to `print`.
+/// Sends `print` and `debug` of rules run by `engine` to `print`, at most
+/// [`api::MAX_PRINT_BYTES`] per rule and article (then one line says the rest was dropped).
 pub(super) fn on_print(engine: &mut Engine, frame: &api::FrameRef, print: PrintFn) {
-    let (f, p) = (frame.clone(), print.clone());
-    engine.on_print(move |text| p(&f.current_rule(), text));
+    let limited = move |frame: &api::FrameRef, text: &str| {
+        let allowance = frame.lock().print_allowance(text.len());
+        let rule = frame.current_rule();
+        let cut = |at: usize| {
+            let at = (0..=at)
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
+            &text[..at]
+        };
+        match allowance {
+            api::PrintAllowance::All => print(&rule, text),
+            api::PrintAllowance::Prefix(left) => {
+                print(&rule, cut(left));
+                print(
+                    &rule,
+                    &format!(
+                        "(the rule printed more than {} KiB on this article: the rest is dropped)",
+                        api::MAX_PRINT_BYTES >> 10
+                    ),
+                );
+            }
+            api::PrintAllowance::Nothing => {}
+        }
+    };
+    let limited = Arc::new(limited);
+    let (f, l) = (frame.clone(), limited.clone());
+    engine.on_print(move |text| l(&f, text));
     let f = frame.clone();
-    engine.on_debug(move |text, _source, pos| {
-        print(&f.current_rule(), &format!("{text} (at {pos})"))
-    });
+    engine.on_debug(move |text, _source, pos| limited(&f, &format!("{text} (at {pos})")));
+}
+
+/// `replace` on strings, refusing before it allocates a result over the string limit (Rhai's
+/// own checks the size of the result it has already built: `s.replace("a", s)` on a
+/// megabyte could ask for a terabyte, and the process would abort).
+fn register_checked_replace(engine: &mut Engine) {
+    use rhai::{ImmutableString, NativeCallContext};
+    fn replace(
+        ctx: &NativeCallContext,
+        string: &mut ImmutableString,
+        find: &str,
+        sub: &str,
+    ) -> Result<(), Box<EvalAltResult>> {
+        if string.is_empty() {
+            return Ok(());
+        }
+        let max = ctx.engine().max_string_size();
+        let count = if find.is_empty() {
+            string.chars().count() + 1
+        } else {
+            string.matches(find).count()
+        };
+        let len =
+            (string.len() - count * find.len()).saturating_add(count.saturating_mul(sub.len()));
+        if max > 0 && len > max {
+            let pos = ctx.call_position();
+            return Err(EvalAltResult::ErrorDataTooLarge("replace() result".into(), pos).into());
+        }
+        *string = string.replace(find, sub).into();
+        Ok(())
+    }
+    engine
+        .register_fn(
+            "replace",
+            |ctx: NativeCallContext, s: &mut ImmutableString, f: &str, r: &str| {
+                replace(&ctx, s, f, r)
+            },
+        )
+        .register_fn(
+            "replace",
+            |ctx: NativeCallContext, s: &mut ImmutableString, f: &str, r: char| {
+                replace(&ctx, s, f, &r.to_string())
+            },
+        )
+        .register_fn(
+            "replace",
+            |ctx: NativeCallContext, s: &mut ImmutableString, f: char, r: &str| {
+                replace(&ctx, s, &f.to_string(), r)
+            },
+        )
+        .register_fn(
+            "replace",
+            |ctx: NativeCallContext, s: &mut ImmutableString, f: char, r: char| {
+                replace(&ctx, s, &f.to_string(), &r.to_string())
+            },
+        );
 }
 
 /// Writes Rhai definition files (`.d.rhai`) for the rule API into `dir`, so editors with the

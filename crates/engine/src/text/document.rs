@@ -245,8 +245,11 @@ impl Document {
         a.iter().find_map(|&x| {
             let s = self.sentence(x.first);
             let from = b.partition_point(|y| self.sentence(y.last) < s);
+            // Past the first occurrence that starts after x's sentence, none can share it:
+            // each x looks at its sentence's run of b only (linear overall, not |a|·|b|).
             b[from..]
                 .iter()
+                .take_while(|y| self.sentence(y.first) <= s)
                 .find(|y| self.sentence(y.first) == s || self.sentence(y.last) == s)
                 .map(|y| (x, *y))
         })
