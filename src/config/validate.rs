@@ -403,6 +403,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn outputs_may_be_named_once_each() {
+        let parse = |yaml: &str| {
+            let (config, problems) = super::super::Config::parse_all(yaml, Path::new("n.yaml"));
+            let problems: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            (config, problems)
+        };
+        let (config, problems) =
+            parse("outputs:\n  - type: stdout\n    name: screen\n  - type: stdout\n");
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(config.outputs[0].name.as_deref(), Some("screen"));
+        assert_eq!(config.outputs[1].name, None);
+        // Names not given may repeat (`#N` tells them apart); names given may not.
+        let (_, problems) = parse(
+            "outputs:\n  - type: stdout\n    name: screen\n  - type: file\n    path: a.jsonl\n    name: screen\n",
+        );
+        assert_eq!(
+            problems,
+            ["n.yaml:6:5: outputs[1].name: \"screen\" is already the name of outputs[0]: give each output its own name"]
+        );
+        let (_, problems) =
+            parse("outputs:\n  - type: stdout\n    name: ' '\n  - type: stdout\n    name: \"a\\nb\"\n");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("n.yaml:3:5: outputs[0].name: empty"), "{problems:?}");
+        assert!(problems[1].starts_with("n.yaml:5:5: outputs[1].name: a name is one line"), "{problems:?}");
+        let (_, problems) = parse("outputs:\n  - type: stdout\n    name: [x]\n");
+        assert_eq!(problems.len(), 1, "not a string: {problems:?}");
+    }
+
+    #[test]
     fn webhook_urls() {
         assert!(check_webhook_url("http://127.0.0.1:9000/alerts").is_ok());
         assert!(check_webhook_url("https://example.com").is_ok());

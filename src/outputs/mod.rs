@@ -334,7 +334,9 @@ mod tests {
         assert_eq!(named[1].name(), "command echo hi");
         // The default stdout has the key of a bare `type: stdout`.
         let default = build(&[]).unwrap();
-        assert_eq!(default[0].key, named[2].key);
+        let bare = build(&configs("[{ type: stdout }]")).unwrap();
+        assert_eq!(default[0].key, bare[0].key);
+        assert_eq!(named[2].key, format!("{}#2", bare[0].key), "as named[1]");
         assert_eq!(default[0].name(), "stdout");
         assert_eq!(default[0].legacy_key, "stdout");
         // A name that another output shows without giving it: told apart.

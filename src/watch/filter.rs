@@ -14,6 +14,18 @@ use newswatch_engine::article;
 pub const DEFAULT_EXCLUDES: &[&str] =
     &[".*", "*.tmp", "*.part", "*.crdownload", "*.swp", "~*", "*~"];
 
+/// Why an `include` or `exclude` list cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    #[error("invalid glob {pattern:?}: {source}")]
+    Glob {
+        pattern: String,
+        source: globset::Error,
+    },
+    #[error(transparent)]
+    Build(globset::Error),
+}
+
 #[derive(Debug, Clone)]
 pub struct PathFilter {
     include: Option<GlobSet>,
@@ -21,13 +33,16 @@ pub struct PathFilter {
 }
 
 impl PathFilter {
-    pub fn new(include: &[String], exclude: &[String]) -> Result<PathFilter, String> {
-        let build = |patterns: &mut dyn Iterator<Item = &str>| -> Result<GlobSet, String> {
+    pub fn new(include: &[String], exclude: &[String]) -> Result<PathFilter, FilterError> {
+        let build = |patterns: &mut dyn Iterator<Item = &str>| -> Result<GlobSet, FilterError> {
             let mut set = GlobSetBuilder::new();
             for p in patterns {
-                set.add(Glob::new(p).map_err(|e| format!("invalid glob {p:?}: {e}"))?);
+                set.add(Glob::new(p).map_err(|source| FilterError::Glob {
+                    pattern: p.to_string(),
+                    source,
+                })?);
             }
-            set.build().map_err(|e| e.to_string())
+            set.build().map_err(FilterError::Build)
         };
         let include = if include.is_empty() {
             None

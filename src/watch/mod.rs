@@ -1,13 +1,42 @@
 //! The watcher daemon: `newswatch watch`.
 //!
-//! One loop owns the daemon's decisions; everything slow or blocking happens elsewhere:
+//! One loop owns the daemon's decisions — which file is read when, what is recorded. It waits
+//! on no `stat`, no rules compiler, no output and no watch being set up: all that runs on
+//! threads of its own, which answer the loop with a [`Msg`].
 //!
 //! ```text
-//!  notify threads ─┐                      ┌─► workers (read, hash, ingest, evaluate) ─┐
-//!  walker thread ──┼─► Msg channel ─► loop ┤                                            │
-//!  signal thread ──┘        ▲             └─► state (one writer) ─► outputs            │
-//!                           └──────────────────── Msg::Done ◄─────────────────────────┘
+//!  notify threads ─┐                       ┌─► workers: stat, read, hash, ingest, evaluate ─┐
+//!  signal thread ──┤                       ├─► walker: watch new folders, walk, stat found ─┤
+//!                  └─► Msg channel ─► loop ┼─► stat thread: settling files' stamps, gone? ──┤
+//!                            ▲             ├─► reload thread: rules; config on SIGHUP ──────┤
+//!                            │             ├─► outbox switch (SIGHUP): stop old, start new ─┤
+//!                            │             └─► state (one writer) ─► outbox ─► outputs      │
+//!                            └─── Done, Found, Stamped, Gone, Reloaded, Outbox ◄────────────┘
 //! ```
+//!
+//! What runs where:
+//!
+//! - **The loop** matches paths to watched folders, keeps the books of files that are settling
+//!   (`pending`), hands out jobs, and swaps in what a reload built: the new rules with one
+//!   `ArcSwap` store, the new folders, walker, watches and outputs by moving handles. The one
+//!   slow thing it does itself is write the state: what the workers found (alerts with their
+//!   deliveries, files), files gone, outputs known — small SQLite transactions on the one
+//!   connection that writes, so that the store has one writer.
+//! - **Workers** `stat`, read, hash, ingest and evaluate files, in parallel (`worker`).
+//! - **The walker** sets up the watch on a folder that appears, then walks it — and every
+//!   watched folder at the start, after lost events and every 15 minutes — and `stat`s the
+//!   files it finds for whether they may still be being written (`roots`).
+//! - **The stat thread** looks at the size and mtime of files settling after a change, and
+//!   checks that files reported gone are still gone (`stat`).
+//! - **The reload thread** recompiles the rules when their folder changes and, on SIGHUP,
+//!   re-reads the config, resolves the watched folders, compiles the rules, builds the outputs
+//!   and sets up the watches: one reload at a time, those asked for meanwhile merged into one
+//!   (`reload`). A rule that no longer compiles keeps its last good version.
+//! - **An outbox switch**, a thread per SIGHUP, stops the old outputs — waiting for a delivery
+//!   in hand to be recorded — then starts the new ones. What the workers find meanwhile is
+//!   held, and recorded once the new outputs run, for them.
+//! - Only the start, before the loop runs and before anything is watched, compiles the rules
+//!   and builds the outputs on the calling thread.
 //!
 //! The promises of DESIGN.md and how they are kept: a file is read once complete (closed after
 //! writing, renamed into place, or unchanged for a settle time — see `pending`); folders that
@@ -17,11 +46,14 @@
 //! what changed, and each alert id so nothing is delivered twice. Alerts are recorded with
 //! their deliveries before any is made; the [`Outbox`] threads deliver and retry them.
 
+mod error;
 mod errorlog;
 mod events;
 mod filter;
 mod pending;
+mod reload;
 mod roots;
+mod stat;
 mod worker;
 
 use std::collections::HashSet;
@@ -29,20 +61,22 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::config::{Config, Startup};
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, RetryPolicy};
 use crate::outputs;
 use crate::state::Recorded;
 use crate::state::State;
+pub use error::WatchError;
 use errorlog::ErrorLog;
 use events::{Change, FolderWatcher, Watched};
-use newswatch_engine::rules::Ruleset;
+use reload::{Reconfigured, Reloaded, Reloader, Request};
 use roots::{Root, Walker};
+use stat::Stat;
 use worker::{Job, Outcome, Shared};
 
 /// How often the loop looks at pending files.
@@ -58,9 +92,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(1200);
 /// seconds, and the process still has to exit.
 const STOP_BUDGET: Duration = Duration::from_millis(1500);
 
-/// What the daemon's loop receives: from the watchers, the signal thread, the walker and the
-/// workers.
-#[derive(Debug)]
+/// What the daemon's loop receives: from the watchers, the signal thread, the walker, the
+/// workers, the stat and reload threads and an outbox switch.
 enum Msg {
     /// A file-system change under a watched folder.
     Fs(Change),
@@ -70,11 +103,24 @@ enum Msg {
     RulesChanged,
     /// A signal arrived (SIGINT, SIGTERM, SIGHUP).
     Signal(i32),
-    /// Files found by a walk of a watched folder; `evaluate` is false for the start-up walk
-    /// under `startup: skip`.
-    Found { paths: Vec<PathBuf>, evaluate: bool },
+    /// Files found by a walk of a watched folder: those to read now, and those changed so
+    /// recently that they may still be being written. `evaluate` is false for the start-up
+    /// walk under `startup: skip` (then every file is ready: it is only recorded).
+    Found {
+        ready: Vec<PathBuf>,
+        settling: Vec<PathBuf>,
+        evaluate: bool,
+    },
     /// A worker finished a job.
     Done(Box<Outcome>),
+    /// Sizes and mtimes of settling files, as asked (`None`: the file is gone).
+    Stamped(Vec<(Option<pending::Stamp>, PathBuf)>),
+    /// Files deleted or moved away that are still gone: to forget.
+    Gone(Vec<PathBuf>),
+    /// A reload is ready to be swapped in.
+    Reloaded(Reloaded),
+    /// An outbox switch is done.
+    Outbox(Box<Switched>),
 }
 
 impl From<Watched> for Msg {
@@ -102,7 +148,7 @@ pub struct Options {
 }
 
 /// Runs the daemon until SIGINT or SIGTERM. Errors are what stops it from starting.
-pub fn run(opts: Options) -> Result<(), String> {
+pub fn run(opts: Options) -> Result<(), WatchError> {
     let mut daemon = Daemon::start(opts)?;
     daemon.run();
     Ok(())
@@ -112,16 +158,23 @@ struct Daemon {
     opts: Options,
     roots: Vec<Root>,
     state: State,
-    outbox: Outbox,
+    /// `None` while an outbox switch runs.
+    outbox: Option<Outbox>,
+    /// What workers found while the outbox is switched: recorded for the new outputs.
+    held: Vec<Outcome>,
+    /// The outputs of a config applied while a switch ran: the next switch.
+    next_outbox: Option<(Vec<outputs::Route>, RetryPolicy)>,
     shared: Arc<Shared>,
     tx: SyncSender<Msg>,
     rx: Receiver<Msg>,
     overflowed: Arc<AtomicBool>,
     jobs: Option<mpsc::Sender<Job>>,
     workers: Vec<std::thread::JoinHandle<()>>,
-    folder_watcher: FolderWatcher,
+    /// Walks, and holds the watch on the watched folders.
     walker: Walker,
     rules_watcher: Option<FolderWatcher>,
+    reloader: Reloader,
+    stat: Stat,
     /// Paths newswatch writes itself (state, output files): never articles.
     own_files: HashSet<PathBuf>,
     tracker: pending::Tracker,
@@ -135,16 +188,16 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start(opts: Options) -> Result<Daemon, String> {
+    fn start(opts: Options) -> Result<Daemon, WatchError> {
         let roots = roots::resolve(&opts.paths, &opts.config)?;
-        let mut state = State::open(&opts.state_path).map_err(|e| e.to_string())?;
+        let mut state = State::open(&opts.state_path)?;
         match state.forget_missing_files() {
             Ok(0) => {}
             Ok(1) => tracing::info!("forgot 1 file deleted while newswatch was stopped"),
             Ok(n) => tracing::info!("forgot {n} files deleted while newswatch was stopped"),
             Err(e) => tracing::warn!("{e}"),
         }
-        let rules = load_rules(&opts.rules_dir, &opts.config)?;
+        let rules = Arc::new(reload::load_rules(&opts.rules_dir, &opts.config)?);
         let routes = outputs::build(&opts.config.outputs)?;
         warn_of_orphans(&state, &routes);
         let outbox = Outbox::start(&opts.state_path, routes, opts.config.retry.policy())?;
@@ -154,12 +207,11 @@ impl Daemon {
         spawn_signals(tx.clone())?;
         // Watch before the catch-up walk, so nothing written during the walk is missed.
         let abs: Vec<PathBuf> = roots.iter().map(|r| r.abs.clone()).collect();
-        let folder_watcher = events::watch_folders(&abs, tx.clone(), overflowed.clone())
-            .map_err(|e| format!("cannot watch: {e}"))?;
+        let folder_watcher = events::watch_folders(&abs, tx.clone(), overflowed.clone())?;
         let rules_watcher = watch_rules_or_warn(&opts.rules_dir, &tx);
 
         let shared = Arc::new(Shared {
-            rules: ArcSwap::from_pointee(rules),
+            rules: ArcSwap::new(rules.clone()),
             max_file_size: AtomicU64::new(opts.config.limits.max_file_size),
             stopping: AtomicBool::new(false),
         });
@@ -168,16 +220,27 @@ impl Daemon {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut workers = Vec::new();
         for i in 0..threads {
-            let state = State::open(&opts.state_path).map_err(|e| e.to_string())?;
+            let state = State::open(&opts.state_path)?;
             let (shared, jobs, done) = (shared.clone(), jobs_rx.clone(), tx.clone());
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("newswatch-worker-{i}"))
                     .stack_size(16 << 20)
                     .spawn(move || worker::run(shared, state, jobs, done))
-                    .map_err(|e| format!("cannot start worker threads: {e}"))?,
+                    .map_err(WatchError::thread("worker threads"))?,
             );
         }
+        let reloader = Reloader::start(reload::Setup {
+            config_path: opts.config_path.clone(),
+            paths: opts.paths.clone(),
+            rules_dir: opts.rules_dir.clone(),
+            rules_fixed: opts.rules_fixed,
+            state_path: opts.state_path.clone(),
+            rules,
+            tx: tx.clone(),
+            overflowed: overflowed.clone(),
+        })?;
+        let stat = Stat::start(tx.clone())?;
 
         let mut own_files: HashSet<PathBuf> = ["", "-wal", "-shm", "-journal"]
             .iter()
@@ -190,7 +253,7 @@ impl Daemon {
         own_files.extend(output_paths(&opts.config));
 
         let evaluate = opts.config.startup == Startup::Process;
-        let walker = Walker::new(roots.clone(), tx.clone())?;
+        let walker = Walker::new(roots.clone(), folder_watcher, tx.clone())?;
         for root in &roots {
             tracing::info!("watching {}", root.given.display());
             walker.walk(root.abs.clone(), evaluate);
@@ -199,16 +262,19 @@ impl Daemon {
             opts,
             roots,
             state,
-            outbox,
+            outbox: Some(outbox),
+            held: Vec::new(),
+            next_outbox: None,
             shared,
             tx,
             rx,
             overflowed,
             jobs: Some(jobs_tx),
             workers,
-            folder_watcher,
             walker,
             rules_watcher,
+            reloader,
+            stat,
             own_files,
             tracker: pending::Tracker::default(),
             inflight: HashSet::new(),
@@ -236,7 +302,7 @@ impl Daemon {
             for msg in batch {
                 match msg {
                     Msg::Done(outcome) => done.push(*outcome),
-                    Msg::Signal(SIGHUP) => self.reload_config(),
+                    Msg::Signal(SIGHUP) => self.sighup(),
                     Msg::Signal(_) => stop = true,
                     other => self.handle(other),
                 }
@@ -264,10 +330,7 @@ impl Daemon {
             }
             Msg::Fs(Change::Folder(path)) => {
                 // New, moved in, or made readable: notify may not have reached it.
-                if let Err(e) = self.folder_watcher.watch_tree(&path) {
-                    tracing::debug!("not watched: {e}");
-                }
-                self.walker.walk(path, true);
+                self.walker.watch_and_walk(path);
             }
             Msg::Fs(Change::Gone(path)) => {
                 self.tracker.forget(&path);
@@ -277,20 +340,37 @@ impl Daemon {
             }
             Msg::Rescan(reason) => self.rescan(&reason),
             Msg::RulesChanged => self.rules_due = Some(now + RULES_QUIET),
-            Msg::Found { paths, evaluate } => {
-                let settled = SystemTime::now() - pending::SETTLE;
-                for path in paths {
-                    let old = std::fs::metadata(&path)
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|t| t <= settled);
-                    if old || !evaluate {
-                        self.dispatch(path, evaluate);
-                    } else {
-                        // Possibly still being written: let it settle like any new file.
-                        self.tracker.changed(&path, now, false);
-                    }
+            Msg::Found {
+                ready,
+                settling,
+                evaluate,
+            } => {
+                for path in ready {
+                    self.dispatch(path, evaluate);
+                }
+                // Possibly still being written: let them settle like any new file.
+                for path in settling {
+                    self.tracker.changed(&path, now, false);
                 }
             }
+            Msg::Stamped(looks) => {
+                let mut ready: Vec<PathBuf> = looks
+                    .into_iter()
+                    .filter(|(stamp, path)| self.tracker.looked(path, *stamp, now))
+                    .map(|(_, path)| path)
+                    .collect();
+                ready.sort();
+                for path in ready {
+                    self.dispatch(path, true);
+                }
+            }
+            Msg::Gone(paths) => self.forget(paths),
+            Msg::Reloaded(Reloaded::Rules(rules)) => {
+                tracing::info!("rules reloaded: {} rules", rules.rules().len());
+                self.shared.rules.store(rules);
+            }
+            Msg::Reloaded(Reloaded::Config(new)) => self.reconfigure(*new),
+            Msg::Outbox(switched) => self.outbox_switched(*switched),
             Msg::Signal(_) | Msg::Done(_) => unreachable!("handled by the loop"),
         }
     }
@@ -336,15 +416,19 @@ impl Daemon {
         if self.overflowed.swap(false, Ordering::SeqCst) {
             self.rescan("events were dropped");
         }
-        for path in self.tracker.take_ready(now, stamp) {
-            self.dispatch(path, true);
+        let due = self.tracker.due(now);
+        if !due.is_empty() {
+            self.stat.stamps(due);
         }
         if self.rules_due.is_some_and(|due| now >= due) {
             self.rules_due = None;
-            self.reload_rules();
+            self.reloader.request(Request::Rules);
         }
         self.errors.flush(false);
-        self.forget_gone();
+        if !self.gone.is_empty() {
+            // Forgotten once the stat thread has seen that they are not back.
+            self.stat.gone(std::mem::take(&mut self.gone));
+        }
         if now >= self.next_rescan {
             self.next_rescan = now + PERIODIC_RESCAN;
             for root in &self.roots {
@@ -353,14 +437,15 @@ impl Daemon {
         }
     }
 
-    /// Drops the records of files deleted or moved away, unless one is back by now.
-    fn forget_gone(&mut self) {
-        if self.gone.is_empty() {
+    /// Drops the records of files deleted or moved away, and still gone when the stat thread
+    /// looked. (One back right after that look is read again at the next walk, whose alerts
+    /// are not repeated: their ids are recorded.)
+    fn forget(&mut self, gone: Vec<PathBuf>) {
+        if gone.is_empty() {
             return;
         }
-        let gone = std::mem::take(&mut self.gone);
         let forgotten = self.state.batch(|s| {
-            for path in gone.iter().filter(|p| !p.exists()) {
+            for path in &gone {
                 s.forget_file(&path.to_string_lossy())?;
             }
             Ok(())
@@ -376,8 +461,13 @@ impl Daemon {
         if done.is_empty() {
             return;
         }
+        let Some(outbox) = &self.outbox else {
+            // The outputs are being switched (SIGHUP): recorded for the new ones, once they run.
+            self.held.extend(done);
+            return;
+        };
         let throttle = self.opts.config.throttle.throttle();
-        let targets = self.outbox.targets();
+        let targets = outbox.targets();
         let recorded = self.state.batch(|s| {
             let mut fresh = 0;
             for o in &done {
@@ -395,7 +485,7 @@ impl Daemon {
         });
         match recorded {
             Ok(0) => {}
-            Ok(_) => self.outbox.wake(),
+            Ok(_) => outbox.wake(),
             // Nothing was recorded: the files stay unseen and the next walk retries them.
             Err(e) => tracing::error!("{e}"),
         }
@@ -414,101 +504,92 @@ impl Daemon {
         }
     }
 
-    fn reload_rules(&mut self) {
-        let current = self.shared.rules.load_full();
-        match current.reload(&self.opts.rules_dir) {
-            Ok(rules) => {
-                for d in rules.diagnostics() {
-                    tracing::error!("{d} (the rule keeps its last good version, if it had one)");
-                }
-                tracing::info!("rules reloaded: {} rules", rules.rules().len());
-                self.shared.rules.store(Arc::new(rules));
-            }
-            Err(e) => tracing::error!("{e}; keeping the rules loaded before"),
+    /// SIGHUP: the config is re-read, or without one the rules, on the reload thread.
+    fn sighup(&mut self) {
+        if self.opts.config_path.is_some() {
+            self.reloader.request(Request::Config);
+        } else {
+            tracing::info!("SIGHUP: no config file to re-read; reloading rules");
+            self.reloader.request(Request::Rules);
         }
     }
 
-    /// SIGHUP: re-reads the config; applies rules, limits, outputs and watched folders.
-    fn reload_config(&mut self) {
-        let Some(path) = self.opts.config_path.clone() else {
-            tracing::info!("SIGHUP: no config file to re-read; reloading rules");
-            self.reload_rules();
+    /// Applies a config re-read on SIGHUP: rules, limits, outputs and watched folders.
+    fn reconfigure(&mut self, new: Reconfigured) {
+        let Reconfigured {
+            opts,
+            roots,
+            rules,
+            routes,
+            walker,
+            rules_watcher,
+        } = new;
+        warn_of_orphans(&self.state, &routes);
+        self.switch_outbox(routes, opts.config.retry.policy());
+        self.walker = walker;
+        self.roots = roots;
+        self.shared.rules.store(rules);
+        self.shared
+            .max_file_size
+            .store(opts.config.limits.max_file_size, Ordering::Relaxed);
+        if let Some(watcher) = rules_watcher {
+            self.rules_watcher = watcher;
+        }
+        self.own_files.extend(output_paths(&opts.config));
+        self.opts = opts;
+        tracing::info!("SIGHUP: config reloaded");
+        self.rescan("config reloaded");
+    }
+
+    /// Replaces the outbox by one delivering to `routes`, on a thread: the old outputs stop
+    /// first, their deliveries in hand recorded — a new thread for the same queue must not
+    /// deliver its head again meanwhile — which can take up to [`SHUTDOWN_GRACE`]. Until the
+    /// new outbox is back ([`Msg::Outbox`]), what workers find is held.
+    fn switch_outbox(&mut self, routes: Vec<outputs::Route>, policy: RetryPolicy) {
+        let Some(old) = self.outbox.take() else {
+            // A switch is under way: this one follows it (and replaces any waiting).
+            self.next_outbox = Some((routes, policy));
             return;
         };
-        let config = match Config::load(&path) {
-            Ok(config) => config,
-            Err(e) => {
-                tracing::error!("SIGHUP: {e}; keeping the running config");
-                return;
-            }
-        };
-        let mut opts = Options {
-            config,
-            config_path: Some(path),
-            paths: self.opts.paths.clone(),
-            rules_dir: self.opts.rules_dir.clone(),
-            rules_fixed: self.opts.rules_fixed,
+        let switch = Switch {
+            old,
+            routes,
+            policy,
             state_path: self.opts.state_path.clone(),
         };
-        if let (false, Some(dir)) = (opts.rules_fixed, &opts.config.rules) {
-            opts.rules_dir = dir.clone();
-        }
-        let applied = roots::resolve(&opts.paths, &opts.config).and_then(|roots| {
-            // The same folder: a rule that no longer compiles keeps its last good version,
-            // as on any edit. Another folder: its rules as they are.
-            let rules = if opts.rules_dir == self.opts.rules_dir {
-                let rules = self
-                    .shared
-                    .rules
-                    .load()
-                    .reload_with(&opts.rules_dir, opts.config.limits.rules())
-                    .map_err(|e| e.to_string())?;
-                for d in rules.diagnostics() {
-                    tracing::error!("{d} (the rule keeps its last good version, if it had one)");
+        let (give, take) = mpsc::channel::<Switch>();
+        let tx = self.tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("newswatch-outbox-switch".into())
+            .spawn(move || {
+                if let Ok(switch) = take.recv() {
+                    let _ = tx.send(Msg::Outbox(Box::new(switch.run())));
                 }
-                rules
-            } else {
-                load_rules(&opts.rules_dir, &opts.config)?
-            };
-            let routes = outputs::build(&opts.config.outputs)?;
-            let abs: Vec<PathBuf> = roots.iter().map(|r| r.abs.clone()).collect();
-            let watcher = events::watch_folders(&abs, self.tx.clone(), self.overflowed.clone())
-                .map_err(|e| format!("cannot watch: {e}"))?;
-            Ok((roots, rules, routes, watcher))
-        });
-        match applied {
-            Ok((roots, rules, routes, watcher)) => {
-                // The old outputs stop first, their deliveries in hand recorded: a new thread
-                // for the same queue must not deliver its head again meanwhile.
-                self.outbox.stop(Instant::now() + SHUTDOWN_GRACE);
-                warn_of_orphans(&self.state, &routes);
-                match Outbox::start(&opts.state_path, routes, opts.config.retry.policy()) {
-                    Ok(outbox) => self.outbox = outbox,
-                    Err(e) => tracing::error!(
-                        "SIGHUP: {e}; alerts are recorded but not delivered until a restart"
-                    ),
-                }
-                match Walker::new(roots.clone(), self.tx.clone()) {
-                    Ok(walker) => self.walker = walker,
-                    Err(e) => tracing::error!("SIGHUP: {e}; walking with the old folders"),
-                }
-                self.roots = roots;
-                self.shared.rules.store(Arc::new(rules));
-                self.shared
-                    .max_file_size
-                    .store(opts.config.limits.max_file_size, Ordering::Relaxed);
-                self.folder_watcher = watcher;
-                if opts.rules_dir != self.opts.rules_dir {
-                    // Edits in the new folder reload; those in the old one no longer do.
-                    self.rules_watcher = watch_rules_or_warn(&opts.rules_dir, &self.tx);
-                }
-                self.own_files.extend(output_paths(&opts.config));
-                self.opts = opts;
-                tracing::info!("SIGHUP: config reloaded");
-                self.rescan("config reloaded");
+            });
+        match spawned {
+            Ok(_) => {
+                let _ = give.send(switch);
             }
-            Err(e) => tracing::error!("SIGHUP: {e}; keeping the running config"),
+            Err(e) => {
+                tracing::warn!("cannot start a thread to switch the outputs ({e}): switching here");
+                self.outbox_switched(switch.run());
+            }
         }
+    }
+
+    /// Takes the outbox back from a switch, and records what was held for it.
+    fn outbox_switched(&mut self, switched: Switched) {
+        if let Some(e) = switched.error {
+            tracing::error!("SIGHUP: {e}; alerts are recorded but not delivered until a restart");
+        }
+        self.outbox = Some(switched.outbox);
+        if let Some((routes, policy)) = self.next_outbox.take() {
+            // What is held waits for the outputs of the config in force.
+            self.switch_outbox(routes, policy);
+            return;
+        }
+        let held = std::mem::take(&mut self.held);
+        self.commit(held);
     }
 
     /// Finishes the files in hand, records them, and returns.
@@ -516,35 +597,90 @@ impl Daemon {
         tracing::info!("stopping: finishing the files in hand");
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.jobs = None;
+        // The outputs of a config applied during a switch are not needed now: what is held is
+        // recorded for the outputs the running switch starts.
+        self.next_outbox = None;
         let started = Instant::now();
         let deadline = started + SHUTDOWN_GRACE;
-        while Instant::now() < deadline && !self.workers.iter().all(|w| w.is_finished()) {
+        let busy = |d: &Daemon| d.outbox.is_none() || !d.workers.iter().all(|w| w.is_finished());
+        while Instant::now() < deadline && busy(self) {
             let mut done = Vec::new();
             while let Ok(msg) = self.rx.recv_timeout(Duration::from_millis(10)) {
-                if let Msg::Done(o) = msg {
-                    done.push(*o);
-                }
+                self.stopping(msg, &mut done);
             }
             self.commit(done);
         }
-        let done: Vec<_> = self
-            .rx
-            .try_iter()
-            .filter_map(|m| match m {
-                Msg::Done(o) => Some(*o),
-                _ => None,
-            })
-            .collect();
+        let mut done = Vec::new();
+        while let Ok(msg) = self.rx.try_recv() {
+            self.stopping(msg, &mut done);
+        }
         self.commit(done);
         // What the outputs have in hand is recorded too, within the two seconds of a stop.
-        if !self.outbox.stop(started + STOP_BUDGET) {
-            tracing::warn!(
-                "an output was still delivering: its alert is delivered again at the next start"
-            );
-            outputs::kill_running();
+        match &mut self.outbox {
+            Some(outbox) => {
+                if !outbox.stop(started + STOP_BUDGET) {
+                    tracing::warn!(
+                        "an output was still delivering: its alert is delivered again at the next start"
+                    );
+                    outputs::kill_running();
+                }
+            }
+            None => tracing::warn!(
+                "the outputs were still being switched: {} files are read again at the next start",
+                self.held.len()
+            ),
         }
         self.errors.flush(true);
         tracing::info!("stopped");
+    }
+
+    /// A message while stopping: outcomes are collected into `done`, a switched outbox is
+    /// taken back; the rest is left for the next start.
+    fn stopping(&mut self, msg: Msg, done: &mut Vec<Outcome>) {
+        match msg {
+            Msg::Done(o) => done.push(*o),
+            Msg::Outbox(switched) => self.outbox_switched(*switched),
+            _ => {}
+        }
+    }
+}
+
+/// An outbox switch's work, done on a thread of its own.
+struct Switch {
+    old: Outbox,
+    routes: Vec<outputs::Route>,
+    policy: RetryPolicy,
+    state_path: PathBuf,
+}
+
+/// What a switch gives back.
+struct Switched {
+    /// The new outbox; or, when it could not start, the old one, stopped: alerts are recorded
+    /// for its outputs and delivered by the next start.
+    outbox: Outbox,
+    /// Why the new outbox could not start.
+    error: Option<outputs::OutputError>,
+}
+
+impl Switch {
+    fn run(self) -> Switched {
+        let Switch {
+            mut old,
+            routes,
+            policy,
+            state_path,
+        } = self;
+        old.stop(Instant::now() + SHUTDOWN_GRACE);
+        match Outbox::start(&state_path, routes, policy) {
+            Ok(outbox) => Switched {
+                outbox,
+                error: None,
+            },
+            Err(e) => Switched {
+                outbox: old,
+                error: Some(e),
+            },
+        }
     }
 }
 
@@ -571,26 +707,6 @@ fn watch_rules_or_warn(dir: &Path, tx: &SyncSender<Msg>) -> Option<FolderWatcher
         .ok()
 }
 
-/// Size and mtime of a file, or `None` if it is gone.
-fn stamp(path: &Path) -> Option<pending::Stamp> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.len(), meta.modified().ok()))
-}
-
-fn load_rules(dir: &Path, config: &Config) -> Result<Ruleset, String> {
-    let rules =
-        Ruleset::load_with(dir, config.limits.ruleset_options()).map_err(|e| e.to_string())?;
-    for d in rules.diagnostics() {
-        tracing::error!("{d}");
-    }
-    tracing::info!(
-        "{} rules loaded from {}",
-        rules.rules().len(),
-        dir.display()
-    );
-    Ok(rules)
-}
-
 fn output_paths(config: &Config) -> Vec<PathBuf> {
     config
         .outputs
@@ -600,9 +716,9 @@ fn output_paths(config: &Config) -> Vec<PathBuf> {
         .collect()
 }
 
-fn spawn_signals(tx: SyncSender<Msg>) -> Result<(), String> {
+fn spawn_signals(tx: SyncSender<Msg>) -> Result<(), WatchError> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        .map_err(WatchError::Signals)?;
     std::thread::Builder::new()
         .name("newswatch-signals".into())
         .spawn(move || {
@@ -613,6 +729,6 @@ fn spawn_signals(tx: SyncSender<Msg>) -> Result<(), String> {
                 }
             }
         })
-        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+        .map_err(WatchError::thread("the signal thread"))?;
     Ok(())
 }

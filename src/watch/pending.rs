@@ -5,6 +5,10 @@
 //! size and modification time stayed the same for a settle interval. A file someone is known
 //! to be writing (writes seen, no close yet) waits for the close, up to a long quiet period,
 //! so a writer that pauses between chunks is not read half-way.
+//!
+//! The tracker only decides; it never touches the file system. Its owner `stat`s the files it
+//! says are due ([`Tracker::due`]) elsewhere — on the daemon, a thread of its own — and hands
+//! back what it saw ([`Tracker::looked`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +28,8 @@ struct Pending {
     last_change: Instant,
     stamp: Option<Stamp>,
     writer_open: bool,
+    /// When its stamp was asked for, until the answer comes.
+    looking: Option<Instant>,
 }
 
 /// Files seen changing but not yet known to be complete.
@@ -39,6 +45,7 @@ impl Tracker {
             last_change: now,
             stamp: None,
             writer_open: false,
+            looking: None,
         });
         p.last_change = now;
         p.writer_open |= write && cfg!(target_os = "linux");
@@ -54,34 +61,62 @@ impl Tracker {
         self.files.is_empty()
     }
 
-    /// Files that are now complete, removed from the tracker. `stat` reads a file's stamp
-    /// (`None` when it vanished: it is dropped).
+    /// Files quiet for a settle interval, whose stamp (size and mtime) is to be looked at now.
+    /// Each is asked for once: it is not due again until [`Tracker::looked`] has the answer.
+    pub fn due(&mut self, now: Instant) -> Vec<PathBuf> {
+        let mut due = Vec::new();
+        for (path, p) in &mut self.files {
+            if p.looking.is_none() && now.duration_since(p.last_change) >= SETTLE {
+                p.looking = Some(now);
+                due.push(path.clone());
+            }
+        }
+        due
+    }
+
+    /// The stamp of `path` as looked at after [`Tracker::due`] (`None` when it vanished: it is
+    /// dropped). Returns whether the file is complete now; then it is removed from the tracker.
+    pub fn looked(&mut self, path: &Path, stamp: Option<Stamp>, now: Instant) -> bool {
+        let Some(p) = self.files.get_mut(path) else {
+            return false; // completed or removed meanwhile
+        };
+        let Some(asked) = p.looking.take() else {
+            return false; // an answer for an earlier entry of this path
+        };
+        if p.last_change >= asked {
+            // It changed after the look was asked for: what was seen may be older; look again.
+            return false;
+        }
+        let Some(stamp) = stamp else {
+            self.files.remove(path);
+            return false;
+        };
+        if p.stamp != Some(stamp) {
+            // Still changing (or first look): wait another settle interval.
+            p.stamp = Some(stamp);
+            p.last_change = now;
+            return false;
+        }
+        if p.writer_open && now.duration_since(p.last_change) < OPEN_WRITER_QUIET {
+            return false;
+        }
+        self.files.remove(path);
+        true
+    }
+
+    /// Files that are now complete, removed from the tracker: [`Tracker::due`] with the looks
+    /// made at once by `stat`.
+    #[cfg(test)]
     pub fn take_ready(
         &mut self,
         now: Instant,
         stat: impl Fn(&Path) -> Option<Stamp>,
     ) -> Vec<PathBuf> {
-        let mut ready = Vec::new();
-        self.files.retain(|path, p| {
-            let quiet = now.duration_since(p.last_change);
-            if quiet < SETTLE {
-                return true;
-            }
-            let Some(stamp) = stat(path) else {
-                return false;
-            };
-            if p.stamp != Some(stamp) {
-                // Still changing (or first look): wait another settle interval.
-                p.stamp = Some(stamp);
-                p.last_change = now;
-                return true;
-            }
-            if p.writer_open && quiet < OPEN_WRITER_QUIET {
-                return true;
-            }
-            ready.push(path.clone());
-            false
-        });
+        let mut ready: Vec<PathBuf> = self
+            .due(now)
+            .into_iter()
+            .filter(|path| self.looked(path, stat(path), now))
+            .collect();
         ready.sort();
         ready
     }
@@ -127,5 +162,28 @@ mod tests {
         assert!(t.take_ready(t0 + SETTLE, stat).is_empty());
         assert!(t.take_ready(t0 + SETTLE * 3, stat).is_empty());
         assert_eq!(t.take_ready(t0 + SETTLE + OPEN_WRITER_QUIET, stat), [p]);
+    }
+
+    #[test]
+    fn a_change_while_a_look_is_out_is_looked_at_again() {
+        let mut t = Tracker::default();
+        let t0 = Instant::now();
+        let p = Path::new("/x/a.txt");
+        t.changed(p, t0, false);
+        let stat = |_: &Path| Some((10, None));
+        assert!(t.take_ready(t0 + SETTLE, stat).is_empty(), "first look");
+        assert_eq!(t.due(t0 + SETTLE * 2), [p]);
+        assert!(t.due(t0 + SETTLE * 2).is_empty(), "asked for once");
+        // Written to again before the answer: the answer may predate the write.
+        t.changed(p, t0 + SETTLE * 2 + SETTLE / 10, false);
+        assert!(!t.looked(p, Some((10, None)), t0 + SETTLE * 3));
+        assert!(
+            t.due(t0 + SETTLE * 3).is_empty(),
+            "quiet for less than a settle time"
+        );
+        assert_eq!(t.take_ready(t0 + SETTLE * 4, stat), [p]);
+        // An answer for a path no longer tracked is dropped.
+        assert!(!t.looked(p, Some((10, None)), t0 + SETTLE * 4));
+        assert!(t.is_empty());
     }
 }

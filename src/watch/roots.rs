@@ -1,14 +1,35 @@
-//! Watched folders: where they are, what their files are called in alerts, and walking them.
+//! Watched folders: where they are, what their files are called in alerts, and walking and
+//! watching them.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, SyncSender};
+use std::time::SystemTime;
 
 use walkdir::WalkDir;
 
 use super::Msg;
-use super::filter::PathFilter;
+use super::error::WatchError;
+use super::events::FolderWatcher;
+use super::filter::{FilterError, PathFilter};
+use super::pending;
 use crate::config::{Config, WatchConfig};
+
+/// Why a watched folder cannot be watched as configured.
+#[derive(Debug, thiserror::Error)]
+pub enum RootError {
+    #[error("{}: {source}", path.display())]
+    Path {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("watch {}: {source}", path.display())]
+    Filter { path: PathBuf, source: FilterError },
+    #[error("cannot create ./inbox: {0}")]
+    Inbox(#[source] std::io::Error),
+    #[error("watched folder {} does not exist (create it, or fix the path)", .0.display())]
+    Missing(PathBuf),
+}
 
 /// A watched folder.
 #[derive(Debug, Clone)]
@@ -24,9 +45,11 @@ pub struct Root {
 }
 
 impl Root {
-    pub fn new(config: &WatchConfig) -> Result<Root, String> {
-        let abs = std::path::absolute(&config.path)
-            .map_err(|e| format!("{}: {e}", config.path.display()))?;
+    pub fn new(config: &WatchConfig) -> Result<Root, RootError> {
+        let abs = std::path::absolute(&config.path).map_err(|source| RootError::Path {
+            path: config.path.clone(),
+            source,
+        })?;
         let name = abs
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -36,8 +59,12 @@ impl Root {
             abs,
             name,
             recursive: config.recursive,
-            filter: PathFilter::new(&config.include, &config.exclude)
-                .map_err(|e| format!("watch {}: {e}", config.path.display()))?,
+            filter: PathFilter::new(&config.include, &config.exclude).map_err(|source| {
+                RootError::Filter {
+                    path: config.path.clone(),
+                    source,
+                }
+            })?,
         })
     }
 
@@ -50,8 +77,9 @@ impl Root {
 }
 
 /// The watched folders: `paths` from the command line, else the config's `watch:`, else
-/// `./inbox` (created). Each must exist.
-pub fn resolve(paths: &[PathBuf], config: &Config) -> Result<Vec<Root>, String> {
+/// `./inbox` (created). Each must exist. (A `stat` of each, and `mkdir` of `./inbox`: for the
+/// start, and for a SIGHUP on the reload thread, never on the daemon's loop.)
+pub fn resolve(paths: &[PathBuf], config: &Config) -> Result<Vec<Root>, RootError> {
     // A folder from the command line or the default: all of it, recursively.
     let whole = |path: PathBuf| WatchConfig {
         path,
@@ -65,17 +93,14 @@ pub fn resolve(paths: &[PathBuf], config: &Config) -> Result<Vec<Root>, String> 
         config.watch.clone()
     } else {
         let inbox = PathBuf::from("inbox");
-        std::fs::create_dir_all(&inbox).map_err(|e| format!("cannot create ./inbox: {e}"))?;
+        std::fs::create_dir_all(&inbox).map_err(RootError::Inbox)?;
         vec![whole(inbox)]
     };
     configs
         .iter()
         .map(|c| {
             if !c.path.is_dir() {
-                return Err(format!(
-                    "watched folder {} does not exist (create it, or fix the path)",
-                    c.path.display()
-                ));
+                return Err(RootError::Missing(c.path.clone()));
             }
             Root::new(c)
         })
@@ -94,22 +119,43 @@ pub fn owner<'r>(roots: &'r [Root], abs: &Path) -> Option<(&'r Root, PathBuf)> {
 /// found to the daemon's loop in batches. Walks asked for while one runs are merged: a folder
 /// asked for twice, or inside another asked for, is walked once — untarring a thousand
 /// folders costs a few walks, not a thousand threads.
+///
+/// The thread owns the watch on the folders, too: a folder that appears is watched there, then
+/// walked (a walk after the watch finds what was written before it), and the files found are
+/// `stat`ed there, so the loop never waits on the file system for either.
 pub struct Walker {
-    requests: mpsc::Sender<(PathBuf, bool)>,
+    requests: mpsc::Sender<Walk>,
+}
+
+/// A folder to walk.
+struct Walk {
+    dir: PathBuf,
+    /// Evaluate the files found (else only record them: `startup: skip`).
+    evaluate: bool,
+    /// Watch the folder (recursively) before walking it.
+    watch: bool,
 }
 
 impl Walker {
-    pub fn new(roots: Vec<Root>, tx: SyncSender<Msg>) -> Result<Walker, String> {
+    /// Starts the walker of `roots`, which keeps `watcher` (the watch on `roots`) for as long
+    /// as it runs: replacing the walker (SIGHUP) replaces the watch, once the old walker's walk
+    /// in hand is done.
+    pub fn new(
+        roots: Vec<Root>,
+        watcher: FolderWatcher,
+        tx: SyncSender<Msg>,
+    ) -> Result<Walker, WatchError> {
         let (requests, rx) = mpsc::channel();
         let walks = Walks {
             roots,
+            watcher,
             tx,
             reported: HashSet::new(),
         };
         std::thread::Builder::new()
             .name("newswatch-walk".into())
             .spawn(move || walks.serve(rx))
-            .map_err(|e| format!("cannot start the walker thread: {e}"))?;
+            .map_err(WatchError::thread("the walker thread"))?;
         Ok(Walker { requests })
     }
 
@@ -117,24 +163,55 @@ impl Walker {
     /// found are evaluated, else only recorded. What cannot be read — a folder without
     /// permission, a broken link, a link loop — is logged once and passed over.
     pub fn walk(&self, dir: PathBuf, evaluate: bool) {
+        self.ask(Walk {
+            dir,
+            evaluate,
+            watch: false,
+        });
+    }
+
+    /// A folder appeared (new, moved in, or made readable), which notify may not have reached:
+    /// watches it and everything below, then walks it.
+    pub fn watch_and_walk(&self, dir: PathBuf) {
+        self.ask(Walk {
+            dir,
+            evaluate: true,
+            watch: true,
+        });
+    }
+
+    fn ask(&self, walk: Walk) {
         // Gone only when the daemon stops.
-        let _ = self.requests.send((dir, evaluate));
+        let _ = self.requests.send(walk);
     }
 }
 
 /// The walker thread's side.
 struct Walks {
     roots: Vec<Root>,
+    watcher: FolderWatcher,
     tx: SyncSender<Msg>,
     /// What could not be read and was said so: said once, not at every walk.
     reported: HashSet<PathBuf>,
 }
 
 impl Walks {
-    fn serve(mut self, rx: mpsc::Receiver<(PathBuf, bool)>) {
+    fn serve(mut self, rx: mpsc::Receiver<Walk>) {
         while let Ok(first) = rx.recv() {
-            let asked = std::iter::once(first).chain(rx.try_iter()).collect();
-            for (dir, evaluate) in merge(asked) {
+            let asked: Vec<Walk> = std::iter::once(first).chain(rx.try_iter()).collect();
+            // Watched before walked: what is written in between is found by the walk.
+            let watch = asked
+                .iter()
+                .filter(|w| w.watch)
+                .map(|w| (w.dir.clone(), false))
+                .collect();
+            for (dir, _) in merge(watch) {
+                if let Err(e) = self.watcher.watch_tree(&dir) {
+                    tracing::debug!("not watched: {e}");
+                }
+            }
+            let walks = asked.into_iter().map(|w| (w.dir, w.evaluate)).collect();
+            for (dir, evaluate) in merge(walks) {
                 if !self.walk(&dir, evaluate) {
                     return;
                 }
@@ -144,7 +221,7 @@ impl Walks {
 
     /// Returns false when the daemon's loop is gone.
     fn walk(&mut self, dir: &Path, evaluate: bool) -> bool {
-        let mut batch = Vec::new();
+        let mut found = Found::new(evaluate);
         let walk = WalkDir::new(dir)
             .follow_links(true)
             .into_iter()
@@ -154,12 +231,9 @@ impl Walks {
         for entry in walk {
             match entry {
                 Ok(e) if e.file_type().is_file() && owner(&self.roots, e.path()).is_some() => {
-                    batch.push(e.into_path());
-                    if batch.len() >= 512 {
-                        let paths = std::mem::take(&mut batch);
-                        if self.tx.send(Msg::Found { paths, evaluate }).is_err() {
-                            return false;
-                        }
+                    found.push(e);
+                    if found.len() >= 512 && !found.send(&self.tx) {
+                        return false;
                     }
                 }
                 Ok(_) => {}
@@ -170,12 +244,54 @@ impl Walks {
                 ),
             }
         }
-        self.tx
-            .send(Msg::Found {
-                paths: batch,
-                evaluate,
-            })
-            .is_ok()
+        found.send(&self.tx)
+    }
+}
+
+/// Files found by a walk, not yet sent: those to read now, and those written to so recently
+/// that they may still be being written.
+struct Found {
+    evaluate: bool,
+    ready: Vec<PathBuf>,
+    settling: Vec<PathBuf>,
+}
+
+impl Found {
+    fn new(evaluate: bool) -> Found {
+        Found {
+            evaluate,
+            ready: Vec::new(),
+            settling: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ready.len() + self.settling.len()
+    }
+
+    fn push(&mut self, entry: walkdir::DirEntry) {
+        // Only a file to evaluate waits: one only recorded is recorded as it is now.
+        let settled = !self.evaluate
+            || entry
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .is_some_and(|t| t <= SystemTime::now() - pending::SETTLE);
+        if settled {
+            self.ready.push(entry.into_path());
+        } else {
+            self.settling.push(entry.into_path());
+        }
+    }
+
+    /// Sends what was found to the loop; false when the loop is gone.
+    fn send(&mut self, tx: &SyncSender<Msg>) -> bool {
+        tx.send(Msg::Found {
+            ready: std::mem::take(&mut self.ready),
+            settling: std::mem::take(&mut self.settling),
+            evaluate: self.evaluate,
+        })
+        .is_ok()
     }
 }
 

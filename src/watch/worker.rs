@@ -1,6 +1,6 @@
 //! Workers: read a complete file, skip it if its content was already evaluated, ingest it and
-//! run the rules — everything per file that can happen in parallel. Recording and delivery
-//! stay on the daemon's loop, so the state store has one writer.
+//! run the rules — everything per file that can happen in parallel. Recording stays on the
+//! daemon's loop, so the state store has one writer; the outbox's threads deliver.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

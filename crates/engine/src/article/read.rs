@@ -42,6 +42,11 @@ pub fn read_file(path: &Path, max_size: u64) -> Result<Vec<u8>, Error> {
     if size > max_size {
         return Err(too_large(path, size, max_size));
     }
+    if size == 0 {
+        // Files in /proc say size 0 and have content: read to the end, bounded, and take
+        // "would block" (/proc/kmsg with nothing new) as the end rather than wait.
+        return read_nonblocking(file, path, max_size);
+    }
     // The file as it was when looked at: what a writer appends meanwhile is a change the
     // daemon sees and reads again. No read just to meet the end. (Regular files never block,
     // whatever O_NONBLOCK says.)
@@ -63,6 +68,28 @@ pub fn read_to_limit(reader: impl Read, shown: &Path, max_size: u64) -> Result<V
         })?;
     if bytes.len() as u64 > max_size {
         return Err(too_large(shown, bytes.len() as u64, max_size));
+    }
+    Ok(bytes)
+}
+
+/// Reads what `file` holds now, up to `max_size` bytes; a read that would block ends it.
+fn read_nonblocking(file: std::fs::File, path: &Path, max_size: u64) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    match file
+        .take(max_size.saturating_add(1))
+        .read_to_end(&mut bytes)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    if bytes.len() as u64 > max_size {
+        return Err(too_large(path, bytes.len() as u64, max_size));
     }
     Ok(bytes)
 }

@@ -257,9 +257,11 @@ mod tests {
     #[test]
     fn zero_is_a_problem_named_by_its_key() {
         assert!(Limits::default().problems().is_empty());
-        let mut limits = Limits::default();
-        limits.timeout = Duration::ZERO;
-        limits.max_map_size = 0;
+        let limits = Limits {
+            timeout: Duration::ZERO,
+            max_map_size: 0,
+            ..Limits::default()
+        };
         let keys: Vec<_> = limits.problems().iter().map(|p| p.key).collect();
         assert_eq!(keys, ["rule_timeout", "rule_max_map_size"]);
         assert!(limits.problems()[0].message.contains("(250ms)"));

@@ -268,6 +268,8 @@ const API_NAMES: &[&str] = &[
     "near",
     "same_sentence",
     "sleep",
+    // Our checked `replace` replaces Rhai's, which the standard library's file declares.
+    "replace",
     "body",
     "lang",
     "meta",
