@@ -146,6 +146,13 @@ impl FolderWatcher {
     }
 }
 
+impl FolderWatcher {
+    /// Stops watching `dir` and everything below it.
+    pub fn unwatch(&mut self, dir: &Path) -> notify::Result<()> {
+        self.watcher.unwatch(dir)
+    }
+}
+
 /// Whether a folder that cannot be watched may be left out: it is unreadable or gone. Other
 /// errors (the inotify limit) would hit every folder alike.
 fn passable(e: &notify::Error) -> bool {

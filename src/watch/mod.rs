@@ -42,6 +42,10 @@
 //! writing, renamed into place, or unchanged for a settle time — see `pending`); folders that
 //! appear are walked, since their first files have no events; an overflow or watcher error
 //! triggers a walk of everything, and so does start-up (catch-up) and a slow periodic timer;
+//! a watched folder or the rules folder deleted or swapped by `mv` is noticed (its own events,
+//! and a look every [`FOLDER_CHECK`] on the walker's and the reload thread) and watched again
+//! — walked, or its rules reloaded — once back; files whose recording failed (a full disk)
+//! are walked again soon, backing off from 5 s (`retry`);
 //! the state store remembers each file's size, mtime and content hash so a walk re-reads only
 //! what changed, and each alert id so nothing is delivered twice. Alerts are recorded with
 //! their deliveries before any is made; the [`Outbox`] threads deliver and retry them.
@@ -52,6 +56,7 @@ mod events;
 mod filter;
 mod pending;
 mod reload;
+mod retry;
 mod roots;
 mod stat;
 mod worker;
@@ -85,6 +90,9 @@ const TICK: Duration = Duration::from_millis(50);
 const PERIODIC_RESCAN: Duration = Duration::from_secs(15 * 60);
 /// Rule changes are applied once the rules folder is quiet this long (editors write twice).
 const RULES_QUIET: Duration = Duration::from_millis(150);
+/// How often the watched folders and the rules folder are looked at for whether they were
+/// deleted or replaced (`mv`, deleted and recreated): a watch follows the folder, not the path.
+const FOLDER_CHECK: Duration = Duration::from_secs(1);
 /// Time allowed to finish the work in hand after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1200);
 
@@ -184,6 +192,9 @@ struct Daemon {
     gone: Vec<PathBuf>,
     rules_due: Option<Instant>,
     next_rescan: Instant,
+    next_check: Instant,
+    /// A walk soon when recording failed (the state's disk full): its files are still unseen.
+    retry: retry::Retry,
     errors: ErrorLog,
 }
 
@@ -282,6 +293,8 @@ impl Daemon {
             gone: Vec::new(),
             rules_due: None,
             next_rescan: Instant::now() + PERIODIC_RESCAN,
+            next_check: Instant::now() + FOLDER_CHECK,
+            retry: retry::Retry::default(),
             errors: ErrorLog::default(),
         })
     }
@@ -333,13 +346,21 @@ impl Daemon {
                 self.walker.watch_and_walk(path);
             }
             Msg::Fs(Change::Gone(path)) => {
+                if self.roots.iter().any(|r| r.abs == path) {
+                    // A watched folder itself deleted or moved away.
+                    self.walker.check();
+                }
                 self.tracker.forget(&path);
                 if self.watched(&path).is_some() {
                     self.gone.push(path);
                 }
             }
             Msg::Rescan(reason) => self.rescan(&reason),
-            Msg::RulesChanged => self.rules_due = Some(now + RULES_QUIET),
+            Msg::RulesChanged => {
+                self.rules_due = Some(now + RULES_QUIET);
+                // The rules folder itself may have been moved away or deleted.
+                self.reloader.check_rules();
+            }
             Msg::Found {
                 ready,
                 settling,
@@ -370,6 +391,7 @@ impl Daemon {
                 self.shared.rules.store(rules);
             }
             Msg::Reloaded(Reloaded::Config(new)) => self.reconfigure(*new),
+            Msg::Reloaded(Reloaded::RulesWatcher(watcher)) => self.rules_watcher = watcher,
             Msg::Outbox(switched) => self.outbox_switched(*switched),
             Msg::Signal(_) | Msg::Done(_) => unreachable!("handled by the loop"),
         }
@@ -429,6 +451,14 @@ impl Daemon {
             // Forgotten once the stat thread has seen that they are not back.
             self.stat.gone(std::mem::take(&mut self.gone));
         }
+        if self.retry.due(now) {
+            self.rescan("recording in the state failed");
+        }
+        if now >= self.next_check {
+            self.next_check = now + FOLDER_CHECK;
+            self.walker.check();
+            self.reloader.check_rules();
+        }
         if now >= self.next_rescan {
             self.next_rescan = now + PERIODIC_RESCAN;
             for root in &self.roots {
@@ -484,10 +514,20 @@ impl Daemon {
             Ok(fresh)
         });
         match recorded {
-            Ok(0) => {}
-            Ok(_) => outbox.wake(),
-            // Nothing was recorded: the files stay unseen and the next walk retries them.
-            Err(e) => tracing::error!("{e}"),
+            Ok(fresh) => {
+                self.retry.succeeded();
+                if fresh > 0 {
+                    outbox.wake();
+                }
+            }
+            // Nothing was recorded: the files stay unseen, and a walk soon retries them.
+            Err(e) => match self.retry.failed(Instant::now()) {
+                Some(wait) => tracing::error!(
+                    "{e}; the files are read again by a walk in {}s",
+                    wait.as_secs()
+                ),
+                None => tracing::error!("{e}; the files are read again by the walk scheduled"),
+            },
         }
         for o in done {
             for p in &o.problems {

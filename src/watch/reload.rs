@@ -34,6 +34,9 @@ pub enum Request {
 pub enum Reloaded {
     /// The rules folder recompiled.
     Rules(Arc<Ruleset>),
+    /// The watch on the rules folder, set again: the folder was replaced (`mv`, or deleted
+    /// and recreated). `None` if it cannot be watched, which was said.
+    RulesWatcher(Option<FolderWatcher>),
     /// The config re-read, and everything built from it.
     Config(Box<Reconfigured>),
 }
@@ -73,6 +76,8 @@ pub struct Setup {
 #[derive(Default)]
 struct Queue {
     queued: Option<Request>,
+    /// Look whether the rules folder was replaced.
+    check: bool,
     closed: bool,
 }
 
@@ -94,9 +99,10 @@ impl Reloader {
     pub fn start(setup: Setup) -> Result<Reloader, WatchError> {
         let queue = Shared::default();
         let theirs = queue.clone();
+        let rules_id = roots::identity(&setup.rules_dir);
         std::thread::Builder::new()
             .name("newswatch-reload".into())
-            .spawn(move || serve(setup, &theirs))
+            .spawn(move || serve(setup, rules_id, &theirs))
             .map_err(WatchError::thread("the reload thread"))?;
         Ok(Reloader { queue })
     }
@@ -110,6 +116,14 @@ impl Reloader {
             .ask(request);
         wake.notify_one();
     }
+
+    /// Asks to look whether the rules folder was replaced (`mv rules.new rules`, or deleted
+    /// and recreated): if so it is watched again and reloaded. Never waits.
+    pub fn check_rules(&self) {
+        let (queue, wake) = &*self.queue;
+        queue.lock().unwrap_or_else(PoisonError::into_inner).check = true;
+        wake.notify_one();
+    }
 }
 
 impl Drop for Reloader {
@@ -121,25 +135,39 @@ impl Drop for Reloader {
 }
 
 /// Makes the reloads asked for, one after another, until the [`Reloader`] or the loop is gone.
-fn serve(mut setup: Setup, queue: &Shared) {
+fn serve(mut setup: Setup, mut rules_id: Option<roots::FolderId>, queue: &Shared) {
     let (queue, wake) = &**queue;
     loop {
-        let request = {
+        let (mut request, check) = {
             let mut q = queue.lock().unwrap_or_else(PoisonError::into_inner);
             loop {
                 if q.closed {
                     return;
                 }
-                if let Some(request) = q.queued.take() {
-                    break request;
+                if q.queued.is_some() || q.check {
+                    break (q.queued.take(), std::mem::take(&mut q.check));
                 }
                 q = wake.wait(q).unwrap_or_else(PoisonError::into_inner);
             }
         };
+        if check && let Some(watcher) = setup.check_rules(&mut rules_id) {
+            if setup.tx.send(Msg::Reloaded(watcher)).is_err() {
+                return;
+            }
+            request = request.max(Some(Request::Rules));
+        }
+        let Some(request) = request else {
+            continue;
+        };
+        let dir = setup.rules_dir.clone();
         let reloaded = match request {
             Request::Rules => setup.reload_rules(),
             Request::Config => setup.reload_config(),
         };
+        if setup.rules_dir != dir {
+            // Another folder, watched by the config reload.
+            rules_id = roots::identity(&setup.rules_dir);
+        }
         if let Some(reloaded) = reloaded
             && setup.tx.send(Msg::Reloaded(reloaded)).is_err()
         {
@@ -149,6 +177,35 @@ fn serve(mut setup: Setup, queue: &Shared) {
 }
 
 impl Setup {
+    /// Compares the rules folder with what it was (`id`): replaced, or back, it is watched
+    /// again — the watcher to swap in is returned, and the rules are to be reloaded; gone, it
+    /// is said so, and the rules stay as loaded.
+    fn check_rules(&self, id: &mut Option<roots::FolderId>) -> Option<Reloaded> {
+        let now = roots::identity(&self.rules_dir);
+        let before = std::mem::replace(id, now);
+        if before == now {
+            return None;
+        }
+        let shown = self.rules_dir.display();
+        if now.is_none() {
+            tracing::warn!(
+                "rules folder {shown} is gone (deleted or moved away): the rules stay as loaded, and reload once it is back"
+            );
+            return None;
+        }
+        if before.is_some() {
+            tracing::warn!(
+                "rules folder {shown} was replaced (moved or recreated): watching the new one and reloading"
+            );
+        } else {
+            tracing::info!("rules folder {shown} is back: watching it again and reloading");
+        }
+        Some(Reloaded::RulesWatcher(watch_rules_or_warn(
+            &self.rules_dir,
+            &self.tx,
+        )))
+    }
+
     /// Recompiles the rules folder; a rule that no longer compiles keeps its last good version.
     fn reload_rules(&mut self) -> Option<Reloaded> {
         match self.rules.reload(&self.rules_dir) {

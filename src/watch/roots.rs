@@ -1,7 +1,7 @@
 //! Watched folders: where they are, what their files are called in alerts, and walking and
 //! watching them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, SyncSender};
 use std::time::SystemTime;
@@ -124,7 +124,14 @@ pub fn owner<'r>(roots: &'r [Root], abs: &Path) -> Option<(&'r Root, PathBuf)> {
 /// walked (a walk after the watch finds what was written before it), and the files found are
 /// `stat`ed there, so the loop never waits on the file system for either.
 pub struct Walker {
-    requests: mpsc::Sender<Walk>,
+    requests: mpsc::Sender<Ask>,
+}
+
+/// What the walker is asked.
+enum Ask {
+    Walk(Walk),
+    /// Look whether a watched folder was deleted, or replaced (`mv`, deleted and recreated).
+    Check,
 }
 
 /// A folder to walk.
@@ -146,11 +153,17 @@ impl Walker {
         tx: SyncSender<Msg>,
     ) -> Result<Walker, WatchError> {
         let (requests, rx) = mpsc::channel();
+        // Who the folders are now: `stat`s, on the thread starting the walker (never the loop).
+        let ids = roots
+            .iter()
+            .map(|r| (r.abs.clone(), identity(&r.abs)))
+            .collect();
         let walks = Walks {
             roots,
             watcher,
             tx,
             reported: HashSet::new(),
+            ids,
         };
         std::thread::Builder::new()
             .name("newswatch-walk".into())
@@ -180,9 +193,16 @@ impl Walker {
         });
     }
 
+    /// Looks soon whether a watched folder was deleted or replaced by another (`mv`, or
+    /// deleted and recreated) — a watch follows the folder it was set on, not its path — and
+    /// if so watches and walks the folder now at its path; says so in the log.
+    pub fn check(&self) {
+        let _ = self.requests.send(Ask::Check);
+    }
+
     fn ask(&self, walk: Walk) {
         // Gone only when the daemon stops.
-        let _ = self.requests.send(walk);
+        let _ = self.requests.send(Ask::Walk(walk));
     }
 }
 
@@ -193,12 +213,24 @@ struct Walks {
     tx: SyncSender<Msg>,
     /// What could not be read and was said so: said once, not at every walk.
     reported: HashSet<PathBuf>,
+    /// Which folder each watched path was when last looked at (`None`: missing).
+    ids: HashMap<PathBuf, Option<FolderId>>,
 }
 
 impl Walks {
-    fn serve(mut self, rx: mpsc::Receiver<Walk>) {
+    fn serve(mut self, rx: mpsc::Receiver<Ask>) {
         while let Ok(first) = rx.recv() {
-            let asked: Vec<Walk> = std::iter::once(first).chain(rx.try_iter()).collect();
+            let mut asked = Vec::new();
+            let mut check = false;
+            for ask in std::iter::once(first).chain(rx.try_iter()) {
+                match ask {
+                    Ask::Walk(walk) => asked.push(walk),
+                    Ask::Check => check = true,
+                }
+            }
+            if check {
+                asked.extend(self.check());
+            }
             // Watched before walked: what is written in between is found by the walk.
             let watch = asked
                 .iter()
@@ -217,6 +249,51 @@ impl Walks {
                 }
             }
         }
+    }
+
+    /// Compares each watched folder with what it was: one deleted is said so (once); one
+    /// replaced, or back, is watched again, and returned to be walked.
+    fn check(&mut self) -> Vec<Walk> {
+        let mut walks = Vec::new();
+        for root in &self.roots {
+            let now = identity(&root.abs);
+            let before = self.ids.insert(root.abs.clone(), now);
+            if before == Some(now) || before.is_none() {
+                continue;
+            }
+            let shown = root.given.display();
+            match (before.flatten(), now) {
+                (_, None) => tracing::warn!(
+                    "watched folder {shown} is gone (deleted or moved away): watching it again once it is back"
+                ),
+                (before, Some(_)) => {
+                    if before.is_some() {
+                        tracing::warn!(
+                            "watched folder {shown} was replaced (moved or recreated): watching and walking the new one"
+                        );
+                    } else {
+                        tracing::info!("watched folder {shown} is back: watching and walking it");
+                    }
+                    // The old watch (unless notify dropped it with the folder deleted) reports
+                    // the old folder's events under this path: off with it. (Not as soon as
+                    // the folder is gone: a deleted folder's watch is the kernel's to drop.)
+                    let _ = self.watcher.unwatch(&root.abs);
+                    match self.watcher.watch_tree(&root.abs) {
+                        Ok(()) => walks.push(Walk {
+                            dir: root.abs.clone(),
+                            evaluate: true,
+                            watch: false,
+                        }),
+                        Err(e) => {
+                            tracing::warn!("watched folder {shown} cannot be watched: {e}");
+                            // Tried again at the next check.
+                            self.ids.insert(root.abs.clone(), None);
+                        }
+                    }
+                }
+            }
+        }
+        walks
     }
 
     /// Returns false when the daemon's loop is gone.
@@ -245,6 +322,24 @@ impl Walks {
             }
         }
         found.send(&self.tx)
+    }
+}
+
+/// Which folder a path is: device and inode.
+pub type FolderId = (u64, u64);
+
+/// Which folder `path` is now, or `None` if it is missing (or no folder).
+pub fn identity(path: &Path) -> Option<FolderId> {
+    let meta = std::fs::metadata(path).ok().filter(|m| m.is_dir())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Some((0, 0))
     }
 }
 
