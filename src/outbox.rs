@@ -15,9 +15,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use crate::outputs::{Filter, Output, OutputError, Route};
+use crate::outputs::{DeliveryError, Filter, Output, Route};
 use crate::state::{OutputIdentity, Queue, State, StateError, now_ms};
 use newswatch_engine::alert::Alert;
+
+/// Why the outbox cannot start, or a direct delivery was given up.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("cannot start an output thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// `scan` without a state gave up on a delivery.
+    #[error("output {output}: alert {alert} not delivered: {source}")]
+    NotDelivered {
+        output: String,
+        alert: String,
+        #[source]
+        source: DeliveryError,
+    },
+}
 
 /// How failed deliveries are retried.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,7 +191,7 @@ impl Outbox {
         state_path: &Path,
         routes: Vec<Route>,
         policy: RetryPolicy,
-    ) -> Result<Outbox, OutputError> {
+    ) -> Result<Outbox, OutboxError> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut targets = Targets::default();
         let mut wakers = Vec::new();
@@ -189,7 +206,7 @@ impl Outbox {
                 std::thread::Builder::new()
                     .name(format!("newswatch-output-{}", wakers.len()))
                     .spawn(move || deliver_forever(state, key, output, policy, stop, rx))
-                    .map_err(OutputError::Thread)?,
+                    .map_err(OutboxError::Thread)?,
             );
             wakers.push(tx);
         }
@@ -268,7 +285,7 @@ fn deliver_forever(
 
 /// Delivers `alert` now to `route`, without an outbox (for `scan` without `--state`): a few
 /// quick retries, then the failure is returned. The caller checks the route's filter.
-pub fn deliver_now(route: &mut Route, alert: &Alert) -> Result<(), OutputError> {
+pub fn deliver_now(route: &mut Route, alert: &Alert) -> Result<(), OutboxError> {
     let mut last = None;
     for attempt in 0..3 {
         if attempt > 0 {
@@ -279,7 +296,7 @@ pub fn deliver_now(route: &mut Route, alert: &Alert) -> Result<(), OutputError> 
             Err(e) => last = Some(e),
         }
     }
-    Err(OutputError::NotDelivered {
+    Err(OutboxError::NotDelivered {
         output: route.name().to_string(),
         alert: alert.id.clone(),
         source: last.expect("three attempts failed"),

@@ -149,7 +149,8 @@ fn removing_an_output_never_hands_its_queue_to_one_named_alike() {
     s.write("inbox/b.txt", "B story\n\nbody\n");
     // Each endpoint is tried with its own alert, and fails: both stay queued.
     receiver.wait_until("a failed delivery to each", |r| {
-        r.iter().any(|r| r.target == "/hook?token=a") && r.iter().any(|r| r.target == "/hook?token=b")
+        r.iter().any(|r| r.target == "/hook?token=a")
+            && r.iter().any(|r| r.target == "/hook?token=b")
     });
     assert_eq!(d.stop_with("TERM").0, 0);
     let name = format!("webhook http://127.0.0.1:{}/hook…", receiver.port);
@@ -162,7 +163,6 @@ fn removing_an_output_never_hands_its_queue_to_one_named_alike() {
         r.iter()
             .any(|r| r.target == "/hook?token=b" && r.status == 200)
     });
-    d.wait_for_log(&format!("1 alerts wait for output {name:?}"), WAIT);
     // Time for a wrong delivery to show.
     std::thread::sleep(Duration::from_millis(1500));
     let log = d.log();
@@ -185,6 +185,10 @@ fn removing_an_output_never_hands_its_queue_to_one_named_alike() {
         );
     }
     assert!(receiver.messages("/hook?token=a", true).is_empty());
+    assert!(
+        log.contains(&format!("1 alerts wait for output {name:?}")),
+        "the first output's queue is said to wait, by its name:\n{log}"
+    );
 
     // The first output's alert still waits, shown by the output's last name.
     let history = s.run(&["alerts", "--format", "json"]);
@@ -226,7 +230,9 @@ fn a_name_is_what_logs_and_alerts_show_and_renaming_keeps_the_queue() {
         )
     };
     config(&s, &named("team-hook"));
-    let first = s.run(&["scan", "--format", "json", "--state", "state.db", "articles"]);
+    let first = s.run(&[
+        "scan", "--format", "json", "--state", "state.db", "articles",
+    ]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert!(
         first.stderr.contains("output team-hook: delivery of alert"),
@@ -245,7 +251,9 @@ fn a_name_is_what_logs_and_alerts_show_and_renaming_keeps_the_queue() {
     config(&s, &named("ops-hook"));
     receiver.status.store(200, Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(1300)); // past the retry's backoff
-    let second = s.run(&["scan", "--format", "json", "--state", "state.db", "articles"]);
+    let second = s.run(&[
+        "scan", "--format", "json", "--state", "state.db", "articles",
+    ]);
     assert_eq!(second.code, 1, "nothing new: {}", second.stderr);
     assert_eq!(
         receiver.messages("/hook?token=s3cr3t", true),
@@ -261,7 +269,10 @@ fn a_name_is_what_logs_and_alerts_show_and_renaming_keeps_the_queue() {
     assert_eq!(deliveries[0]["status"], "delivered");
 
     // Two outputs given one name are a config error, found by `check` too.
-    config(&s, &(named("ops-hook") + "  - type: stdout\n    name: ops-hook\n"));
+    config(
+        &s,
+        &(named("ops-hook") + "  - type: stdout\n    name: ops-hook\n"),
+    );
     let check = s.run(&["check"]);
     assert_eq!(check.code, 1, "{}", check.stderr);
     assert!(

@@ -420,13 +420,22 @@ mod tests {
         );
         assert_eq!(
             problems,
-            ["n.yaml:6:5: outputs[1].name: \"screen\" is already the name of outputs[0]: give each output its own name"]
+            [
+                "n.yaml:6:5: outputs[1].name: \"screen\" is already the name of outputs[0]: give each output its own name"
+            ]
         );
-        let (_, problems) =
-            parse("outputs:\n  - type: stdout\n    name: ' '\n  - type: stdout\n    name: \"a\\nb\"\n");
+        let (_, problems) = parse(
+            "outputs:\n  - type: stdout\n    name: ' '\n  - type: stdout\n    name: \"a\\nb\"\n",
+        );
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].starts_with("n.yaml:3:5: outputs[0].name: empty"), "{problems:?}");
-        assert!(problems[1].starts_with("n.yaml:5:5: outputs[1].name: a name is one line"), "{problems:?}");
+        assert!(
+            problems[0].starts_with("n.yaml:3:5: outputs[0].name: empty"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("n.yaml:5:5: outputs[1].name: a name is one line"),
+            "{problems:?}"
+        );
         let (_, problems) = parse("outputs:\n  - type: stdout\n    name: [x]\n");
         assert_eq!(problems.len(), 1, "not a string: {problems:?}");
     }

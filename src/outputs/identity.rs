@@ -81,7 +81,7 @@ fn set(items: &[String]) -> Vec<&str> {
 }
 
 /// The type as written in the config.
-pub fn kind_name(kind: OutputKind) -> &'static str {
+fn kind_name(kind: OutputKind) -> &'static str {
     match kind {
         OutputKind::Stdout => "stdout",
         OutputKind::File => "file",

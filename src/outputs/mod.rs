@@ -17,7 +17,6 @@ use std::fmt;
 use globset::{GlobSet, GlobSetBuilder};
 
 use crate::config::{KeyPath, OutputConfig, OutputKind};
-use crate::state::StateError;
 use newswatch_engine::alert::{Alert, Severity};
 
 pub use command::CommandOutput;
@@ -73,7 +72,7 @@ impl Filter {
     }
 }
 
-/// Why outputs cannot be built, started or reached.
+/// Why outputs cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// A problem of the config entry, as `newswatch check` reports it.
@@ -100,18 +99,6 @@ pub enum OutputError {
         #[source]
         source: Box<OutputError>,
     },
-    #[error("cannot start an output thread: {0}")]
-    Thread(#[source] std::io::Error),
-    #[error(transparent)]
-    State(#[from] StateError),
-    /// `scan` without a state gave up on a delivery.
-    #[error("output {output}: alert {alert} not delivered: {source}")]
-    NotDelivered {
-        output: String,
-        alert: String,
-        #[source]
-        source: DeliveryError,
-    },
 }
 
 /// The commands report errors as text (`Result<_, String>`): `?` gives them this one's.
@@ -127,8 +114,7 @@ pub struct Route {
     /// other (see [`identity`]), never shown. Two routes never share one.
     pub key: String,
     /// The key an older newswatch gave its queue, its name then (`webhook http://…`, with a
-    /// `#N` suffix for a repeat): for carrying such queues over once
-    /// ([`State::adopt_outputs`](crate::state::State::adopt_outputs)).
+    /// `#N` suffix for a repeat): to carry such queues over to `key`, once, after an upgrade.
     pub(crate) legacy_key: String,
     /// Named as the route is (see [`Route::name`]).
     pub output: Box<dyn Output>,

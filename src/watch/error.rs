@@ -18,9 +18,12 @@ pub enum WatchError {
     Config(#[from] crate::Error),
     #[error(transparent)]
     State(#[from] StateError),
-    /// An output cannot be built or started.
+    /// An output cannot be built.
     #[error(transparent)]
     Outputs(#[from] OutputError),
+    /// The outputs' delivery threads cannot start.
+    #[error(transparent)]
+    Outbox(#[from] crate::outbox::OutboxError),
     #[error("cannot watch: {0}")]
     Watch(#[from] notify::Error),
     #[error("cannot install signal handlers: {0}")]

@@ -699,7 +699,7 @@ struct Switched {
     /// for its outputs and delivered by the next start.
     outbox: Outbox,
     /// Why the new outbox could not start.
-    error: Option<outputs::OutputError>,
+    error: Option<crate::outbox::OutboxError>,
 }
 
 impl Switch {
