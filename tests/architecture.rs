@@ -390,29 +390,10 @@ fn the_engines_alerts_know_nothing_of_articles_rules_or_text_indexing() {
 // The program: sources → (engine) → state → outputs; the config, the daemon (`watch`) and the
 // commands (`cli`) sit on top and hand each layer what it needs.
 
+// Outputs know alerts; the config builds them (`config/routes.rs`), the outbox drives them.
 #[test]
-fn outputs_know_nothing_of_the_daemon_or_the_commands() {
-    program().assert_no_edges("outputs", &["watch", "cli"]);
-}
-
-// TODO: outputs still build themselves from the config's types (`outputs/mod.rs` uses
-// `crate::config::{KeyPath, OutputConfig, OutputKind}`, `crate::config::output_names` and
-// `crate::config::glob`, `outputs/identity.rs` `crate::config::{OutputConfig, OutputKind}`,
-// `outputs/webhook.rs` `crate::config::check_webhook_url`). When that edge is gone, drop the
-// `#[ignore]` and fold "config" into the test above.
-#[test]
-#[ignore = "TODO: outputs → config still exists (outputs/mod.rs, identity.rs, webhook.rs)"]
-fn outputs_know_nothing_of_the_config() {
-    program().assert_no_edges("outputs", &["config"]);
-}
-
-// TODO: `OutputError` wraps the state's error (`outputs/mod.rs`: `use crate::state::StateError`
-// for `OutputError::State`), an edge from outputs back up to the state. When it is gone, drop
-// the `#[ignore]` and fold "state" into `outputs_know_nothing_of_the_daemon_or_the_commands`.
-#[test]
-#[ignore = "TODO: outputs → state still exists (outputs/mod.rs: StateError)"]
-fn outputs_know_nothing_of_the_state() {
-    program().assert_no_edges("outputs", &["state"]);
+fn outputs_know_nothing_of_the_config_the_state_the_daemon_or_the_commands() {
+    program().assert_no_edges("outputs", &["config", "state", "outbox", "watch", "cli"]);
 }
 
 #[test]

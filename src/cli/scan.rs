@@ -13,7 +13,7 @@ use super::ordered;
 use super::print::AlertPrinter;
 use crate::config::{Config, OutputKind};
 use crate::outbox::{self, RetryPolicy};
-use crate::outputs::{self, Route};
+use crate::outputs::Route;
 use crate::sources::{self, Input};
 use crate::state::{Recorded, State, Throttle};
 use newswatch_engine::Alert;
@@ -287,7 +287,7 @@ impl AlertSink {
         let routes = if configs.is_empty() {
             Vec::new()
         } else {
-            outputs::build(&configs)?
+            crate::config::build_routes(&configs)?
         };
         let state = state
             .map(State::open)

@@ -10,7 +10,9 @@
 //! `check` lists every problem; the other commands refuse to start on the first. Nothing here
 //! touches the file system beyond reading the config, so checking a config is harmless.
 
+mod identity;
 mod quantity;
+mod routes;
 mod validate;
 mod yaml;
 
@@ -26,8 +28,9 @@ use newswatch_engine::rules::{LimitKind, LimitValue, Limits, RulesetOptions};
 use quantity::{duration, opt_duration};
 
 pub use quantity::parse_duration;
+pub use routes::build as build_routes;
 use validate::Section;
-pub use validate::{check_webhook_url, glob, output_names};
+pub use validate::{glob, output_names};
 pub use yaml::KeyPath;
 
 /// The whole configuration file.

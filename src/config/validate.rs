@@ -3,7 +3,7 @@
 //! `${VAR}` is expanded here too, since an unset variable is a problem of the config like any
 //! other. Checks only look at values (and the environment): they create no file, start no
 //! thread and open no connection, so `newswatch check` can run them on any config. The checks
-//! of an output are also what [`crate::outputs::build`] runs on outputs built in code.
+//! of an output are also what [`super::build_routes`] runs on outputs built in code.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -242,7 +242,7 @@ impl OutputConfig {
             problems.push(Problem::new(at.key("command").index(0), message));
         }
         if let Some(url) = &self.url
-            && let Err(e) = check_webhook_url(url)
+            && let Err(e) = crate::outputs::check_webhook_url(url)
         {
             problems.push(Problem::new(at.key("url"), e));
         }
@@ -295,24 +295,6 @@ pub fn output_names(outputs: &[OutputConfig], at: &KeyPath) -> Vec<Problem> {
 fn positive(key: KeyPath, default: &str) -> Problem {
     let message = format!("must be more than 0; leave the key out for the default ({default})");
     Problem::new(key, message)
-}
-
-/// Checks that `url` is an absolute `http://` or `https://` URL with a host.
-pub fn check_webhook_url(url: &str) -> Result<(), String> {
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(format!(
-            "webhook url {url:?} must start with http:// or https://"
-        ));
-    }
-    let uri: ureq::http::Uri = url
-        .parse()
-        .map_err(|e| format!("webhook url {url:?} is not a valid URL: {e}"))?;
-    match uri.host() {
-        Some(host) if !host.is_empty() => Ok(()),
-        _ => Err(format!(
-            "webhook url {url:?} has no host: write it like http://127.0.0.1:9000/alerts"
-        )),
-    }
 }
 
 /// Checks an HTTP header's name and value as they will be sent.
@@ -442,8 +424,8 @@ mod tests {
 
     #[test]
     fn webhook_urls() {
-        assert!(check_webhook_url("http://127.0.0.1:9000/alerts").is_ok());
-        assert!(check_webhook_url("https://example.com").is_ok());
+        assert!(crate::outputs::check_webhook_url("http://127.0.0.1:9000/alerts").is_ok());
+        assert!(crate::outputs::check_webhook_url("https://example.com").is_ok());
         for bad in [
             "not a url",
             "",
@@ -451,7 +433,7 @@ mod tests {
             "http://",
             "http://exa mple.com/",
         ] {
-            assert!(check_webhook_url(bad).is_err(), "{bad}");
+            assert!(crate::outputs::check_webhook_url(bad).is_err(), "{bad}");
         }
     }
 

@@ -8,15 +8,13 @@
 mod command;
 mod desktop;
 mod file;
-pub mod identity;
 mod stdout;
 mod webhook;
 
 use std::fmt;
 
-use globset::{GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 
-use crate::config::{KeyPath, OutputConfig, OutputKind};
 use newswatch_engine::alert::{Alert, Severity};
 
 pub use command::CommandOutput;
@@ -24,7 +22,7 @@ pub(crate) use command::kill_running;
 pub use desktop::DesktopOutput;
 pub use file::FileOutput;
 pub use stdout::StdoutOutput;
-pub use webhook::WebhookOutput;
+pub use webhook::{WebhookOutput, check_url as check_webhook_url};
 
 /// Why a delivery failed; the alert may be offered again later.
 #[derive(Debug)]
@@ -63,6 +61,20 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Passes alerts at least as severe as `min_severity`, of rules matching `rules`, with one
+    /// of `tags` (each condition only when given).
+    pub fn new(
+        min_severity: Option<Severity>,
+        rules: Option<GlobSet>,
+        tags: Vec<String>,
+    ) -> Filter {
+        Filter {
+            min_severity,
+            rules,
+            tags,
+        }
+    }
+
     /// Whether `alert` passes: severe enough, of a listed rule, with a listed tag (each
     /// condition only when configured).
     pub fn accepts(&self, alert: &Alert) -> bool {
@@ -92,10 +104,10 @@ pub enum OutputError {
     NoDesktop(String),
     #[error("rules: {0}")]
     Rules(#[from] globset::Error),
-    /// One of the above, for the entry at `at` in the config.
+    /// One of the above, for the entry at `at` in the config (`outputs[2]`).
     #[error("{at}: {source}")]
     At {
-        at: KeyPath,
+        at: String,
         #[source]
         source: Box<OutputError>,
     },
@@ -108,10 +120,11 @@ impl From<OutputError> for String {
     }
 }
 
-/// An output, the filter of its config entry, and its queue in the outbox.
+/// An output, the filter of its config entry, and its queue in the outbox. Built from the
+/// config by `config::routes`.
 pub struct Route {
     /// The key of its queue: stable across restarts for the same config, different for any
-    /// other (see [`identity`]), never shown. Two routes never share one.
+    /// other (a hash of its whole configuration), never shown. Two routes never share one.
     pub key: String,
     /// The key an older newswatch gave its queue, its name then (`webhook http://…`, with a
     /// `#N` suffix for a repeat): to carry such queues over to `key`, once, after an upgrade.
@@ -130,9 +143,9 @@ impl Route {
 }
 
 /// An output shown under another name than its own.
-struct Named {
-    name: String,
-    output: Box<dyn Output>,
+pub(crate) struct Named {
+    pub name: String,
+    pub output: Box<dyn Output>,
 }
 
 impl Output for Named {
@@ -142,209 +155,5 @@ impl Output for Named {
 
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
         self.output.deliver(alert)
-    }
-}
-
-/// Builds the routes of `configs`; with none configured, alerts go to stdout.
-///
-/// Each config is checked first with [`OutputConfig::problems`], the checks `newswatch check`
-/// runs, so what is left to fail here is only what needs the outside world (a file that cannot
-/// be created, no desktop session).
-pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, OutputError> {
-    if configs.is_empty() {
-        let stdout = OutputConfig {
-            kind: OutputKind::Stdout,
-            name: None,
-            path: None,
-            command: None,
-            url: None,
-            url_as_written: None,
-            headers: Default::default(),
-            timeout: None,
-            min_severity: None,
-            rules: Vec::new(),
-            tags: Vec::new(),
-        };
-        return Ok(vec![Route {
-            key: identity::key(&stdout),
-            legacy_key: "stdout".into(),
-            output: Box::new(StdoutOutput::new()),
-            filter: Filter::default(),
-        }]);
-    }
-    let all = KeyPath::default().key("outputs");
-    if let Some(problem) = crate::config::output_names(configs, &all)
-        .into_iter()
-        .next()
-    {
-        return Err(OutputError::Config(problem.to_string()));
-    }
-    let mut routes: Vec<Route> = Vec::new();
-    for (i, c) in configs.iter().enumerate() {
-        let at = all.index(i);
-        if let Some(problem) = c.problems(&at).into_iter().next() {
-            return Err(OutputError::Config(problem.to_string()));
-        }
-        let (output, filter) = build_one(c).map_err(|e| OutputError::At {
-            at,
-            source: Box::new(e),
-        })?;
-        // Before stable keys, the name was the key, with the place in the config after a
-        // repeat: kept as it was, to find such queues again.
-        let mut legacy_key = output.name().to_string();
-        if routes.iter().any(|r| r.legacy_key == legacy_key) {
-            legacy_key = format!("{legacy_key} #{i}");
-        }
-        let mut name = c.name.clone().unwrap_or_else(|| output.name().to_string());
-        if routes.iter().any(|r| r.name() == name) {
-            // Told apart in logs; two given the same `name:` were refused above.
-            name = format!("{name} #{i}");
-        }
-        // The same config twice (a config may repeat an entry): queues apart all the same.
-        let mut key = identity::key(c);
-        let repeats = routes
-            .iter()
-            .filter(|r| r.key.split('#').next() == Some(key.as_str()))
-            .count();
-        if repeats > 0 {
-            key = format!("{key}#{}", repeats + 1);
-        }
-        let output = if name == output.name() {
-            output
-        } else {
-            Box::new(Named { name, output })
-        };
-        routes.push(Route {
-            key,
-            legacy_key,
-            output,
-            filter,
-        });
-    }
-    Ok(routes)
-}
-
-/// Builds the output and filter of one config entry that has no problems.
-fn build_one(config: &OutputConfig) -> Result<(Box<dyn Output>, Filter), OutputError> {
-    const CHECKED: &str = "checked by OutputConfig::problems";
-    let output: Box<dyn Output> = match config.kind {
-        OutputKind::Stdout => Box::new(StdoutOutput::new()),
-        OutputKind::File => {
-            let path = config.path.as_ref().expect(CHECKED);
-            Box::new(FileOutput::open(path).map_err(OutputError::File)?)
-        }
-        OutputKind::Command => Box::new(CommandOutput::new(
-            config.command.clone().unwrap_or_default(),
-            config.timeout,
-        )?),
-        OutputKind::Webhook => Box::new(WebhookOutput::new(
-            config.url.as_deref().expect(CHECKED),
-            config.url_as_written.as_deref(),
-            config.headers.clone(),
-            config.timeout,
-        )?),
-        OutputKind::Desktop => Box::new(DesktopOutput::new()?),
-    };
-    let rules = if config.rules.is_empty() {
-        None
-    } else {
-        let mut set = GlobSetBuilder::new();
-        for pattern in &config.rules {
-            set.add(crate::config::glob(pattern).expect(CHECKED));
-        }
-        Some(set.build()?)
-    };
-    let filter = Filter {
-        min_severity: config.min_severity,
-        rules,
-        tags: config.tags.clone(),
-    };
-    Ok((output, filter))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn configs(yaml: &str) -> Vec<OutputConfig> {
-        serde_yaml::from_str(yaml).expect("outputs")
-    }
-
-    fn keys_and_names(routes: &[Route]) -> Vec<(&str, &str, &str)> {
-        routes
-            .iter()
-            .map(|r| (r.key.as_str(), r.name(), r.legacy_key.as_str()))
-            .collect()
-    }
-
-    #[test]
-    fn outputs_named_alike_never_share_a_queue() {
-        let routes = build(&configs(
-            "[{ type: webhook, url: 'http://h/hook?token=a' }, { type: webhook, url: 'http://h/hook?token=b' }]",
-        ))
-        .unwrap();
-        let got = keys_and_names(&routes);
-        assert_ne!(got[0].0, got[1].0);
-        assert!(got.iter().all(|(k, _, _)| k.starts_with("webhook:")));
-        // Names (and the keys of before) as they were: secrets left out, `#N` for a repeat.
-        assert_eq!(got[0].1, "webhook http://h/hook…");
-        assert_eq!(got[1].1, "webhook http://h/hook… #1");
-        assert_eq!(got[0].2, "webhook http://h/hook…");
-        assert_eq!(got[1].2, "webhook http://h/hook… #1");
-
-        // The second alone keeps its queue: its key does not depend on its place.
-        let alone = build(&configs(
-            "[{ type: webhook, url: 'http://h/hook?token=b' }]",
-        ))
-        .unwrap();
-        assert_eq!(alone[0].key, got[1].0);
-        assert_eq!(alone[0].name(), "webhook http://h/hook…");
-
-        // The same entry twice: two queues all the same.
-        let twice = build(&configs("[{ type: stdout }, { type: stdout }]")).unwrap();
-        assert_eq!(twice[1].key, format!("{}#2", twice[0].key));
-        assert_eq!(twice[1].name(), "stdout #1");
-    }
-
-    #[test]
-    fn a_name_names_the_output_and_leaves_its_queue_alone() {
-        let plain = build(&configs("[{ type: command, command: [echo, hi] }]")).unwrap();
-        assert_eq!(plain[0].name(), "command echo hi");
-        let named = build(&configs(
-            "[{ type: command, command: [echo, hi], name: greeter }, { type: stdout, name: 'command echo hi' }, { type: stdout }]",
-        ))
-        .unwrap();
-        assert_eq!(named[0].name(), "greeter");
-        assert_eq!(named[0].key, plain[0].key, "renamed, same queue");
-        assert_eq!(named[0].legacy_key, "command echo hi");
-        assert_eq!(named[1].name(), "command echo hi");
-        // The default stdout has the key of a bare `type: stdout`.
-        let default = build(&[]).unwrap();
-        let bare = build(&configs("[{ type: stdout }]")).unwrap();
-        assert_eq!(default[0].key, bare[0].key);
-        assert_eq!(named[2].key, format!("{}#2", bare[0].key), "as named[1]");
-        assert_eq!(default[0].name(), "stdout");
-        assert_eq!(default[0].legacy_key, "stdout");
-        // A name that another output shows without giving it: told apart.
-        let shadow = build(&configs(
-            "[{ type: stdout, name: desktop }, { type: stdout }, { type: stdout, name: stdout }]",
-        ))
-        .unwrap();
-        let names: Vec<&str> = shadow.iter().map(Route::name).collect();
-        assert_eq!(names, ["desktop", "stdout", "stdout #2"]);
-    }
-
-    #[test]
-    fn two_outputs_given_one_name_are_refused() {
-        let err = build(&configs(
-            "[{ type: stdout, name: mine }, { type: command, command: [echo], name: mine }]",
-        ))
-        .err()
-        .expect("refused")
-        .to_string();
-        assert_eq!(
-            err,
-            "outputs[1].name: \"mine\" is already the name of outputs[0]: give each output its own name"
-        );
     }
 }

@@ -26,7 +26,7 @@ impl WebhookOutput {
         headers: impl IntoIterator<Item = (String, String)>,
         timeout: Option<Duration>,
     ) -> Result<WebhookOutput, OutputError> {
-        crate::config::check_webhook_url(url).map_err(OutputError::Url)?;
+        check_url(url).map_err(OutputError::Url)?;
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout.unwrap_or(Self::DEFAULT_TIMEOUT)))
             .http_status_as_error(false)
@@ -72,6 +72,24 @@ impl Output for WebhookOutput {
 }
 
 /// `url` without what may be secret: user and password, query and fragment.
+/// Checks that `url` is an absolute `http://` or `https://` URL with a host.
+pub fn check_url(url: &str) -> Result<(), String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!(
+            "webhook url {url:?} must start with http:// or https://"
+        ));
+    }
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|e| format!("webhook url {url:?} is not a valid URL: {e}"))?;
+    match uri.host() {
+        Some(host) if !host.is_empty() => Ok(()),
+        _ => Err(format!(
+            "webhook url {url:?} has no host: write it like http://127.0.0.1:9000/alerts"
+        )),
+    }
+}
+
 fn redacted(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let hidden = if rest.contains(['?', '#']) { "…" } else { "" };

@@ -1,7 +1,7 @@
 //! The outbox: deliveries still to make, one row per (alert, output), in the order alerts were
 //! raised. Rows stay until delivered (or given up on), so deliveries survive restarts.
 //!
-//! An output's rows are keyed by its stable key (`crate::outputs::identity`); the `outputs`
+//! An output's rows are keyed by its stable key (a hash of its configuration: `config::identity`); the `outputs`
 //! table keeps beside each key the name it was last configured with, for `newswatch alerts`
 //! and for saying which queues no output of the config will deliver.
 

@@ -209,7 +209,7 @@ impl Daemon {
             Err(e) => tracing::warn!("{e}"),
         }
         let rules = Arc::new(reload::load_rules(&opts.rules_dir, &opts.config)?);
-        let routes = outputs::build(&opts.config.outputs)?;
+        let routes = crate::config::build_routes(&opts.config.outputs)?;
         warn_of_orphans(&state, &routes);
         let outbox = Outbox::start(&opts.state_path, routes, opts.config.retry.policy())?;
         let (tx, rx) = mpsc::sync_channel(1 << 16);

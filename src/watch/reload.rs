@@ -18,7 +18,7 @@ use super::events::{self, FolderWatcher};
 use super::roots::{self, Root, Walker};
 use super::{Msg, Options, watch_rules_or_warn};
 use crate::config::Config;
-use crate::outputs::{self, Route};
+use crate::outputs::Route;
 use newswatch_engine::rules::Ruleset;
 
 /// A reload to make. A config reload includes a rules reload, so it is the larger.
@@ -268,7 +268,7 @@ impl Setup {
         } else {
             load_rules(&opts.rules_dir, &opts.config)?
         };
-        let routes = outputs::build(&opts.config.outputs)?;
+        let routes = crate::config::build_routes(&opts.config.outputs)?;
         let abs: Vec<PathBuf> = roots.iter().map(|r| r.abs.clone()).collect();
         let watcher = events::watch_folders(&abs, self.tx.clone(), self.overflowed.clone())?;
         let walker = Walker::new(roots.clone(), watcher, self.tx.clone())?;

@@ -15,7 +15,7 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::{OutputConfig, OutputKind};
+use super::{OutputConfig, OutputKind};
 
 /// The version of [`Canonical`]: every key changes with it, so it changes only with a
 /// migration of the queues.
