@@ -43,16 +43,19 @@ impl Output for CommandOutput {
         let mut command = Command::new(&self.argv[0]);
         command
             .args(&self.argv[1..])
-            .env("NEWSWATCH_ID", &alert.id)
-            .env("NEWSWATCH_RULE", &alert.rule)
-            .env("NEWSWATCH_SEVERITY", alert.severity.as_str())
-            .env("NEWSWATCH_MESSAGE", &alert.message)
-            .env("NEWSWATCH_TITLE", &alert.article.title)
+            .env("NEWSWATCH_ID", env_value(&alert.id))
+            .env("NEWSWATCH_RULE", env_value(&alert.rule))
+            .env("NEWSWATCH_SEVERITY", env_value(alert.severity.as_str()))
+            .env("NEWSWATCH_MESSAGE", env_value(&alert.message))
+            .env("NEWSWATCH_TITLE", env_value(&alert.article.title))
             .env(
                 "NEWSWATCH_PATH",
-                alert.article.path.as_deref().unwrap_or(""),
+                env_value(alert.article.path.as_deref().unwrap_or("")),
             )
-            .env("NEWSWATCH_URL", alert.article.url.as_deref().unwrap_or(""))
+            .env(
+                "NEWSWATCH_URL",
+                env_value(alert.article.url.as_deref().unwrap_or("")),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -125,6 +128,26 @@ impl Output for CommandOutput {
     }
 }
 
+/// The longest `NEWSWATCH_*` value, in bytes, before its `…`: Linux refuses to start a program
+/// with one environment string over 128 KiB (E2BIG), and all of them must fit together.
+const ENV_VALUE_MAX: usize = 32 * 1024;
+
+/// `value` as an environment value that cannot make the program fail to start: without NUL
+/// bytes (which no environment string can hold) and cut, at a character boundary, to
+/// [`ENV_VALUE_MAX`] bytes followed by `…`. The whole alert is on stdin all the same.
+fn env_value(value: &str) -> String {
+    let mut value = value.replace('\0', "");
+    if value.len() > ENV_VALUE_MAX {
+        let mut end = ENV_VALUE_MAX;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        value.truncate(end);
+        value.push('…');
+    }
+    value
+}
+
 /// The program dies with newswatch: a stop in the middle of a delivery must not leave it
 /// running on its own (the alert is delivered again at the next start).
 #[cfg(target_os = "linux")]
@@ -188,3 +211,19 @@ fn kill_group(pid: u32) {
 
 #[cfg(not(unix))]
 fn kill_group(_: u32) {}
+
+#[cfg(test)]
+mod tests {
+    use super::{ENV_VALUE_MAX, env_value};
+
+    #[test]
+    fn env_values_lose_nul_bytes_and_are_cut_at_a_char_boundary() {
+        assert_eq!(env_value("a\0b"), "ab");
+        assert_eq!(env_value("plain"), "plain");
+        let long = "é".repeat(ENV_VALUE_MAX);
+        let cut = env_value(&long);
+        assert!(cut.ends_with('…'));
+        assert!(cut.len() <= ENV_VALUE_MAX + '…'.len_utf8());
+        assert!(cut.trim_end_matches('…').chars().all(|c| c == 'é'));
+    }
+}

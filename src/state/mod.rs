@@ -128,6 +128,16 @@ impl State {
             conn,
             path: path.to_path_buf(),
         };
+        match state.foreign_tables() {
+            Ok(tables) if !tables.is_empty() => {
+                return Err(fail(format!(
+                    "not a newswatch state: it is a SQLite database of something else (tables {}); \
+                     it was left as it is: move it aside or choose another state file",
+                    tables.join(", ")
+                )));
+            }
+            _ => {}
+        }
         state.setup().map_err(|e| {
             use rusqlite::ErrorCode::{CannotOpen, ReadOnly};
             match e.sqlite_error_code() {
@@ -164,6 +174,22 @@ impl State {
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// The tables of a SQLite database of something else: one without a newswatch schema
+    /// version (`user_version` 0) that already has tables. Read before anything is written to
+    /// the file, so that such a file is refused as it is. Errors are left to `setup`.
+    fn foreign_tables(&self) -> rusqlite::Result<Vec<String>> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version != 0 {
+            return Ok(Vec::new());
+        }
+        self.conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 4")?
+            .query_map([], |r| r.get(0))?
+            .collect()
     }
 
     pub(crate) fn error(&self, e: rusqlite::Error) -> StateError {
