@@ -273,22 +273,32 @@ pub(crate) fn as_utf8_xml(text: &str) -> Cow<'_, str> {
     // Every `<?xml …?>`: the one at the start is the declaration, rewritten to say UTF-8 (the
     // text is UTF-8 now); any later one is not a declaration at all, and is dropped so the XML
     // parser never switches encodings half-way (quick-xml panics when asked to).
-    let decls: Vec<(usize, usize)> = text
-        .match_indices("<?xml")
-        .filter(|(i, _)| text[i + 5..].starts_with(|c: char| c.is_whitespace() || c == '?'))
-        .filter_map(|(i, _)| text[i..].find("?>").map(|end| (i, i + end + 2)))
-        .collect();
+    // Each `?>` is looked for once (a file of `<?xml ` took minutes): one that starts inside
+    // the one before ends with it, and when one has no end, none after it has.
+    let mut decls: Vec<(usize, usize)> = Vec::new();
+    let mut count = 0;
+    for (i, _) in text.match_indices("<?xml") {
+        if !text[i + 5..].starts_with(|c: char| c.is_whitespace() || c == '?') {
+            continue;
+        }
+        if decls.last().is_some_and(|&(_, end)| i < end) {
+            count += 1;
+            continue;
+        }
+        let Some(end) = text[i..].find("?>") else {
+            break;
+        };
+        decls.push((i, i + end + 2));
+        count += 1;
+    }
     if decls.is_empty()
-        || (decls.len() == 1 && decls[0].0 == 0 && !text[..decls[0].1].contains("encoding"))
+        || (count == 1 && decls[0].0 == 0 && !text[..decls[0].1].contains("encoding"))
     {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
     for (start, end) in decls {
-        if start < copied {
-            continue;
-        }
         out.push_str(&text[copied..start]);
         if start == 0 {
             let version = if text[..end].contains("1.1") {
@@ -324,6 +334,11 @@ mod tests {
             "<?xml version=\"1.0\"?><rss/>"
         );
         assert_eq!(as_utf8_xml("<rss/>"), "<rss/>");
+        assert_eq!(
+            as_utf8_xml("<?xml <?xml version='1.0'?><rss/><?xml x?>"),
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss/>"
+        );
+        assert_eq!(as_utf8_xml("<rss/><?xml x"), "<rss/><?xml x");
     }
 
     fn text(bytes: &[u8]) -> String {

@@ -270,10 +270,16 @@ fn text_types(xml: &str) -> Option<(String, String)> {
     if edits.is_empty() {
         return None;
     }
-    let mut fixed = xml.to_string();
-    for (range, replacement) in edits.iter().rev() {
-        fixed.replace_range(range.clone(), replacement);
+    // The edits are in the document's order and do not overlap: copied around in one pass
+    // (replacing each in place moved the rest of the document each time).
+    let mut fixed = String::with_capacity(xml.len());
+    let mut copied = 0;
+    for (range, replacement) in &edits {
+        fixed.push_str(&xml[copied..range.start]);
+        fixed.push_str(replacement);
+        copied = range.end;
     }
+    fixed.push_str(&xml[copied..]);
     let kinds: Vec<String> = kinds.iter().map(|k| format!("{k:?}")).collect();
     Some((
         fixed,

@@ -7,39 +7,63 @@
 //! Text is laid out as it is shown: inline elements join without a space
 //! (`<b>Deep</b><b>Seek</b>` is `DeepSeek`), block elements are separated by a blank line,
 //! `<br>` by a line break. [`to_text`] does the same for HTML fragments of feeds, JSON and mail.
+//!
+//! The parser is only given pages within the bounds `html_guard` checks (and with formatting
+//! elements renamed, see there), and the page is then read in one walk of its tree: reading is
+//! linear in the page, however its elements nest.
 
-use std::sync::LazyLock;
+use std::borrow::Cow;
 
+use ego_tree::NodeId;
 use ego_tree::iter::Edge;
-use scraper::{ElementRef, Html, Node, Selector};
+use scraper::{ElementRef, Html, Node};
 use serde_json::Value;
 
-use super::{Article, Parsed, decode, html_depth};
+use super::{Article, Parsed, decode, html_guard};
 
 pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
-    let text = decode::decode(bytes, decode::html_charset(bytes));
-    if html_depth::too_deep(&text) {
-        return Err("refused: HTML nested far deeper than any real page".into());
-    }
-    let doc = Html::parse_document(&text);
-    let title = content(&doc, &SELECT.og_title)
-        .or_else(|| first_text(&doc, &SELECT.title))
-        .or_else(|| first_text(&doc, &SELECT.h1))
+    let html = html_guard::neutralize(decode::decode(bytes, decode::html_charset(bytes)));
+    html_guard::check(&html)?;
+    let doc = Html::parse_document(&html);
+    drop(html);
+    let page = Page::read(&doc);
+    let text_of = |id: Option<NodeId>| {
+        id.and_then(|id| doc.tree.get(id))
+            .and_then(ElementRef::wrap)
+            .map(visible_text)
+    };
+    let title = page
+        .og_title
+        .clone()
+        .or_else(|| text_of(page.title.map(|(id, _)| id)).map(|t| super::one_line(&t)))
+        .or_else(|| text_of(page.h1.map(|(id, _)| id)).map(|t| super::one_line(&t)))
         .unwrap_or_default();
-    let body = body_text(&doc);
+    let body = text_of(page.article.map(|(id, _, _)| id))
+        .or_else(|| text_of(page.main.map(|(id, _)| id)))
+        .or_else(|| text_of(page.body.map(|(id, _)| id)))
+        .unwrap_or_else(|| visible_text(doc.root_element()));
+    drop(doc);
+    let (title, body) = (html_guard::unmark(title), html_guard::unmark(body));
     if title.is_empty() && body.is_empty() {
         return Err("no title and no visible text in the page".into());
     }
     let mut article = Article::new(title, body);
-    article.url = attr(&doc, &SELECT.canonical, "href").or_else(|| content(&doc, &SELECT.og_url));
-    article.published =
-        content(&doc, &SELECT.published).or_else(|| attr(&doc, &SELECT.time, "datetime"));
-    for (key, selector) in [
-        ("description", &SELECT.description),
-        ("site_name", &SELECT.site_name),
-        ("author", &SELECT.author),
+    let [url, published, description, site_name, author] = [
+        page.canonical.or(page.og_url),
+        page.published.or(page.time),
+        page.description,
+        page.site_name,
+        page.author,
+    ]
+    .map(|v| v.map(html_guard::unmark));
+    article.url = url;
+    article.published = published;
+    for (key, value) in [
+        ("description", description),
+        ("site_name", site_name),
+        ("author", author),
     ] {
-        if let Some(value) = content(&doc, selector) {
+        if let Some(value) = value {
             article.meta.insert(key.into(), Value::String(value));
         }
     }
@@ -47,90 +71,245 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
 }
 
 /// The visible text of an HTML fragment (a feed item's content, an email's HTML part). Text
-/// without markup or entities is only trimmed; markup too deeply nested to parse loses its tags.
+/// without markup or entities is only trimmed; markup beyond what the parser is given (see
+/// `html_guard`) loses its tags.
 pub(super) fn to_text(fragment: &str) -> String {
     if !fragment.contains(['<', '&']) {
         return fragment.trim().to_string();
     }
-    if html_depth::too_deep(fragment) {
-        return html_depth::strip_tags(fragment);
+    let html = html_guard::neutralize(Cow::Borrowed(fragment));
+    if html_guard::check(&html).is_err() {
+        return html_guard::strip_tags(fragment);
     }
-    visible_text(Html::parse_fragment(fragment).root_element())
+    html_guard::unmark(visible_text(Html::parse_fragment(&html).root_element()))
 }
 
-/// The CSS selectors the page is read with, parsed once.
-struct Selectors {
-    og_title: Selector,
-    title: Selector,
-    h1: Selector,
-    canonical: Selector,
-    og_url: Selector,
-    published: Selector,
-    time: Selector,
-    description: Selector,
-    site_name: Selector,
-    author: Selector,
-    article: Selector,
-    main: Selector,
-    body: Selector,
+/// What one walk over a parsed page finds: the metadata (each the first non-empty value in the
+/// page's order, as the CSS selectors in the comments would find it) and which element holds
+/// the title and the body. The walk is linear in the page, however its elements nest: the
+/// length of each element's visible text is put together from its children's (see [`Frag`]),
+/// so no text is laid out twice.
+#[derive(Default)]
+struct Page {
+    /// `meta[property="og:title"], meta[name="og:title"]`
+    og_title: Option<String>,
+    /// `link[rel~="canonical"][href]`
+    canonical: Option<String>,
+    /// `meta[property="og:url"]`
+    og_url: Option<String>,
+    /// `meta[property="article:published_time"]`
+    published: Option<String>,
+    /// `time[datetime]`
+    time: Option<String>,
+    /// `meta[name="description"], meta[property="og:description"]`
+    description: Option<String>,
+    /// `meta[property="og:site_name"]`
+    site_name: Option<String>,
+    /// `meta[name="author"]`
+    author: Option<String>,
+    /// The first `<title>`, then `<h1>`, with visible text other than white space.
+    title: Option<(NodeId, usize)>,
+    h1: Option<(NodeId, usize)>,
+    /// The `<article>` with the longest visible text (the last of equals): its id, its place
+    /// in the page's order and the length.
+    article: Option<(NodeId, usize, usize)>,
+    /// The first `<main>`, then `<body>`, with visible text.
+    main: Option<(NodeId, usize)>,
+    body: Option<(NodeId, usize)>,
 }
 
-static SELECT: LazyLock<Selectors> = LazyLock::new(|| {
-    // Constant selectors, covered by the tests: they parse.
-    let css = |css| Selector::parse(css).expect("constant selector");
-    Selectors {
-        og_title: css(r#"meta[property="og:title"], meta[name="og:title"]"#),
-        title: css("title"),
-        h1: css("h1"),
-        canonical: css(r#"link[rel~="canonical"][href]"#),
-        og_url: css(r#"meta[property="og:url"]"#),
-        published: css(r#"meta[property="article:published_time"]"#),
-        time: css("time[datetime]"),
-        description: css(r#"meta[name="description"], meta[property="og:description"]"#),
-        site_name: css(r#"meta[property="og:site_name"]"#),
-        author: css(r#"meta[name="author"]"#),
-        article: css("article"),
-        main: css("main"),
-        body: css("body"),
+impl Page {
+    fn read(doc: &Html) -> Page {
+        let mut page = Page::default();
+        // Per open element: its place in the page's order, and the text of its children so
+        // far, laid out outside and inside a `<pre>`.
+        let mut open: Vec<(usize, [Frag; 2])> = Vec::new();
+        let mut order = 0;
+        for edge in doc.tree.root().traverse() {
+            match edge {
+                Edge::Open(node) => match node.value() {
+                    Node::Element(e) => {
+                        page.metadata(e);
+                        open.push((order, [Frag::default(); 2]));
+                        order += 1;
+                    }
+                    Node::Text(text) => {
+                        if let Some((_, children)) = open.last_mut() {
+                            for (pre, frag) in children.iter_mut().enumerate() {
+                                *frag = frag.then(Frag::of_text(text, pre == 1));
+                            }
+                        }
+                    }
+                    _ => {}
+                },
+                Edge::Close(node) => {
+                    let Node::Element(e) = node.value() else {
+                        continue;
+                    };
+                    let (at, children) = open.pop().expect("opened");
+                    let frags = if hidden(e) {
+                        [Frag::default(); 2]
+                    } else {
+                        let gap = Frag::gap(gap_around(e.name()));
+                        let in_pre = e.name() == "pre";
+                        [false, true]
+                            .map(|pre| gap.then(children[usize::from(pre || in_pre)]).then(gap))
+                    };
+                    if let Some((_, parent)) = open.last_mut() {
+                        for (pre, frag) in parent.iter_mut().enumerate() {
+                            *frag = frag.then(frags[pre]);
+                        }
+                    }
+                    page.candidate(e.name(), node.id(), at, frags[0]);
+                }
+            }
+        }
+        page
     }
-});
 
-/// The first non-empty value of `name` on elements matching `selector`, white space collapsed.
-fn attr(doc: &Html, selector: &Selector, name: &str) -> Option<String> {
-    doc.select(selector)
-        .filter_map(|e| e.attr(name))
-        .map(super::one_line)
-        .find(|v| !v.is_empty())
+    /// Keeps what an element whose whole text is laid out as `text` may be for the page.
+    fn candidate(&mut self, name: &str, id: NodeId, at: usize, text: Frag) {
+        let first = |slot: &mut Option<(NodeId, usize)>, ok: bool| {
+            if ok && slot.is_none_or(|(_, before)| at < before) {
+                *slot = Some((id, at));
+            }
+        };
+        match name {
+            "article" if text.len > 0 => {
+                let longest = self.article.is_none_or(|(_, before, len)| {
+                    text.len > len || (text.len == len && at > before)
+                });
+                if longest {
+                    self.article = Some((id, at, text.len));
+                }
+            }
+            "main" => first(&mut self.main, text.any),
+            "body" => first(&mut self.body, text.any),
+            "title" => first(&mut self.title, text.solid),
+            "h1" => first(&mut self.h1, text.solid),
+            _ => {}
+        }
+    }
+
+    /// Takes the metadata an element holds, where none was found before it.
+    fn metadata(&mut self, e: &scraper::node::Element) {
+        let value = |name: &str| e.attr(name).map(super::one_line).filter(|v| !v.is_empty());
+        let keep = |slot: &mut Option<String>, matches: bool, name: &str| {
+            if slot.is_none() && matches {
+                *slot = value(name);
+            }
+        };
+        match e.name() {
+            "meta" => {
+                let property = e.attr("property");
+                let name = e.attr("name");
+                let is = |attr: Option<&str>, v: &str| attr == Some(v);
+                let og_title = is(property, "og:title") || is(name, "og:title");
+                keep(&mut self.og_title, og_title, "content");
+                keep(&mut self.og_url, is(property, "og:url"), "content");
+                let published = is(property, "article:published_time");
+                keep(&mut self.published, published, "content");
+                let description = is(name, "description") || is(property, "og:description");
+                keep(&mut self.description, description, "content");
+                keep(&mut self.site_name, is(property, "og:site_name"), "content");
+                keep(&mut self.author, is(name, "author"), "content");
+            }
+            "link" => {
+                // `rel` is matched ignoring ASCII case on HTML elements, as CSS does.
+                let html = &*e.name.ns == "http://www.w3.org/1999/xhtml";
+                let canonical = e.attr("href").is_some()
+                    && e.attr("rel").is_some_and(|rel| {
+                        rel.split(['\t', '\n', '\x0c', '\r', ' ']).any(|token| {
+                            token == "canonical"
+                                || (html && token.eq_ignore_ascii_case("canonical"))
+                        })
+                    });
+                keep(&mut self.canonical, canonical, "href");
+            }
+            "time" => keep(&mut self.time, true, "datetime"),
+            _ => {}
+        }
+    }
 }
 
-fn content(doc: &Html, selector: &Selector) -> Option<String> {
-    attr(doc, selector, "content")
+/// The visible text of an element, laid out as [`TextOut`] does, reduced to what putting texts
+/// together needs: whether there is any, its length (bytes), whether any of it is not white
+/// space, and the widest breaks before its first and after its last character (the break
+/// written between two texts is the widest of the two; leading and trailing ones are not
+/// written). Element by element, this gives every element's text length in one walk.
+#[derive(Clone, Copy, Default)]
+struct Frag {
+    any: bool,
+    /// Without characters, the widest break seen.
+    lead: Gap,
+    len: usize,
+    trail: Gap,
+    solid: bool,
 }
 
-/// The visible text of the first matching element that has some, on one line.
-fn first_text(doc: &Html, selector: &Selector) -> Option<String> {
-    doc.select(selector)
-        .map(|e| super::one_line(&visible_text(e)))
-        .find(|t| !t.is_empty())
-}
+impl Frag {
+    fn gap(gap: Gap) -> Frag {
+        Frag {
+            lead: gap,
+            ..Frag::default()
+        }
+    }
 
-/// The body text: the `<article>` with the most text, else `<main>`, else `<body>`.
-fn body_text(doc: &Html) -> String {
-    let best_article = doc
-        .select(&SELECT.article)
-        .map(visible_text)
-        .max_by_key(String::len)
-        .filter(|t| !t.is_empty());
-    best_article
-        .or_else(|| first_text_block(doc, &SELECT.main))
-        .or_else(|| first_text_block(doc, &SELECT.body))
-        .unwrap_or_else(|| visible_text(doc.root_element()))
-}
+    /// `self` followed by `next`.
+    fn then(self, next: Frag) -> Frag {
+        match (self.any, next.any) {
+            (_, false) => {
+                let mut out = self;
+                if out.any {
+                    out.trail = out.trail.max(next.lead);
+                } else {
+                    out.lead = out.lead.max(next.lead);
+                }
+                out
+            }
+            (false, true) => Frag {
+                lead: self.lead.max(next.lead),
+                ..next
+            },
+            (true, true) => Frag {
+                any: true,
+                lead: self.lead,
+                len: self.len + self.trail.max(next.lead).text().len() + next.len,
+                trail: next.trail,
+                solid: self.solid || next.solid,
+            },
+        }
+    }
 
-fn first_text_block(doc: &Html, selector: &Selector) -> Option<String> {
-    doc.select(selector)
-        .map(visible_text)
-        .find(|t| !t.is_empty())
+    /// A text node's text, laid out as [`TextOut::push`] does.
+    fn of_text(text: &str, pre: bool) -> Frag {
+        let mut frag = Frag::default();
+        // The widest break since the last character (or the start).
+        let mut pending = Gap::None;
+        for c in text.chars() {
+            match c {
+                '\n' if pre => pending = pending.max(Gap::Line),
+                c if c.is_whitespace() && !pre => pending = pending.max(Gap::Space),
+                c => {
+                    if frag.any {
+                        frag.len += pending.text().len();
+                    } else {
+                        frag.lead = pending;
+                        frag.any = true;
+                    }
+                    pending = Gap::None;
+                    frag.len += c.len_utf8();
+                    frag.solid |= !c.is_whitespace();
+                }
+            }
+        }
+        if frag.any {
+            frag.trail = pending;
+        } else {
+            frag.lead = pending;
+        }
+        frag
+    }
 }
 
 /// Elements whose content a reader does not see as the article's text.
@@ -252,13 +431,25 @@ fn gap_around(name: &str) -> Gap {
     }
 }
 
-#[derive(Clone, Copy, Default, PartialEq, PartialOrd)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 enum Gap {
     #[default]
     None,
     Space,
     Line,
     Paragraph,
+}
+
+impl Gap {
+    /// What the break is written as between two pieces of text.
+    fn text(self) -> &'static str {
+        match self {
+            Gap::None => "",
+            Gap::Space => " ",
+            Gap::Line => "\n",
+            Gap::Paragraph => "\n\n",
+        }
+    }
 }
 
 /// Text being laid out: runs of white space collapse to one space, and a break is written
@@ -283,12 +474,7 @@ impl TextOut {
                 c if c.is_whitespace() && !pre => self.gap(Gap::Space),
                 c => {
                     if !self.text.is_empty() {
-                        self.text.push_str(match self.pending {
-                            Gap::None => "",
-                            Gap::Space => " ",
-                            Gap::Line => "\n",
-                            Gap::Paragraph => "\n\n",
-                        });
+                        self.text.push_str(self.pending.text());
                     }
                     self.pending = Gap::None;
                     self.text.push(c);

@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Article, Parsed, decode, feed, html};
+use super::{Article, Capped, Parsed, decode, feed, html};
 
 const BODY_KEYS: &[&str] = &[
     "body",
@@ -24,26 +24,90 @@ const BODY_KEYS: &[&str] = &[
 
 pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let text = decode::decode(bytes, None);
-    let value: Value = match serde_json::from_str(&text) {
-        Ok(value) => value,
+    let document = match read_document(&text) {
+        Ok(document) => document,
         // DESIGN lets a `.json` file hold one object per line, as exporters name JSON Lines.
         Err(_) if first_line_is_object(&text) => return lines(&text),
         Err(e) => return Err(format!("malformed JSON ({e})")),
     };
-    let items = match value {
-        Value::Object(object) if is_json_feed(&object) => return feed::parse(bytes),
-        Value::Object(object) => return Ok(vec![article(Value::Object(object))?].into()),
-        Value::Array(items) => items,
-        _ => return Err("JSON is neither an object nor an array of objects".into()),
-    };
-    let mut parsed = Parsed::default();
-    for (i, item) in items.into_iter().enumerate() {
-        match article(item) {
-            Ok(a) => parsed.articles.push(a),
-            Err(why) => parsed.warnings.push(format!("item {}: {why}", i + 1)),
-        }
+    match document {
+        Document::Object(object) if is_json_feed(&object) => feed::parse(bytes),
+        Document::Object(object) => Ok(vec![article(Value::Object(object))?].into()),
+        Document::Array(parsed) => Ok(parsed),
+        Document::Other => Err("JSON is neither an object nor an array of objects".into()),
     }
-    Ok(parsed)
+}
+
+/// A `.json` document as read: an array's items are made articles one by one as they are
+/// read, so that no tree of the whole document is held (a 15 MB array of small objects took
+/// 1 GB as a tree).
+enum Document {
+    Object(Map<String, Value>),
+    Array(Parsed),
+    Other,
+}
+
+fn read_document(text: &str) -> Result<Document, serde_json::Error> {
+    use serde::Deserializer as _;
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let document = (&mut reader).deserialize_any(DocumentVisitor)?;
+    reader.end()?;
+    Ok(document)
+}
+
+struct DocumentVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DocumentVisitor {
+    type Value = Document;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object or an array of objects")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Document, A::Error> {
+        let object =
+            serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(Document::Object(object))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<Document, A::Error> {
+        let mut parsed = Parsed::default();
+        let mut skipped = Capped::default();
+        let mut at = 0;
+        while let Some(item) = items.next_element::<Value>()? {
+            at += 1;
+            match article(item) {
+                Ok(a) => parsed.articles.push(a),
+                Err(why) => skipped.push(|| format!("item {at}: {why}")),
+            }
+        }
+        parsed.warnings = skipped.finish("items skipped");
+        Ok(Document::Array(parsed))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_unit<E>(self) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
 }
 
 pub(super) fn parse_lines(bytes: &[u8]) -> Result<Parsed, String> {
@@ -60,6 +124,8 @@ fn first_line_is_object(text: &str) -> bool {
 
 fn lines(text: &str) -> Result<Parsed, String> {
     let mut parsed = Parsed::default();
+    let mut skipped = Capped::default();
+    let mut first = None;
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -67,12 +133,19 @@ fn lines(text: &str) -> Result<Parsed, String> {
         let item = serde_json::from_str(line).map_err(|e| format!("malformed JSON ({e})"));
         match item.and_then(article) {
             Ok(a) => parsed.articles.push(a),
-            Err(why) => parsed.warnings.push(format!("line {}: {why}", i + 1)),
+            Err(why) => {
+                let warning = format!("line {}: {why}", i + 1);
+                first.get_or_insert_with(|| warning.clone());
+                skipped.push(|| warning);
+            }
         }
     }
-    if parsed.articles.is_empty() && !parsed.warnings.is_empty() {
-        return Err(parsed.warnings.swap_remove(0));
+    if parsed.articles.is_empty()
+        && let Some(first) = first
+    {
+        return Err(first);
     }
+    parsed.warnings = skipped.finish("lines skipped");
     Ok(parsed)
 }
 

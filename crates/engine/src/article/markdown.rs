@@ -2,6 +2,13 @@
 //! else into `meta`), then the first `# ` heading as the title, else the first line. Front
 //! matter that is not valid YAML is reported and left out; the text after it is still the
 //! article.
+//!
+//! The YAML parser (libyaml, through `serde_yaml`) is not linear on every input: each token
+//! costs it a walk over the flow collections (`[`, `{`) open around it, so 150 KB of `[` take
+//! minutes; and `serde_yaml` expands aliases (`*name`) into copies of what they name, so 20 KB
+//! of aliases to one long list become gigabytes. Front matter is therefore read only within
+//! bounds no real front matter comes near ([`bounded`]); beyond them it is reported and left
+//! out like invalid YAML, and the article is read without it.
 
 use serde_yaml::Value;
 
@@ -50,7 +57,63 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     })
 }
 
+/// Front matter larger than this is not read.
+pub(super) const MAX_FRONT_MATTER: usize = 64 << 10;
+
+/// The flow-collection work front matter may cost the parser: each `[` or `{` counts the bytes
+/// after it (every token after it may be inside it). Any front matter under 4 KiB is within it;
+/// 64 KiB may hold 256 brackets. Front matter at the bound parses in about 0.1 s.
+pub(super) const MAX_FLOW_WORK: u64 = 16 << 20;
+
+/// Whether the YAML parser may be given `yaml`: at most [`MAX_FRONT_MATTER`] bytes, at most
+/// [`MAX_FLOW_WORK`], and no aliases (`*name`) to anchors (`&name`), whose expansion has no
+/// bound in `serde_yaml` but the number of aliases times what they name. Each check takes every
+/// byte that could be what it looks for (a bracket or an alias in a quoted string too): it is
+/// never below what the parser does.
+fn bounded(yaml: &str) -> Result<(), String> {
+    if yaml.len() > MAX_FRONT_MATTER {
+        return Err(format!(
+            "front matter of {} bytes is over the {} KiB read",
+            yaml.len(),
+            MAX_FRONT_MATTER >> 10
+        ));
+    }
+    let work: u64 = yaml
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| matches!(b, b'[' | b'{'))
+        .map(|(at, _)| (yaml.len() - at) as u64)
+        .sum();
+    if work > MAX_FLOW_WORK {
+        return Err("front matter nests or opens more `[` and `{` than it is read with".into());
+    }
+    // An anchor or alias is `&` or `*` and a name (letters, digits, `-`, `_`) where a node may
+    // start: at the start, after white space, a flow indicator or `:`. An alias expands only
+    // if an anchor has its name.
+    let bytes = yaml.as_bytes();
+    let named = |indicator: u8| {
+        (0..bytes.len()).filter_map(move |at| {
+            let starts = at == 0
+                || matches!(
+                    bytes[at - 1],
+                    b' ' | b'\t' | b'\n' | b'\r' | b'[' | b'{' | b',' | b':'
+                );
+            let name = bytes[at + 1..]
+                .iter()
+                .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                .count();
+            (bytes[at] == indicator && starts && name > 0).then(|| &bytes[at + 1..at + 1 + name])
+        })
+    };
+    let anchors: std::collections::HashSet<&[u8]> = named(b'&').collect();
+    if !anchors.is_empty() && named(b'*').any(|alias| anchors.contains(alias)) {
+        return Err("front matter uses YAML aliases (`*name`), which are not expanded".into());
+    }
+    Ok(())
+}
+
 fn front_matter(yaml: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    bounded(yaml)?;
     let map: serde_yaml::Mapping = match serde_yaml::from_str(yaml) {
         Ok(Value::Mapping(map)) => map,
         Ok(Value::Null) => return Ok(Default::default()),
@@ -126,6 +189,40 @@ mod tests {
     fn unterminated_front_matter_is_text() {
         let a = &parse(b"---\ntitle: x\nno end").unwrap().articles[0];
         assert_eq!(a.title, "---");
+    }
+
+    #[test]
+    fn front_matter_beyond_the_bounds_is_reported_and_the_text_kept() {
+        let read = |front: &str| {
+            let md = format!("---\n{front}\n---\n# Real title\n\nBody.\n");
+            let parsed = parse(md.as_bytes()).unwrap();
+            let article = &parsed.articles[0];
+            if !parsed.warnings.is_empty() {
+                assert_eq!(article.body, "Body.");
+            }
+            (article.title.clone(), parsed.warnings)
+        };
+        let (title, warnings) = read(&format!("title: {}", "[".repeat(150_000)));
+        assert_eq!(title, "Real title");
+        assert_eq!(
+            warnings,
+            ["front matter of 150008 bytes is over the 64 KiB read; read without it"]
+        );
+        let (_, warnings) = read(&format!("title: {}", "{".repeat(30_000)));
+        assert!(warnings[0].contains("more `[` and `{`"), "{warnings:?}");
+        let aliases = format!("a: &a [{}]\nb: [{}]", "x,".repeat(100), "*a,".repeat(100));
+        let (_, warnings) = read(&aliases);
+        assert!(warnings[0].contains("aliases"), "{warnings:?}");
+        // Within the bounds: brackets in small front matter, `*` and `&` in text.
+        let (title, warnings) = read(&format!(
+            "title: \"Why *this* & &that\"\ntags: {}",
+            "[a, {b: c}], ".repeat(200)
+        ));
+        assert_eq!(title, "Real title");
+        assert!(warnings[0].contains("not valid YAML"), "{warnings:?}");
+        let (title, warnings) = read("title: \"Why *this* & &that\"\ntags: [[a], {b: c}]");
+        assert_eq!(title, "Why *this* & &that");
+        assert!(warnings.is_empty());
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod email;
 mod feed;
 mod feed_repair;
 mod html;
-mod html_depth;
+mod html_guard;
 mod iso2022kr;
 mod json;
 mod lang;
@@ -114,6 +114,36 @@ pub struct Parsed {
     pub warnings: Vec<String>,
 }
 
+/// Warnings kept per file: a file that repeats one fault a million times says so in
+/// [`MAX_WARNINGS`] lines and a count, not a million.
+const MAX_WARNINGS: usize = 100;
+
+/// Warnings of one kind being collected, at most [`MAX_WARNINGS`] of them, the rest counted.
+#[derive(Default)]
+pub(crate) struct Capped {
+    kept: Vec<String>,
+    more: usize,
+}
+
+impl Capped {
+    /// Adds a warning (made only if it is kept).
+    pub(crate) fn push(&mut self, warning: impl FnOnce() -> String) {
+        if self.kept.len() < MAX_WARNINGS {
+            self.kept.push(warning());
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// The warnings kept, and one that counts the others as `what` (`"items skipped"`).
+    pub(crate) fn finish(mut self, what: &str) -> Vec<String> {
+        if self.more > 0 {
+            self.kept.push(format!("and {} more {what}", self.more));
+        }
+        self.kept
+    }
+}
+
 impl From<Vec<Article>> for Parsed {
     fn from(articles: Vec<Article>) -> Parsed {
         Parsed {
@@ -159,6 +189,30 @@ pub fn is_supported(path: &Path) -> bool {
 /// repaired inside the file is logged as a warning naming it; [`ingest_with_warnings`] returns
 /// it instead.
 ///
+/// # Bounds
+///
+/// Reading takes time and memory linear in the size of `bytes`, whatever they hold: each
+/// parser is given only what it reads in linear time, and what would make it take longer is
+/// refused or left out first, saying which bound. The bounds are on the input, not on a clock,
+/// so a file is read the same way on every machine; none comes near a real file. A file of 16
+/// MiB (the program's default `limits.max_file_size`) is read in at most a few seconds (release
+/// build) and a few hundred MiB.
+///
+/// - **HTML pages** are refused ([`Error::Malformed`], `skipped: refused: …`) with more than
+///   1,000,000 tags (the parser's tree costs ~150 bytes a node), a tag with more than 512
+///   attributes, more than 1,024 attributes on repeated `<html>` and `<body>` tags, or nesting
+///   that would make the parser walk its stack of open elements more than 8 steps per byte of
+///   the page (4 million steps for any page). HTML in feeds, JSON and e-mail beyond these
+///   bounds is read as text without its tags. Formatting elements (`<b>`, `<i>`, `<a>`,
+///   `<font>` …) are parsed as plain inline elements, so that one left open is not cloned into
+///   every paragraph after it; the text read is the same.
+/// - **Markdown front matter** is not read (a warning; the article is read without it, as
+///   with invalid YAML) when it is over 64 KiB, when its `[` and `{`, each counting the bytes
+///   after it, add up to more than 16 Mi (front matter under 4 KiB never does; 64 KiB may hold
+///   256 of them), or when it has YAML aliases (`*name`) to anchors, which are not expanded.
+/// - **JSON** deeper than 128 levels is malformed (serde_json's limit); **feeds** never expand
+///   DTD entities, and one whose entities refer to others is refused.
+///
 /// ```
 /// use std::path::Path;
 /// use newswatch_engine::{Error, ingest};
@@ -202,6 +256,7 @@ pub fn ingest_with_warnings(bytes: &[u8], path: &Path) -> Result<Parsed, Error> 
     // `lang` stays as the format gave it (or `None`): detection costs more than matching a
     // few rules, so rules get it on first use of `article.lang`, and embedders call
     // `detect_lang` when they want it.
+    let mut dates = Capped::default();
     for a in &mut parsed.articles {
         a.path = Some(shown.clone());
         // Every format's date goes through here, so `published` has one form whatever wrote
@@ -209,12 +264,13 @@ pub fn ingest_with_warnings(bytes: &[u8], path: &Path) -> Result<Parsed, Error> 
         if let Some(value) = a.published.take() {
             a.published = date::normalize(&value);
             if a.published.is_none() {
-                parsed
-                    .warnings
-                    .push(format!("unreadable date {value:?} left out of `published`"));
+                dates.push(|| format!("unreadable date {value:?} left out of `published`"));
             }
         }
     }
+    parsed
+        .warnings
+        .extend(dates.finish("unreadable dates left out of `published`"));
     Ok(parsed)
 }
 
