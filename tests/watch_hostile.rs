@@ -85,6 +85,68 @@ fn files_replaced_by_fifos_and_devices_block_nothing() {
     assert!(took < Duration::from_secs(2), "stop took {took:?}");
 }
 
+/// Articles built to stall a parser (each once took minutes or gigabytes) land with a harmless
+/// one behind them: every worker may hold a hostile one, and the harmless one still alerts
+/// within 10 s (each hostile file is refused by the parsers' bounds or the 5 s ingest timeout).
+#[test]
+fn hostile_articles_stall_nothing() {
+    let s = Sandbox::new();
+    s.rule(
+        "canary",
+        r#"if article.title.starts_with("Canary") { alert(#{ message: article.title }); }"#,
+    );
+    std::fs::create_dir(s.path().join("inbox")).unwrap();
+    s.write(
+        "newswatch.yaml",
+        "watch:\n  - path: inbox\nstate: state.db\noutputs:\n  - type: file\n    path: alerts.jsonl\n",
+    );
+    let out = s.path().join("alerts.jsonl");
+    let d = s.watch(&[]);
+    let mut attributes = String::from("<html><body><p ");
+    for i in 0..400_000 {
+        attributes.push_str(&format!("a{i}=x "));
+    }
+    let mut nested = String::from("<html><body>");
+    for i in 0..9_000 {
+        nested.push_str(&format!("<article><p>{i} DeepSeek bought H200 boards.</p>"));
+    }
+    let mut tiny = String::from("[");
+    for i in 0..1_000_000 {
+        tiny.push_str(&format!("{{\"t\":{i}}},"));
+    }
+    tiny.push_str("{}]");
+    let hostile = [
+        ("attributes.html", attributes.into_bytes()),
+        ("nested.html", nested.into_bytes()),
+        (
+            "brackets.md",
+            format!("---\ntitle: {}\n---\n# T\n", "[".repeat(150_000)).into_bytes(),
+        ),
+        ("tiny.json", tiny.into_bytes()),
+        ("tags.html", "x<br>".repeat(3_300_000).into_bytes()),
+    ];
+    for (name, bytes) in &hostile {
+        std::fs::write(s.path().join("inbox").join(name), bytes).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    s.write("inbox/canary.txt", "Canary\n\nbody\n");
+    let took = alert_within(&out, "Canary", Duration::from_secs(10), || d.log());
+    eprintln!("canary alert after {took:?}");
+    // Every hostile file was dealt with, and said so.
+    for (name, _) in &hostile {
+        d.wait_for_log(name, WAIT);
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .unwrap_or("");
+    eprintln!("daemon peak memory after the hostile articles: {peak}");
+    eprintln!("{}", d.log());
+    let (code, _) = d.stop_with("TERM");
+    assert_eq!(code, 0);
+}
+
 #[test]
 fn a_watched_folder_swapped_by_mv_is_watched_again() {
     let s = sandbox();

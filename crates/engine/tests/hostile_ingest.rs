@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use newswatch_engine::Error;
-use newswatch_engine::article::{Parsed, ingest_with_warnings};
+use newswatch_engine::article::{IngestOptions, Parsed, ingest_with, ingest_with_warnings};
 
 /// A hostile input of about `size` bytes, and the file name that selects its parser.
 type Generator = fn(usize) -> (Vec<u8>, &'static str);
@@ -182,6 +182,48 @@ fn warning(parsed: Result<Parsed, Error>) -> String {
     );
     assert_eq!(parsed.articles[0].body, "Body.");
     parsed.warnings.join("; ")
+}
+
+/// The timeout is the net under the bounds: a file that would take longer is refused between
+/// two chunks of the HTML parser or two items, whatever the format, and the refusal says why.
+#[test]
+fn the_ingest_timeout_refuses_what_runs_over_it() {
+    let mut array = String::from("[");
+    for i in 0..20_000 {
+        array.push_str(&format!("{{\"title\":\"t{i}\",\"body\":\"<p>b</p>\"}},"));
+    }
+    array.push_str("{\"title\":\"last\"}]");
+    let lines = array[1..array.len() - 1].replace("},{", "}\n{");
+    let mut feed = String::from("<rss version=\"2.0\"><channel><title>T</title>");
+    for i in 0..20_000 {
+        feed.push_str(&format!(
+            "<item><title>t{i}</title><description>&lt;p&gt;b&lt;/p&gt;</description></item>"
+        ));
+    }
+    feed.push_str("</channel></rss>");
+    let inputs = [
+        plain_page(2_000_000),
+        (array.into_bytes(), "a.json"),
+        (lines.into_bytes(), "a.jsonl"),
+        (feed.into_bytes(), "a.xml"),
+    ];
+    let short = IngestOptions::default().timeout(Duration::from_millis(1));
+    for (bytes, name) in &inputs {
+        let started = Instant::now();
+        let message = refused(ingest_with(bytes, Path::new(name), &short));
+        let took = started.elapsed();
+        assert!(
+            message.contains("ingest timeout (1ms)"),
+            "{name}: {message}"
+        );
+        // Stopped at the deadline, not at the end of the file.
+        let (whole, took_whole) = read(&(bytes.clone(), name));
+        assert!(whole.is_ok(), "{name} is read without the short timeout");
+        assert!(
+            took < took_whole / 2 + Duration::from_millis(200),
+            "{name}: refused after {took:?}, reading it all takes {took_whole:?}"
+        );
+    }
 }
 
 #[test]

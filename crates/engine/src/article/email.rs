@@ -8,9 +8,9 @@
 use mail_parser::{MessageParser, PartType};
 use serde_json::Value;
 
-use super::{Article, Parsed, html};
+use super::{Article, Budget, Parsed, html};
 
-pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+pub(super) fn parse(bytes: &[u8], budget: &Budget) -> Result<Parsed, String> {
     let message = MessageParser::default()
         .parse(bytes)
         .filter(|m| !m.headers().is_empty())
@@ -18,7 +18,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let title = message.subject().map(super::one_line).unwrap_or_default();
     let part_text = |id: &u32| match &message.part(*id)?.body {
         PartType::Text(text) => Some(text.replace("\r\n", "\n").trim().to_string()),
-        PartType::Html(markup) => Some(html::to_text(markup)),
+        PartType::Html(markup) => Some(html::to_text(markup, budget)),
         _ => None,
     };
     // mail-parser lists an HTML-only message's HTML part among the text parts too: prefer a real
@@ -31,6 +31,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let body = plain
         .or_else(|| message.html_body.iter().find_map(part_text))
         .unwrap_or_default();
+    budget.check()?;
     if title.is_empty() && body.is_empty() {
         return Err("email without subject or text".into());
     }
@@ -53,6 +54,11 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parser without a deadline.
+    fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+        super::parse(bytes, &Budget::unlimited())
+    }
 
     #[test]
     fn encoded_subject_and_quoted_printable_body() {

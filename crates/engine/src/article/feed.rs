@@ -17,9 +17,9 @@ use feed_rs::model::{Entry, Feed, Text};
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use serde_json::Value;
 
-use super::{Article, Parsed, decode, feed_repair, html};
+use super::{Article, Budget, Parsed, decode, feed_repair, html};
 
-pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+pub(super) fn parse(bytes: &[u8], budget: &Budget) -> Result<Parsed, String> {
     let text = decode::decode(bytes, decode::xml_encoding(bytes));
     let xml = decode::as_utf8_xml(&text);
     let mut warnings = Vec::new();
@@ -53,7 +53,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
             }
         }
     };
-    let mut parsed = articles(feed);
+    let mut parsed = articles(feed, budget)?;
     parsed.warnings.splice(0..0, warnings);
     Ok(parsed)
 }
@@ -110,29 +110,29 @@ fn declared_entities(xml: &str) -> Entities {
 
 /// One article per entry. Entries with neither title nor text are left out silently: they
 /// give rules nothing to match, and a file is not damaged by having them.
-fn articles(feed: Feed) -> Parsed {
+fn articles(feed: Feed, budget: &Budget) -> Result<Parsed, String> {
     let source = feed
         .title
         .as_ref()
-        .map(|t| super::one_line(&text_of(t)))
+        .map(|t| super::one_line(&text_of(t, budget)))
         .filter(|t| !t.is_empty());
-    let articles = feed
-        .entries
-        .into_iter()
-        .filter_map(article)
-        .map(|mut a| {
+    let mut articles = Vec::new();
+    for entry in feed.entries {
+        budget.check()?;
+        if let Some(mut a) = article(entry, budget) {
             a.source.clone_from(&source);
-            a
-        })
-        .collect::<Vec<_>>();
-    articles.into()
+            articles.push(a);
+        }
+    }
+    budget.check()?;
+    Ok(articles.into())
 }
 
-fn article(entry: Entry) -> Option<Article> {
+fn article(entry: Entry, budget: &Budget) -> Option<Article> {
     let title = entry
         .title
         .as_ref()
-        .map(|t| super::one_line(&text_of(t)))
+        .map(|t| super::one_line(&text_of(t, budget)))
         .unwrap_or_default();
     let body = entry
         .content
@@ -142,17 +142,17 @@ fn article(entry: Entry) -> Option<Article> {
             Some(if c.content_type.to_string().starts_with("text/plain") {
                 body.trim().to_string()
             } else {
-                html::to_text(body)
+                html::to_text(body, budget)
             })
         })
         .filter(|b| !b.is_empty())
-        .or_else(|| entry.summary.as_ref().map(text_of))
+        .or_else(|| entry.summary.as_ref().map(|t| text_of(t, budget)))
         .filter(|b| !b.is_empty())
         .or_else(|| {
             entry
                 .media
                 .iter()
-                .find_map(|m| m.description.as_ref().map(text_of))
+                .find_map(|m| m.description.as_ref().map(|t| text_of(t, budget)))
         })
         .unwrap_or_default();
     if title.is_empty() && body.is_empty() {
@@ -192,17 +192,22 @@ fn article(entry: Entry) -> Option<Article> {
 }
 
 /// A feed text as plain text: HTML unless the feed marks it as plain.
-fn text_of(t: &Text) -> String {
+fn text_of(t: &Text, budget: &Budget) -> String {
     if t.content_type.to_string().starts_with("text/plain") {
         t.content.trim().to_string()
     } else {
-        html::to_text(&t.content)
+        html::to_text(&t.content, budget)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parser without a deadline.
+    fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+        super::parse(bytes, &Budget::unlimited())
+    }
 
     const RSS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Chip News</title>

@@ -16,15 +16,21 @@ use std::borrow::Cow;
 
 use ego_tree::NodeId;
 use ego_tree::iter::Edge;
-use scraper::{ElementRef, Html, Node};
+use html5ever::tendril::{StrTendril, TendrilSink};
+use html5ever::{QualName, local_name, ns};
+use scraper::{ElementRef, Html, HtmlTreeSink, Node};
 use serde_json::Value;
 
-use super::{Article, Parsed, decode, html_guard};
+use super::{Article, Budget, Parsed, decode, html_guard};
 
-pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+/// Bytes given to the parser at a time, between checks of the budget: html5ever cannot be
+/// stopped inside a chunk, and within the guard's bounds a chunk costs it milliseconds.
+const CHUNK: usize = 64 * 1024;
+
+pub(super) fn parse(bytes: &[u8], budget: &Budget) -> Result<Parsed, String> {
     let html = html_guard::neutralize(decode::decode(bytes, decode::html_charset(bytes)));
     html_guard::check(&html)?;
-    let doc = Html::parse_document(&html);
+    let doc = parse_within(&html, Kind::Document, budget)?;
     drop(html);
     let page = Page::read(&doc);
     let text_of = |id: Option<NodeId>| {
@@ -73,7 +79,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
 /// The visible text of an HTML fragment (a feed item's content, an email's HTML part). Text
 /// without markup or entities is only trimmed; markup beyond what the parser is given (see
 /// `html_guard`) loses its tags.
-pub(super) fn to_text(fragment: &str) -> String {
+pub(super) fn to_text(fragment: &str, budget: &Budget) -> String {
     if !fragment.contains(['<', '&']) {
         return fragment.trim().to_string();
     }
@@ -81,7 +87,47 @@ pub(super) fn to_text(fragment: &str) -> String {
     if html_guard::check(&html).is_err() {
         return html_guard::strip_tags(fragment);
     }
-    html_guard::unmark(visible_text(Html::parse_fragment(&html).root_element()))
+    match parse_within(&html, Kind::Fragment, budget) {
+        Ok(doc) => html_guard::unmark(visible_text(doc.root_element())),
+        // The file is refused at its next item; until then this costs one linear pass.
+        Err(_) => html_guard::strip_tags(fragment),
+    }
+}
+
+/// What the parser is given: a whole page, or a fragment read as the content of a `<body>`.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Document,
+    Fragment,
+}
+
+/// `html` parsed as `Html::parse_document` or `Html::parse_fragment` would, but fed to the
+/// parser [`CHUNK`] bytes at a time so that the budget is checked between chunks.
+fn parse_within(html: &str, kind: Kind, budget: &Budget) -> Result<Html, String> {
+    let mut parser = match kind {
+        Kind::Document => {
+            html5ever::parse_document(HtmlTreeSink::new(Html::new_document()), Default::default())
+        }
+        Kind::Fragment => html5ever::parse_fragment(
+            HtmlTreeSink::new(Html::new_fragment()),
+            Default::default(),
+            QualName::new(None, ns!(html), local_name!("body")),
+            Vec::new(),
+            false,
+        ),
+    };
+    let mut rest = html;
+    while !rest.is_empty() {
+        budget.check()?;
+        let mut end = rest.len().min(CHUNK);
+        while !rest.is_char_boundary(end) {
+            end += 1;
+        }
+        parser.process(StrTendril::from_slice(&rest[..end]));
+        rest = &rest[end..];
+    }
+    budget.check()?;
+    Ok(parser.finish())
 }
 
 /// What one walk over a parsed page finds: the metadata (each the first non-empty value in the
@@ -489,7 +535,10 @@ mod tests {
     use super::*;
 
     fn page(html: &str) -> Article {
-        parse(html.as_bytes()).unwrap().articles.remove(0)
+        parse(html.as_bytes(), &Budget::unlimited())
+            .unwrap()
+            .articles
+            .remove(0)
     }
 
     #[test]
@@ -544,13 +593,26 @@ mod tests {
         let deep = format!("{}deep text", "<span>".repeat(2_000));
         assert_eq!(page(&deep).body, "deep text");
         let deeper = format!("{}deep text", "<div>".repeat(100_000));
-        assert!(parse(deeper.as_bytes()).unwrap_err().starts_with("refused"));
-        assert!(parse(b"<html><body><script>x</script></body></html>").is_err());
+        assert!(
+            parse(deeper.as_bytes(), &Budget::unlimited())
+                .unwrap_err()
+                .starts_with("refused")
+        );
+        assert!(
+            parse(
+                b"<html><body><script>x</script></body></html>",
+                &Budget::unlimited()
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn fragments_become_text() {
-        assert_eq!(to_text("plain text "), "plain text");
-        assert_eq!(to_text("<p>One</p><p>Two &lt;3</p>"), "One\n\nTwo <3");
+        assert_eq!(to_text("plain text ", &Budget::unlimited()), "plain text");
+        assert_eq!(
+            to_text("<p>One</p><p>Two &lt;3</p>", &Budget::unlimited()),
+            "One\n\nTwo <3"
+        );
     }
 }

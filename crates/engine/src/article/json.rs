@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Article, Capped, Parsed, decode, feed, html};
+use super::{Article, Budget, Capped, Parsed, decode, feed, html};
 
 const BODY_KEYS: &[&str] = &[
     "body",
@@ -22,17 +22,19 @@ const BODY_KEYS: &[&str] = &[
     "article",
 ];
 
-pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+pub(super) fn parse(bytes: &[u8], budget: &Budget) -> Result<Parsed, String> {
     let text = decode::decode(bytes, None);
-    let document = match read_document(&text) {
+    let document = match read_document(&text, budget) {
         Ok(document) => document,
+        // The array's reading was stopped between two items.
+        Err(_) if budget.spent() => return Err(budget.check().unwrap_err()),
         // DESIGN lets a `.json` file hold one object per line, as exporters name JSON Lines.
-        Err(_) if first_line_is_object(&text) => return lines(&text),
+        Err(_) if first_line_is_object(&text) => return lines(&text, budget),
         Err(e) => return Err(format!("malformed JSON ({e})")),
     };
     match document {
-        Document::Object(object) if is_json_feed(&object) => feed::parse(bytes),
-        Document::Object(object) => Ok(vec![article(Value::Object(object))?].into()),
+        Document::Object(object) if is_json_feed(&object) => feed::parse(bytes, budget),
+        Document::Object(object) => Ok(vec![article(Value::Object(object), budget)?].into()),
         Document::Array(parsed) => Ok(parsed),
         Document::Other => Err("JSON is neither an object nor an array of objects".into()),
     }
@@ -47,17 +49,20 @@ enum Document {
     Other,
 }
 
-fn read_document(text: &str) -> Result<Document, serde_json::Error> {
+fn read_document(text: &str, budget: &Budget) -> Result<Document, serde_json::Error> {
     use serde::Deserializer as _;
     let mut reader = serde_json::Deserializer::from_str(text);
-    let document = (&mut reader).deserialize_any(DocumentVisitor)?;
+    let document = (&mut reader).deserialize_any(DocumentVisitor { budget })?;
     reader.end()?;
     Ok(document)
 }
 
-struct DocumentVisitor;
+/// Reads the document, checking the budget between an array's items.
+struct DocumentVisitor<'b> {
+    budget: &'b Budget,
+}
 
-impl<'de> serde::de::Visitor<'de> for DocumentVisitor {
+impl<'de> serde::de::Visitor<'de> for DocumentVisitor<'_> {
     type Value = Document;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -76,7 +81,10 @@ impl<'de> serde::de::Visitor<'de> for DocumentVisitor {
         let mut at = 0;
         while let Some(item) = items.next_element::<Value>()? {
             at += 1;
-            match article(item) {
+            if self.budget.spent() {
+                return Err(serde::de::Error::custom("the ingest timeout ran out"));
+            }
+            match article(item, self.budget) {
                 Ok(a) => parsed.articles.push(a),
                 Err(why) => skipped.push(|| format!("item {at}: {why}")),
             }
@@ -110,8 +118,8 @@ impl<'de> serde::de::Visitor<'de> for DocumentVisitor {
     }
 }
 
-pub(super) fn parse_lines(bytes: &[u8]) -> Result<Parsed, String> {
-    lines(&decode::decode(bytes, None))
+pub(super) fn parse_lines(bytes: &[u8], budget: &Budget) -> Result<Parsed, String> {
+    lines(&decode::decode(bytes, None), budget)
 }
 
 /// Whether a document that is not one JSON value starts with a line that is a whole object:
@@ -122,7 +130,7 @@ fn first_line_is_object(text: &str) -> bool {
         .is_some_and(|l| matches!(serde_json::from_str(l), Ok(Value::Object(_))))
 }
 
-fn lines(text: &str) -> Result<Parsed, String> {
+fn lines(text: &str, budget: &Budget) -> Result<Parsed, String> {
     let mut parsed = Parsed::default();
     let mut skipped = Capped::default();
     let mut first = None;
@@ -130,8 +138,9 @@ fn lines(text: &str) -> Result<Parsed, String> {
         if line.trim().is_empty() {
             continue;
         }
+        budget.check()?;
         let item = serde_json::from_str(line).map_err(|e| format!("malformed JSON ({e})"));
-        match item.and_then(article) {
+        match item.and_then(|item| article(item, budget)) {
             Ok(a) => parsed.articles.push(a),
             Err(why) => {
                 let warning = format!("line {}: {why}", i + 1);
@@ -156,7 +165,7 @@ fn is_json_feed(object: &Map<String, Value>) -> bool {
         .is_some_and(|v| v.starts_with("https://jsonfeed.org/version/"))
 }
 
-fn article(item: Value) -> Result<Article, String> {
+fn article(item: Value, budget: &Budget) -> Result<Article, String> {
     let Value::Object(mut fields) = item else {
         return Err("not a JSON object".into());
     };
@@ -175,7 +184,7 @@ fn article(item: Value) -> Result<Article, String> {
     let title = take(&["title"]).map(|t| super::one_line(&t));
     let body = take(BODY_KEYS).map(|b| {
         if looks_like_html(&b) {
-            html::to_text(&b)
+            html::to_text(&b, budget)
         } else {
             b.trim().to_string()
         }
@@ -214,6 +223,11 @@ fn looks_like_html(text: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The parser without a deadline.
+    fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+        super::parse(bytes, &Budget::unlimited())
+    }
+
     #[test]
     fn object_and_array_fields() {
         let json = br#"[{"title":" A\n title ","content":"<p>The <b>Deep</b><b>Seek</b> story</p>","link":"https://e.com/a",
@@ -241,7 +255,11 @@ mod tests {
 
     #[test]
     fn lines_skip_bad_lines_and_malformed_documents_fail() {
-        let parsed = parse_lines(b"{\"title\":\"one\"}\n\n{broken\n{\"title\":\"two\"}\n").unwrap();
+        let parsed = parse_lines(
+            b"{\"title\":\"one\"}\n\n{broken\n{\"title\":\"two\"}\n",
+            &Budget::unlimited(),
+        )
+        .unwrap();
         assert_eq!(parsed.articles.len(), 2);
         assert_eq!(parsed.warnings.len(), 1);
         assert!(parsed.warnings[0].starts_with("line 3: malformed JSON"));

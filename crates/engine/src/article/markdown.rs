@@ -12,9 +12,10 @@
 
 use serde_yaml::Value;
 
-use super::{Article, Parsed, decode, plain};
+use super::{Article, Budget, Parsed, decode, plain};
 
-pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+/// Reading is bounded by [`bounded`] front matter and linear otherwise: the budget is not needed.
+pub(super) fn parse(bytes: &[u8], _: &Budget) -> Result<Parsed, String> {
     let text = decode::decode(bytes, None);
     let (front, rest) = split_front_matter(&text);
     let mut warnings = Vec::new();
@@ -171,6 +172,11 @@ fn heading(text: &str) -> Option<(&str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parser without a deadline.
+    fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+        super::parse(bytes, &Budget::unlimited())
+    }
 
     #[test]
     fn front_matter_and_heading() {

@@ -7,6 +7,7 @@
 //! declares), listed once in `FORMATS`; adding a format is adding that file and its line. Whatever the
 //! format, `published` is then brought to one form here (see `date`).
 
+mod budget;
 mod date;
 mod decode;
 mod email;
@@ -21,9 +22,13 @@ mod markdown;
 mod plain;
 mod read;
 
+pub use budget::DEFAULT_INGEST_TIMEOUT;
 pub use read::{read_file, read_to_limit};
 
+use budget::Budget;
+
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -153,8 +158,9 @@ impl From<Vec<Article>> for Parsed {
     }
 }
 
-/// A format's parser: the file's bytes to articles, or why none could be read.
-type Parse = fn(&[u8]) -> Result<Parsed, String>;
+/// A format's parser: the file's bytes to articles, or why none could be read (`refused: …`
+/// when the budget ran out).
+type Parse = fn(&[u8], &Budget) -> Result<Parsed, String>;
 
 /// File extensions (lowercase, `""` for none) and their parsers.
 const FORMATS: &[(&[&str], Parse)] = &[
@@ -196,7 +202,10 @@ pub fn is_supported(path: &Path) -> bool {
 /// refused or left out first, saying which bound. The bounds are on the input, not on a clock,
 /// so a file is read the same way on every machine; none comes near a real file. A file of 16
 /// MiB (the program's default `limits.max_file_size`) is read in at most a few seconds (release
-/// build) and a few hundred MiB.
+/// build) and a few hundred MiB. Under those bounds a timeout ([`DEFAULT_INGEST_TIMEOUT`], see
+/// [`IngestOptions`]) catches what they did not foresee: the HTML parser is fed 64 KiB at a
+/// time and a feed's, JSON array's or JSON Lines file's items are read one by one, with the
+/// clock checked in between, and a file that runs over is refused (`skipped: refused: …`).
 ///
 /// - **HTML pages** are refused ([`Error::Malformed`], `skipped: refused: …`) with more than
 ///   1,000,000 tags (the parser's tree costs ~150 bytes a node), a tag with more than 512
@@ -243,12 +252,52 @@ pub fn detect_lang(title: &str, body: &str) -> Option<String> {
 
 /// Like [`ingest`], returning the warnings with the articles rather than logging them.
 pub fn ingest_with_warnings(bytes: &[u8], path: &Path) -> Result<Parsed, Error> {
+    ingest_with(bytes, path, &IngestOptions::default())
+}
+
+/// How [`ingest_with`] reads a file.
+///
+/// ```
+/// use std::time::Duration;
+/// use newswatch_engine::article::IngestOptions;
+///
+/// let options = IngestOptions::default().timeout(Duration::from_secs(1));
+/// assert_eq!(options.timeout, Duration::from_secs(1));
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct IngestOptions {
+    /// How long reading one file may take before it is refused ([`Error::Malformed`],
+    /// `skipped: refused: …`); [`DEFAULT_INGEST_TIMEOUT`] unless set. The parsers' input bounds
+    /// keep real and hostile files far below it; it is the net for what they did not foresee.
+    pub timeout: Duration,
+}
+
+impl Default for IngestOptions {
+    fn default() -> IngestOptions {
+        IngestOptions {
+            timeout: DEFAULT_INGEST_TIMEOUT,
+        }
+    }
+}
+
+impl IngestOptions {
+    /// These options with another timeout.
+    pub fn timeout(mut self, timeout: Duration) -> IngestOptions {
+        self.timeout = timeout;
+        self
+    }
+}
+
+/// Like [`ingest_with_warnings`], with the given options.
+pub fn ingest_with(bytes: &[u8], path: &Path, options: &IngestOptions) -> Result<Parsed, Error> {
+    let budget = Budget::new(options.timeout);
     decode::check_text(bytes).map_err(|e| Error::Binary {
         path: path.to_path_buf(),
         offset: e.offset,
     })?;
     let parse = parser_for(path).unwrap_or(plain::parse);
-    let mut parsed = parse(bytes).map_err(|message| Error::Malformed {
+    let mut parsed = parse(bytes, &budget).map_err(|message| Error::Malformed {
         path: path.to_path_buf(),
         message: format!("skipped: {message}"),
     })?;

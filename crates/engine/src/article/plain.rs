@@ -1,9 +1,10 @@
 //! Plain text (`.txt` and files without an extension): the first non-empty line is the title,
 //! the rest is the body.
 
-use super::{Article, Parsed, decode};
+use super::{Article, Budget, Parsed, decode};
 
-pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+/// Plain text is read in one linear pass: the budget is not needed.
+pub(super) fn parse(bytes: &[u8], _: &Budget) -> Result<Parsed, String> {
     let text = decode::decode(bytes, None);
     let (title, body) = split_title(&text);
     Ok(vec![Article::new(title, body)].into())
