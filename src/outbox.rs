@@ -2,22 +2,29 @@
 //!
 //! The model is Vector's: an alert is first recorded together with one outbox row per output
 //! that accepts it (see [`State::record_alert`]); then each output's own thread delivers its
-//! rows oldest first. A failed delivery stays at the head of that output's queue and is retried
-//! with exponential backoff and jitter — for days by default — so each output sees alerts in
-//! the order they were raised, and one slow or failing output never delays the others. Rows
-//! live in SQLite, so deliveries survive restarts: delivery is at least once, and receivers
-//! drop repeats by the alert's stable `id` (a repeat happens only when the process stopped
-//! between a delivery and its record).
+//! rows oldest first (`workers`: one thread per output, across reloads too). A delivery that
+//! failed transiently stays at the head of that output's queue and is retried with exponential
+//! backoff and jitter — not before a receiver's `Retry-After`, for days by default — so each
+//! output sees alerts in the order they were raised, and one slow or failing output never
+//! delays the others. A delivery that can never succeed (a permanent failure: HTTP 400, a
+//! program that cannot start) is marked `failed` at once, with its error, and the queue goes
+//! on. Rows live in SQLite, so deliveries survive restarts: delivery is at least once, and
+//! receivers drop repeats by the alert's stable `id`.
+//!
+//! A repeat happens only when the process stopped between a delivery and its record. When the
+//! record itself fails (a full disk, a locked or broken state), the delivery is remembered
+//! ([`Unrecorded`]) and its record retried with backoff, saying so at each step; the queue
+//! waits meanwhile, and the alert is not delivered again — unless the process stops first.
 
-use std::path::Path;
-use std::sync::Arc;
+mod workers;
+
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::outputs::{DeliveryError, Filter, Output, Route};
 use crate::state::{OutputIdentity, Queue, State, StateError, now_ms};
 use newswatch_engine::alert::Alert;
+pub use workers::Outbox;
 
 /// Why the outbox cannot start, or a direct delivery was given up.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +50,8 @@ pub struct RetryPolicy {
     pub initial: Duration,
     /// …up to this.
     pub max: Duration,
-    /// A delivery still failing this long after its first attempt is given up (and shown as
-    /// failed by `newswatch alerts`).
+    /// A delivery still failing (transiently) this long after its first attempt is given up:
+    /// marked `failed`, as `newswatch alerts` shows.
     pub give_up_after: Duration,
 }
 
@@ -87,7 +94,7 @@ fn random_unit() -> f64 {
 /// The outputs an alert is queued for: their keys and filters.
 #[derive(Default)]
 pub struct Targets {
-    routes: Vec<(String, Filter)>,
+    pub(crate) routes: Vec<(String, Filter)>,
 }
 
 impl Targets {
@@ -112,6 +119,50 @@ pub enum Drained {
     Stopped,
 }
 
+/// The longest wait between two tries at recording a delivery made.
+const RECORD_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// A delivery made whose record failed, kept by its output's thread so that the alert is not
+/// delivered again: its record is retried first, with backoff, before anything else of the
+/// queue.
+#[derive(Debug, Default)]
+pub struct Unrecorded {
+    held: Option<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    seq: i64,
+    alert_id: String,
+    failures: u32,
+    /// The next try at the record (Unix ms).
+    next_try_ms: i64,
+}
+
+impl Unrecorded {
+    /// Remembers that delivery `seq` of `alert_id` was made and could not be recorded (once
+    /// more), says so, and returns when to try the record again (Unix ms).
+    fn failed(&mut self, seq: i64, alert_id: &str, output: &str, error: &StateError) -> i64 {
+        let failures = match &self.held {
+            Some(h) if h.seq == seq => h.failures + 1,
+            _ => 1,
+        };
+        let wait = Duration::from_secs(1u64 << (failures - 1).min(6)).min(RECORD_BACKOFF_MAX);
+        tracing::error!(
+            "delivered alert {alert_id} to {output} but could not record it: {error}; retrying the record in {}s",
+            wait.as_secs()
+        );
+        let next_try_ms = now_ms() + wait.as_millis() as i64;
+        self.held = Some(Held {
+            seq,
+            alert_id: alert_id.to_string(),
+            failures,
+            next_try_ms,
+        });
+        next_try_ms
+    }
+}
+
 /// Delivers what is due in `key`'s queue, oldest first, until the queue is empty, its head
 /// must wait for a retry, or `stop` is set. Logs name the output by `output.name()`.
 pub fn drain(
@@ -121,10 +172,41 @@ pub fn drain(
     policy: &RetryPolicy,
     stop: &AtomicBool,
 ) -> Result<Drained, StateError> {
+    drain_with(state, key, output, policy, stop, &mut Unrecorded::default())
+}
+
+/// [`drain`], with the memory of a delivery made whose record failed: kept between calls by a
+/// thread that delivers the queue for long.
+pub fn drain_with(
+    state: &State,
+    key: &str,
+    output: &mut dyn Output,
+    policy: &RetryPolicy,
+    stop: &AtomicBool,
+    unrecorded: &mut Unrecorded,
+) -> Result<Drained, StateError> {
     let name = output.name().to_string();
     loop {
         if stop.load(Ordering::SeqCst) {
             return Ok(Drained::Stopped);
+        }
+        if let Some(held) = &unrecorded.held {
+            if held.next_try_ms > now_ms() {
+                return Ok(Drained::WaitingUntil(held.next_try_ms));
+            }
+            let (seq, alert_id) = (held.seq, held.alert_id.clone());
+            match state.delivered(seq) {
+                Ok(()) => {
+                    tracing::info!(
+                        "output {name}: recorded the delivery of alert {alert_id} at last (it was not made again)"
+                    );
+                    unrecorded.held = None;
+                }
+                Err(e) => {
+                    let due = unrecorded.failed(seq, &alert_id, &name, &e);
+                    return Ok(Drained::WaitingUntil(due));
+                }
+            }
         }
         let Some(head) = state.next_delivery(key)? else {
             return Ok(Drained::Empty);
@@ -134,12 +216,15 @@ pub fn drain(
             return Ok(Drained::WaitingUntil(head.next_try_ms));
         }
         let Some(alert) = state.alert(&head.alert_id)? else {
-            state.given_up(head.seq, "the alert is missing from the state store")?;
+            state.failed(head.seq, "the alert is missing from the state store")?;
             continue;
         };
         match output.deliver(&alert) {
             Ok(()) => {
-                state.delivered(head.seq)?;
+                if let Err(e) = state.delivered(head.seq) {
+                    let due = unrecorded.failed(head.seq, &alert.id, &name, &e);
+                    return Ok(Drained::WaitingUntil(due));
+                }
                 if head.attempts > 0 {
                     tracing::info!(
                         "output {name}: delivered alert {} after {} failed attempts",
@@ -147,6 +232,13 @@ pub fn drain(
                         head.attempts
                     );
                 }
+            }
+            Err(e) if e.is_permanent() => {
+                tracing::error!(
+                    "output {name}: delivery of alert {} failed for good, not retried: {e}; going on with the next",
+                    alert.id
+                );
+                state.failed(head.seq, &e.to_string())?;
             }
             Err(e) => {
                 let attempts = head.attempts + 1;
@@ -157,10 +249,13 @@ pub fn drain(
                         "output {name}: giving up on alert {} after {attempts} attempts over {age:?}: {e}",
                         alert.id
                     );
-                    state.given_up(head.seq, &e.to_string())?;
+                    state.failed(head.seq, &e.to_string())?;
                     continue;
                 }
-                let wait = policy.backoff(attempts);
+                // Not before the receiver asked for (`Retry-After`, already bounded).
+                let wait = policy
+                    .backoff(attempts)
+                    .max(e.retry_after().unwrap_or_default());
                 if attempts <= 3 || attempts % 10 == 0 {
                     tracing::warn!(
                         "output {name}: delivery of alert {} failed (attempt {attempts}): {e}; retrying in {:.1}s",
@@ -176,115 +271,9 @@ pub fn drain(
     }
 }
 
-/// The running delivery threads, one per output.
-pub struct Outbox {
-    targets: Targets,
-    wakers: Vec<SyncSender<()>>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Outbox {
-    /// Starts one delivery thread per route, each with its own connection to the state at
-    /// `state_path`. Deliveries queued before (by an earlier run) start right away.
-    pub fn start(
-        state_path: &Path,
-        routes: Vec<Route>,
-        policy: RetryPolicy,
-    ) -> Result<Outbox, OutboxError> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut targets = Targets::default();
-        let mut wakers = Vec::new();
-        let mut threads = Vec::new();
-        for route in routes {
-            let state = State::open(state_path)?;
-            let (tx, rx) = mpsc::sync_channel(1);
-            targets.routes.push((route.key.clone(), route.filter));
-            let (key, output, policy, stop) =
-                (route.key, route.output, policy.clone(), stop.clone());
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("newswatch-output-{}", wakers.len()))
-                    .spawn(move || deliver_forever(state, key, output, policy, stop, rx))
-                    .map_err(OutboxError::Thread)?,
-            );
-            wakers.push(tx);
-        }
-        Ok(Outbox {
-            targets,
-            wakers,
-            stop,
-            threads,
-        })
-    }
-
-    pub fn targets(&self) -> &Targets {
-        &self.targets
-    }
-
-    /// Tells every output thread that new deliveries are queued.
-    pub fn wake(&self) {
-        for w in &self.wakers {
-            let _ = w.try_send(());
-        }
-    }
-
-    /// Asks the threads to stop after the delivery in hand, and waits until `deadline` for
-    /// them to record it: a delivery made and not recorded would be made again by the next
-    /// start. Returns whether every thread stopped in time; one still delivering then (a slow
-    /// receiver, a long command) is left to finish or die with the process, and its alert is
-    /// delivered again next time. Anything undelivered stays queued for the next start.
-    pub fn stop(&mut self, deadline: Instant) -> bool {
-        self.stop.store(true, Ordering::SeqCst);
-        self.wake();
-        while Instant::now() < deadline && !self.threads.iter().all(|t| t.is_finished()) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let stopped = self.threads.iter().all(|t| t.is_finished());
-        // Joined only when finished: a thread still delivering is not waited for.
-        for t in std::mem::take(&mut self.threads) {
-            if t.is_finished() {
-                let _ = t.join();
-            }
-        }
-        stopped
-    }
-}
-
-impl Drop for Outbox {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.wake();
-    }
-}
-
-fn deliver_forever(
-    state: State,
-    key: String,
-    mut output: Box<dyn Output>,
-    policy: RetryPolicy,
-    stop: Arc<AtomicBool>,
-    wake: Receiver<()>,
-) {
-    loop {
-        let wait = match drain(&state, &key, output.as_mut(), &policy, &stop) {
-            Ok(Drained::Stopped) => return,
-            Ok(Drained::Empty) => Duration::from_secs(60),
-            Ok(Drained::WaitingUntil(due)) => Duration::from_millis((due - now_ms()).max(1) as u64),
-            Err(e) => {
-                tracing::error!("output {}: {e}", output.name());
-                Duration::from_secs(5)
-            }
-        };
-        match wake.recv_timeout(wait) {
-            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
-        }
-    }
-}
-
 /// Delivers `alert` now to `route`, without an outbox (for `scan` without `--state`): a few
-/// quick retries, then the failure is returned. The caller checks the route's filter.
+/// quick retries of a transient failure, then the failure is returned; a permanent one is
+/// returned at once. The caller checks the route's filter.
 pub fn deliver_now(route: &mut Route, alert: &Alert) -> Result<(), OutboxError> {
     let mut last = None;
     for attempt in 0..3 {
@@ -293,13 +282,19 @@ pub fn deliver_now(route: &mut Route, alert: &Alert) -> Result<(), OutboxError> 
         }
         match route.output.deliver(alert) {
             Ok(()) => return Ok(()),
-            Err(e) => last = Some(e),
+            Err(e) => {
+                let permanent = e.is_permanent();
+                last = Some(e);
+                if permanent {
+                    break;
+                }
+            }
         }
     }
     Err(OutboxError::NotDelivered {
         output: route.name().to_string(),
         alert: alert.id.clone(),
-        source: last.expect("three attempts failed"),
+        source: last.expect("an attempt failed"),
     })
 }
 

@@ -285,6 +285,10 @@ pub struct OutputConfig {
     /// `command`, `webhook`: how long one delivery may take.
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
+    /// `command`: exit codes meaning the program will never take this alert: its delivery is
+    /// `failed` at once instead of retried. Not part of the output's identity (its queue).
+    #[serde(default)]
+    pub permanent_exit_codes: Vec<i32>,
     /// Only alerts at least this severe.
     #[serde(default)]
     pub min_severity: Option<Severity>,

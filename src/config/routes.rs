@@ -26,6 +26,7 @@ pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, OutputError> {
             url_as_written: None,
             headers: Default::default(),
             timeout: None,
+            permanent_exit_codes: Vec::new(),
             min_severity: None,
             rules: Vec::new(),
             tags: Vec::new(),
@@ -98,6 +99,7 @@ fn build_one(config: &OutputConfig) -> Result<(Box<dyn Output>, Filter), OutputE
         OutputKind::Command => Box::new(CommandOutput::new(
             config.command.clone().unwrap_or_default(),
             config.timeout,
+            config.permanent_exit_codes.clone(),
         )?),
         OutputKind::Webhook => Box::new(WebhookOutput::new(
             config.url.as_deref().expect(CHECKED),

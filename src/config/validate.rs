@@ -224,6 +224,10 @@ impl OutputConfig {
                 !is(OutputKind::Webhook) && !is(OutputKind::Command) && self.timeout.is_some(),
                 "timeout",
             ),
+            (
+                !is(OutputKind::Command) && !self.permanent_exit_codes.is_empty(),
+                "permanent_exit_codes",
+            ),
         ];
         for (_, key) in unused.into_iter().filter(|(present, _)| *present) {
             let message = format!("does not apply to an output of type {kind}: remove it");
@@ -249,6 +253,17 @@ impl OutputConfig {
         for (name, value) in &self.headers {
             if let Err(e) = check_header(name, value) {
                 problems.push(Problem::new(at.key("headers").key(name), e));
+            }
+        }
+        for (i, &code) in self.permanent_exit_codes.iter().enumerate() {
+            if !(1..=255).contains(&code) {
+                let message = format!(
+                    "{code} is not an exit code that means failure: give codes from 1 to 255"
+                );
+                problems.push(Problem::new(
+                    at.key("permanent_exit_codes").index(i),
+                    message,
+                ));
             }
         }
         if self.timeout.is_some_and(|t| t.is_zero()) {

@@ -5,8 +5,8 @@
 //! command line, so a title holding `$(rm -rf ~)` is just a title. A user who wants a shell
 //! writes `["sh", "-c", "..."]` and reads the fields from the environment.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
+use std::process::{ChildStderr, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{DeliveryError, Output, OutputError};
@@ -15,13 +15,27 @@ use newswatch_engine::alert::Alert;
 pub struct CommandOutput {
     argv: Vec<String>,
     timeout: Duration,
+    /// Exit codes that mean "this alert will never be taken": the delivery is `failed` at
+    /// once instead of retried.
+    permanent_exit_codes: Vec<i32>,
     name: String,
 }
+
+/// How long a failed command's stderr is still read after it exited: something it left
+/// running may hold the pipe open, and is not waited for.
+const STDERR_GRACE: Duration = Duration::from_millis(200);
+
+/// How much of a failed command's stderr is kept for the log and the state.
+const STDERR_KEPT: usize = 2048;
 
 impl CommandOutput {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-    pub fn new(argv: Vec<String>, timeout: Option<Duration>) -> Result<CommandOutput, OutputError> {
+    pub fn new(
+        argv: Vec<String>,
+        timeout: Option<Duration>,
+        permanent_exit_codes: Vec<i32>,
+    ) -> Result<CommandOutput, OutputError> {
         if argv.is_empty() {
             return Err(OutputError::NoCommand);
         }
@@ -29,6 +43,7 @@ impl CommandOutput {
             name: format!("command {}", argv.join(" ")),
             argv,
             timeout: timeout.unwrap_or(Self::DEFAULT_TIMEOUT),
+            permanent_exit_codes,
         })
     }
 }
@@ -39,8 +54,8 @@ impl Output for CommandOutput {
     }
 
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
-        let fail = |what: String| DeliveryError(format!("{}: {what}", self.argv[0]));
-        let mut command = Command::new(&self.argv[0]);
+        let program = &self.argv[0];
+        let mut command = Command::new(program);
         command
             .args(&self.argv[1..])
             .env("NEWSWATCH_ID", env_value(&alert.id))
@@ -64,27 +79,14 @@ impl Output for CommandOutput {
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         die_with_parent(&mut command);
-        let mut child = command
-            .spawn()
-            .map_err(|e| fail(format!("cannot run: {e}")))?;
+        let mut child = command.spawn().map_err(|e| cannot_start(program, &e))?;
         let running = Running::register(child.id());
-        // Stdin written and stderr read on threads of their own: a program that does not read
-        // its input, or writes much on stderr, must not block on us, nor we on it.
-        let mut stdin = child.stdin.take().expect("piped");
-        let json = alert.to_json();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin
-                .write_all(json.as_bytes())
-                .and_then(|()| stdin.write_all(b"\n"));
-        });
-        let mut pipe = child.stderr.take().expect("piped");
-        let reader = std::thread::spawn(move || {
-            use std::io::Read;
-            let mut head = Vec::new();
-            let _ = pipe.by_ref().take(2000).read_to_end(&mut head);
-            let _ = std::io::copy(&mut pipe, &mut std::io::sink());
-            String::from_utf8_lossy(&head).into_owned()
-        });
+        let mut json = alert.to_json().into_bytes();
+        json.push(b'\n');
+        // Stdin written and stderr read here, without blocking and without threads: a program
+        // that does not read its input, writes much on stderr, or leaves a background child
+        // holding the pipes must not block this thread, nor leave one blocked behind.
+        let mut pipes = Pipes::new(child.stdin.take(), child.stderr.take(), json);
         let deadline = crate::deadline(self.timeout);
         let status = loop {
             match child.try_wait() {
@@ -92,39 +94,168 @@ impl Output for CommandOutput {
                 Ok(None) if Instant::now() >= deadline => {
                     running.kill();
                     let _ = child.wait();
-                    return Err(fail(format!(
-                        "killed after the timeout of {:?}",
+                    return Err(DeliveryError::transient(format!(
+                        "{program}: killed after the timeout of {:?}",
                         self.timeout
                     )));
                 }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => return Err(fail(e.to_string())),
+                Ok(None) => pipes.pump(Duration::from_millis(5)),
+                Err(e) => {
+                    running.kill();
+                    let _ = child.wait();
+                    return Err(DeliveryError::transient(format!("{program}: {e}")));
+                }
             }
         };
         drop(running);
-        let _ = writer.join();
         if status.success() {
+            // The pipes close here: what it left running is not waited for.
             return Ok(());
         }
-        // Something it left running may hold the pipe open: wait for the message, not long.
-        let waited = Instant::now() + Duration::from_millis(200);
-        while !reader.is_finished() && Instant::now() < waited {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let stderr = if reader.is_finished() {
-            reader.join().unwrap_or_default()
-        } else {
-            String::new()
-        };
-        let stderr = stderr.trim();
-        Err(fail(format!(
-            "exited with {status}{}",
+        let stderr = pipes.rest_of_stderr(Instant::now() + STDERR_GRACE);
+        let message = format!(
+            "{program}: exited with {status}{}",
             if stderr.is_empty() {
                 String::new()
             } else {
                 format!(": {stderr}")
             }
-        )))
+        );
+        if status
+            .code()
+            .is_some_and(|code| self.permanent_exit_codes.contains(&code))
+        {
+            Err(DeliveryError::permanent(message))
+        } else {
+            Err(DeliveryError::transient(message))
+        }
+    }
+}
+
+/// Why a program did not start, as a delivery error: permanent when it is about the program
+/// (missing, not executable, not a program, its arguments too long), transient when the
+/// machine lacked something that may come back (processes, memory, descriptors).
+fn cannot_start(program: &str, e: &std::io::Error) -> DeliveryError {
+    let message = format!("{program}: cannot run: {e}");
+    match e.raw_os_error() {
+        Some(libc::EAGAIN | libc::ENOMEM | libc::EMFILE | libc::ENFILE | libc::EINTR)
+        | Some(libc::ETXTBSY) => DeliveryError::transient(message),
+        _ => DeliveryError::permanent(message),
+    }
+}
+
+/// The parent's ends of a command's stdin and stderr, non-blocking: the alert still to write,
+/// the start of what the command wrote on stderr.
+struct Pipes {
+    stdin: Option<ChildStdin>,
+    input: Vec<u8>,
+    written: usize,
+    stderr: Option<ChildStderr>,
+    head: Vec<u8>,
+}
+
+impl Pipes {
+    fn new(stdin: Option<ChildStdin>, stderr: Option<ChildStderr>, input: Vec<u8>) -> Pipes {
+        // A pipe that cannot be made non-blocking is dropped: better no input or message than
+        // a thread blocked for good.
+        let stdin = stdin.filter(set_nonblocking);
+        let stderr = stderr.filter(set_nonblocking);
+        Pipes {
+            stdin,
+            input,
+            written: 0,
+            stderr,
+            head: Vec::new(),
+        }
+    }
+
+    /// Waits up to `wait` for one of the pipes to be ready, then writes and reads what can be
+    /// without blocking. Stdin is closed once the alert is written (the program sees its end).
+    fn pump(&mut self, wait: Duration) {
+        let mut fds = Vec::with_capacity(2);
+        if let Some(p) = &self.stdin {
+            fds.push(pollfd(p, libc::POLLOUT));
+        }
+        if let Some(p) = &self.stderr {
+            fds.push(pollfd(p, libc::POLLIN));
+        }
+        if fds.is_empty() {
+            std::thread::sleep(wait);
+        } else {
+            // SAFETY: `fds` is a live array of `fds.len()` pollfd structs.
+            unsafe {
+                libc::poll(
+                    fds.as_mut_ptr(),
+                    fds.len() as libc::nfds_t,
+                    wait.as_millis() as i32,
+                );
+            }
+        }
+        self.write();
+        self.read();
+    }
+
+    fn write(&mut self) {
+        let Some(stdin) = &mut self.stdin else {
+            return;
+        };
+        while self.written < self.input.len() {
+            match stdin.write(&self.input[self.written..]) {
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // It closed its stdin (EPIPE): it does not want the rest.
+                Err(_) => break,
+            }
+        }
+        self.stdin = None;
+    }
+
+    fn read(&mut self) {
+        let Some(stderr) = &mut self.stderr else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        loop {
+            match stderr.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let keep = n.min(STDERR_KEPT.saturating_sub(self.head.len()));
+                    self.head.extend_from_slice(&buf[..keep]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        self.stderr = None;
+    }
+
+    /// What the command wrote on stderr, read until its end or `until`, whichever is first.
+    fn rest_of_stderr(mut self, until: Instant) -> String {
+        self.stdin = None;
+        while self.stderr.is_some() && Instant::now() < until {
+            self.pump(Duration::from_millis(5));
+        }
+        String::from_utf8_lossy(&self.head).trim().to_string()
+    }
+}
+
+fn pollfd(pipe: &impl std::os::fd::AsRawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd: pipe.as_raw_fd(),
+        events,
+        revents: 0,
+    }
+}
+
+/// Makes our end of a pipe non-blocking; false if that failed.
+fn set_nonblocking(pipe: &impl std::os::fd::AsRawFd) -> bool {
+    let fd = pipe.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own, reading then setting its status flags.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
     }
 }
 

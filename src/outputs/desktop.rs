@@ -36,6 +36,6 @@ impl Output for DesktopOutput {
         });
         n.show()
             .map(drop)
-            .map_err(|e| DeliveryError(format!("desktop notification: {e}")))
+            .map_err(|e| DeliveryError::transient(format!("desktop notification: {e}")))
     }
 }

@@ -133,7 +133,8 @@ impl Output for FileOutput {
             self.file = None;
             if let Err(e) = self.append(&line) {
                 self.file = None;
-                return Err(DeliveryError(format!(
+                // A full disk, a folder made read-only: all may be mended, so retried.
+                return Err(DeliveryError::transient(format!(
                     "{}: {e} (first attempt: {first})",
                     self.path.display()
                 )));

@@ -11,8 +11,6 @@ mod file;
 mod stdout;
 mod webhook;
 
-use std::fmt;
-
 use globset::GlobSet;
 
 use newswatch_engine::alert::{Alert, Severity};
@@ -24,17 +22,52 @@ pub use file::FileOutput;
 pub use stdout::StdoutOutput;
 pub use webhook::{WebhookOutput, check_url as check_webhook_url};
 
-/// Why a delivery failed; the alert may be offered again later.
-#[derive(Debug)]
-pub struct DeliveryError(pub String);
-
-impl fmt::Display for DeliveryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Why a delivery failed, and whether it may succeed later: the outbox retries a transient
+/// failure with backoff and marks a permanent one `failed` at once, so that the queue goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// May succeed later (a timeout, a refused connection, HTTP 5xx, 408 or 429, a command
+    /// killed by its timeout or exiting with another code): offered again after a backoff, not
+    /// before `retry_after` when the receiver asked for that (`Retry-After`).
+    #[error("{message}")]
+    Transient {
+        message: String,
+        retry_after: Option<std::time::Duration>,
+    },
+    /// Can never succeed as things are (HTTP 4xx other than 408 and 429, a command that cannot
+    /// be started or exits with one of its `permanent_exit_codes`): not offered again.
+    #[error("{message}")]
+    Permanent { message: String },
 }
 
-impl std::error::Error for DeliveryError {}
+impl DeliveryError {
+    /// A failure that may go away: retried.
+    pub fn transient(message: impl Into<String>) -> DeliveryError {
+        DeliveryError::Transient {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A failure that will not go away: the delivery is `failed`.
+    pub fn permanent(message: impl Into<String>) -> DeliveryError {
+        DeliveryError::Permanent {
+            message: message.into(),
+        }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, DeliveryError::Permanent { .. })
+    }
+
+    /// How long the receiver asked to be left alone, if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            DeliveryError::Transient { retry_after, .. } => *retry_after,
+            DeliveryError::Permanent { .. } => None,
+        }
+    }
+}
 
 /// A destination for alerts.
 ///
@@ -47,8 +80,9 @@ pub trait Output: Send {
     fn name(&self) -> &str;
 
     /// Delivers one alert. `Ok` means the alert reached the destination as durably as this
-    /// output can tell (written and flushed, accepted by the receiver); `Err` means it did not
-    /// and the same alert may be offered again.
+    /// output can tell (written and flushed, accepted by the receiver); `Err` means it did not,
+    /// and says whether it may succeed later ([`DeliveryError::Transient`]: the same alert is
+    /// offered again) or never will ([`DeliveryError::Permanent`]).
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError>;
 }
 

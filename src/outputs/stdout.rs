@@ -28,6 +28,6 @@ impl Output for StdoutOutput {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", alert.to_json())
             .and_then(|()| out.flush())
-            .map_err(|e| DeliveryError(format!("cannot write to stdout: {e}")))
+            .map_err(|e| DeliveryError::transient(format!("cannot write to stdout: {e}")))
     }
 }

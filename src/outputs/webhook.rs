@@ -2,7 +2,13 @@
 //!
 //! `ureq` with rustls: blocking (each output has its own delivery thread), small, and no
 //! system TLS library to install.
+//!
+//! Failures are classified as DESIGN.md says: no answer (a timeout, a refused connection), HTTP
+//! 5xx, 408 and 429 may go away and are retried, after the `Retry-After` the receiver gave if
+//! any; any other 4xx means the receiver refuses this alert as it is, and the delivery is
+//! `failed` at once, with the status and the start of the response body.
 
+use std::io::Read;
 use std::time::Duration;
 
 use super::{DeliveryError, Output, OutputError};
@@ -55,8 +61,8 @@ impl Output for WebhookOutput {
         for (k, v) in &self.headers {
             request = request.header(k, v);
         }
-        let response = request.send(alert.to_json()).map_err(|e| {
-            DeliveryError(format!(
+        let mut response = request.send(alert.to_json()).map_err(|e| {
+            DeliveryError::transient(format!(
                 "{}: {}",
                 self.name,
                 e.to_string().replace(&self.url, "…")
@@ -64,11 +70,61 @@ impl Output for WebhookOutput {
         })?;
         let status = response.status();
         if status.is_success() {
-            Ok(())
-        } else {
-            Err(DeliveryError(format!("{}: HTTP {status}", self.name)))
+            return Ok(());
         }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, jiff::Timestamp::now()));
+        // The start of the body: what the receiver says is wrong, bounded.
+        let mut head = Vec::new();
+        let _ = response
+            .body_mut()
+            .as_reader()
+            .take(BODY_SHOWN as u64)
+            .read_to_end(&mut head);
+        let body = String::from_utf8_lossy(&head);
+        let body = body.trim();
+        let message = if body.is_empty() {
+            format!("{}: HTTP {status}", self.name)
+        } else {
+            format!("{}: HTTP {status}: {body}", self.name)
+        };
+        Err(match status.as_u16() {
+            408 | 429 => DeliveryError::Transient {
+                message,
+                retry_after,
+            },
+            400..=499 => DeliveryError::permanent(message),
+            _ => DeliveryError::Transient {
+                message,
+                retry_after,
+            },
+        })
     }
+}
+
+/// How much of a refusing receiver's response body is kept for the log and the state.
+const BODY_SHOWN: usize = 2048;
+
+/// The longest `Retry-After` honoured: a receiver asking for more is asked again then.
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(6 * 3600);
+
+/// A `Retry-After` value — seconds, or an HTTP date — as a wait from `now`, at most
+/// [`RETRY_AFTER_MAX`]; `None` when it is neither.
+fn retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        static HTTP_DATE: jiff::fmt::rfc2822::DateTimeParser =
+            jiff::fmt::rfc2822::DateTimeParser::new();
+        let at = HTTP_DATE.parse_timestamp(value).ok()?;
+        let ms = (at.as_millisecond() - now.as_millisecond()).max(0);
+        Duration::from_millis(ms as u64)
+    };
+    Some(wait.min(RETRY_AFTER_MAX))
 }
 
 /// `url` without what may be secret: user and password, query and fragment.
@@ -102,7 +158,27 @@ fn redacted(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redacted;
+    use super::{RETRY_AFTER_MAX, redacted, retry_after};
+    use std::time::Duration;
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date_and_bounded() {
+        let now: jiff::Timestamp = "2026-03-01T10:00:00Z".parse().unwrap();
+        assert_eq!(retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after("Sun, 01 Mar 2026 10:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after("Sun, 01 Mar 2026 09:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date passed: now"
+        );
+        assert_eq!(retry_after("99999999", now), Some(RETRY_AFTER_MAX));
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", now), None);
+    }
 
     #[test]
     fn secrets_in_urls_are_left_out_of_names() {

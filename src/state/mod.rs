@@ -71,7 +71,70 @@ const MIGRATIONS: &[&str] = &[
          legacy INTEGER NOT NULL DEFAULT 0
      );
      INSERT INTO outputs (key, name, legacy) SELECT DISTINCT output, output, 1 FROM outbox;",
+    // 5: a delivery is pending, delivered or failed (for good: kept with its error), nothing
+    // else, and its error is bounded. SQLite adds no CHECK to a table: it is rebuilt, its
+    // `seq`s (the queues' order) kept. Errors of before are cut to at most ~4 KiB.
+    "CREATE TABLE outbox_v5 (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
+         alert_id TEXT NOT NULL,
+         output TEXT NOT NULL,
+         status TEXT NOT NULL DEFAULT 'pending'
+             CHECK (status IN ('pending', 'delivered', 'failed')),
+         attempts INTEGER NOT NULL DEFAULT 0,
+         first_try_ms INTEGER,
+         next_try_ms INTEGER NOT NULL DEFAULT 0,
+         last_error TEXT,
+         done_ms INTEGER,
+         UNIQUE (output, alert_id)
+     );
+     INSERT INTO outbox_v5
+         SELECT seq, alert_id, output,
+             CASE WHEN status IN ('pending', 'delivered', 'failed') THEN status ELSE 'pending' END,
+             attempts, first_try_ms, next_try_ms,
+             CASE WHEN length(CAST(last_error AS BLOB)) > 4096
+                 THEN substr(last_error, 1, 1000) || '…' ELSE last_error END,
+             done_ms
+         FROM outbox;
+     DROP TABLE outbox;
+     ALTER TABLE outbox_v5 RENAME TO outbox;
+     CREATE INDEX outbox_queue ON outbox(output, status, seq);",
+    // 6: files keyed by their path's bytes as the OS has them, not by text: two names that
+    // differ only in bytes that are not UTF-8 are two files. Paths of before were stored as
+    // UTF-8 text (lossily), whose bytes are the same for every UTF-8 name; a lossy one names
+    // no file any more and is forgotten at the next start (its file is read once again, and
+    // its alerts are not repeated: their ids are recorded).
+    "CREATE TABLE files_v6 (
+         path BLOB PRIMARY KEY,
+         size INTEGER NOT NULL,
+         mtime_ns INTEGER NOT NULL,
+         sha256 TEXT NOT NULL
+     );
+     INSERT OR IGNORE INTO files_v6 SELECT CAST(path AS BLOB), size, mtime_ns, sha256 FROM files;
+     DROP TABLE files;
+     ALTER TABLE files_v6 RENAME TO files;",
 ];
+
+/// The most of an error kept with a delivery, in bytes: the start of a response body or of a
+/// program's stderr says what is wrong; the rest is not worth a growing state.
+pub const ERROR_KEPT: usize = 4096;
+
+/// `error` cut to [`ERROR_KEPT`] bytes at a character boundary, `…` marking a cut.
+pub(crate) fn bounded(error: &str) -> std::borrow::Cow<'_, str> {
+    if error.len() <= ERROR_KEPT {
+        return error.into();
+    }
+    let mut end = ERROR_KEPT - '…'.len_utf8();
+    while !error.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &error[..end]).into()
+}
+
+/// A path as the bytes the OS has for it: how the `files` table keys files.
+fn path_key(path: &Path) -> &[u8] {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes()
+}
 
 /// What the state remembers of a file it has evaluated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,11 +263,11 @@ impl State {
     }
 
     /// What is recorded of the file at `path`, if anything.
-    pub fn file(&self, path: &str) -> Result<Option<FileRecord>, StateError> {
+    pub fn file(&self, path: &Path) -> Result<Option<FileRecord>, StateError> {
         self.conn
             .prepare_cached("SELECT size, mtime_ns, sha256 FROM files WHERE path = ?1")
             .and_then(|mut st| {
-                st.query_row([path], |r| {
+                st.query_row([path_key(path)], |r| {
                     Ok(FileRecord {
                         size: r.get::<_, i64>(0)? as u64,
                         mtime_ns: r.get(1)?,
@@ -217,7 +280,7 @@ impl State {
     }
 
     /// Records that the file at `path` was evaluated as `record`.
-    pub fn record_file(&self, path: &str, record: &FileRecord) -> Result<(), StateError> {
+    pub fn record_file(&self, path: &Path, record: &FileRecord) -> Result<(), StateError> {
         self.conn
             .prepare_cached(
                 "INSERT INTO files (path, size, mtime_ns, sha256) VALUES (?1, ?2, ?3, ?4)
@@ -225,7 +288,7 @@ impl State {
             )
             .and_then(|mut st| {
                 st.execute(params![
-                    path,
+                    path_key(path),
                     record.size as i64,
                     record.mtime_ns,
                     record.sha256
@@ -237,10 +300,10 @@ impl State {
 
     /// Forgets the file at `path` (it was deleted or moved away): the table holds the files
     /// that are there, not every file ever seen.
-    pub fn forget_file(&self, path: &str) -> Result<(), StateError> {
+    pub fn forget_file(&self, path: &Path) -> Result<(), StateError> {
         self.conn
             .prepare_cached("DELETE FROM files WHERE path = ?1")
-            .and_then(|mut st| st.execute([path]))
+            .and_then(|mut st| st.execute([path_key(path)]))
             .map(drop)
             .map_err(|e| self.error(e))
     }
@@ -248,14 +311,16 @@ impl State {
     /// Forgets the files that are no longer where they were recorded (deleted while the
     /// daemon was stopped); returns how many.
     pub fn forget_missing_files(&mut self) -> Result<usize, StateError> {
-        let paths: Vec<String> = self
+        use std::os::unix::ffi::OsStrExt;
+        let paths: Vec<Vec<u8>> = self
             .conn
             .prepare("SELECT path FROM files")
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
             .map_err(|e| self.error(e))?;
-        let missing: Vec<&String> = paths
+        let missing: Vec<&Path> = paths
             .iter()
-            .filter(|p| !Path::new(p.as_str()).exists())
+            .map(|p| Path::new(std::ffi::OsStr::from_bytes(p)))
+            .filter(|p| !p.exists())
             .collect();
         self.batch(|s| missing.iter().try_for_each(|p| s.forget_file(p)))?;
         Ok(missing.len())
@@ -281,5 +346,148 @@ impl State {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    /// A state as newswatch left it at schema 4: files keyed by text, deliveries with an
+    /// error of any length.
+    fn state_of_schema_4(path: &Path, error: &str) {
+        let conn = Connection::open(path).unwrap();
+        for migration in &MIGRATIONS[..4] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute(
+            "INSERT INTO files VALUES ('/in/a.txt', 1, 2, 'aa'), ('/in/b\u{FFFD}.txt', 3, 4, 'bb')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO outbox (seq, alert_id, output, status, attempts, last_error)
+             VALUES (7, 'x', 'k', 'failed', 9, ?1), (8, 'y', 'k', 'pending', 0, NULL)",
+            [error],
+        )
+        .unwrap();
+    }
+
+    fn version(state: &State) -> i64 {
+        state
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn files_are_keyed_by_their_bytes_and_text_keys_are_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        state_of_schema_4(&path, "boom");
+        let state = State::open(&path).unwrap();
+        assert_eq!(version(&state), MIGRATIONS.len() as i64);
+        let a = state.file(Path::new("/in/a.txt")).unwrap().unwrap();
+        assert_eq!((a.size, a.mtime_ns, a.sha256.as_str()), (1, 2, "aa"));
+
+        // Two names that differ only in a byte that is not UTF-8: two records.
+        let ff = Path::new(std::ffi::OsStr::from_bytes(b"/in/c\xff.txt"));
+        let fe = Path::new(std::ffi::OsStr::from_bytes(b"/in/c\xfe.txt"));
+        let record = |sha: &str| FileRecord {
+            size: 5,
+            mtime_ns: 6,
+            sha256: sha.into(),
+        };
+        state.record_file(ff, &record("ff")).unwrap();
+        assert_eq!(state.file(fe).unwrap(), None);
+        state.record_file(fe, &record("fe")).unwrap();
+        assert_eq!(state.file(ff).unwrap().unwrap().sha256, "ff");
+        assert_eq!(state.file(fe).unwrap().unwrap().sha256, "fe");
+        state.forget_file(ff).unwrap();
+        assert_eq!(state.file(ff).unwrap(), None);
+        assert!(state.file(fe).unwrap().is_some());
+    }
+
+    #[test]
+    fn deliveries_are_pending_delivered_or_failed_with_a_bounded_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let huge = "e".repeat(100_000);
+        state_of_schema_4(&path, &huge);
+        let state = State::open(&path).unwrap();
+        let (status, error): (String, String) = state
+            .conn
+            .query_row(
+                "SELECT status, last_error FROM outbox WHERE seq = 7",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(status, "failed");
+        assert!(
+            error.len() <= ERROR_KEPT && error.ends_with('…'),
+            "{}",
+            error.len()
+        );
+        // The order of the queues is kept: new rows come after the old ones.
+        state.queue("z", "k").unwrap();
+        let seq: i64 = state
+            .conn
+            .query_row("SELECT seq FROM outbox WHERE alert_id = 'z'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(seq > 8, "{seq}");
+        // Nothing but the three statuses.
+        assert!(
+            state
+                .conn
+                .execute("UPDATE outbox SET status = 'given_up' WHERE seq = 8", [])
+                .is_err()
+        );
+        state.failed(8, &"é".repeat(10_000)).unwrap();
+        let error: String = state
+            .conn
+            .query_row("SELECT last_error FROM outbox WHERE seq = 8", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(
+            error.len() <= ERROR_KEPT && error.starts_with("éé"),
+            "{}",
+            error.len()
+        );
+    }
+
+    #[test]
+    fn a_migration_that_fails_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        state_of_schema_4(&path, "boom");
+        {
+            // Migration 6 cannot create its table: 5 is applied, 6 is not, in part or whole.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("CREATE TABLE files_v6 (x)").unwrap();
+        }
+        assert!(State::open(&path).is_err());
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 5);
+        let kind: String = conn
+            .query_row("SELECT typeof(path) FROM files LIMIT 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kind, "text", "the files table as it was");
+    }
+
+    #[test]
+    fn errors_are_cut_at_a_character_boundary() {
+        assert_eq!(bounded("short"), "short");
+        let long = "€".repeat(ERROR_KEPT);
+        let cut = bounded(&long);
+        assert!(cut.len() <= ERROR_KEPT && cut.ends_with('…'));
     }
 }

@@ -1,5 +1,7 @@
 //! The outbox: deliveries still to make, one row per (alert, output), in the order alerts were
-//! raised. Rows stay until delivered (or given up on), so deliveries survive restarts.
+//! raised. Rows stay, so deliveries survive restarts: `pending` until delivered, or `failed`
+//! for good — at once when the output said the delivery can never succeed, or once retries
+//! ran out — with the error kept (bounded: [`super::ERROR_KEPT`]).
 //!
 //! An output's rows are keyed by its stable key (a hash of its configuration: `config::identity`); the `outputs`
 //! table keeps beside each key the name it was last configured with, for `newswatch alerts`
@@ -26,7 +28,7 @@ pub struct Queued {
 pub enum DeliveryStatus {
     Pending,
     Delivered,
-    /// Given up after retrying for the configured time.
+    /// For good: the output refused it as it is (a permanent failure), or retries ran out.
     Failed,
 }
 
@@ -215,9 +217,9 @@ impl State {
         self.finish(seq, "delivered", None)
     }
 
-    /// Marks a delivery given up, with the last error.
-    pub fn given_up(&self, seq: i64, error: &str) -> Result<(), StateError> {
-        self.finish(seq, "failed", Some(error))
+    /// Marks a delivery failed for good, with its error (bounded).
+    pub fn failed(&self, seq: i64, error: &str) -> Result<(), StateError> {
+        self.finish(seq, "failed", Some(&super::bounded(error)))
     }
 
     fn finish(&self, seq: i64, status: &str, error: Option<&str>) -> Result<(), StateError> {
@@ -239,7 +241,7 @@ impl State {
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_try_ms = ?3,
                      first_try_ms = coalesce(first_try_ms, ?4)
                  WHERE seq = ?1",
-                params![seq, error, next_try_ms, now_ms()],
+                params![seq, super::bounded(error), next_try_ms, now_ms()],
             )
             .map(drop)
             .map_err(|e| self.error(e))
@@ -344,7 +346,7 @@ mod tests {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, super::super::MIGRATIONS.len() as i64);
         // Before a config claims them, queues are shown by their old key, their name then.
         assert_eq!(state.deliveries("1").unwrap()[0].output, a);
         let config = [

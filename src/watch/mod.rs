@@ -9,9 +9,8 @@
 //!  signal thread ──┤                       ├─► walker: watch new folders, walk, stat found ─┤
 //!                  └─► Msg channel ─► loop ┼─► stat thread: settling files' stamps, gone? ──┤
 //!                            ▲             ├─► reload thread: rules; config on SIGHUP ──────┤
-//!                            │             ├─► outbox switch (SIGHUP): stop old, start new ─┤
 //!                            │             └─► state (one writer) ─► outbox ─► outputs      │
-//!                            └─── Done, Found, Stamped, Gone, Reloaded, Outbox ◄────────────┘
+//!                            └─── Done, Found, Stamped, Gone, Reloaded ◄────────────────────┘
 //! ```
 //!
 //! What runs where:
@@ -32,9 +31,9 @@
 //!   re-reads the config, resolves the watched folders, compiles the rules, builds the outputs
 //!   and sets up the watches: one reload at a time, those asked for meanwhile merged into one
 //!   (`reload`). A rule that no longer compiles keeps its last good version.
-//! - **An outbox switch**, a thread per SIGHUP, stops the old outputs — waiting for a delivery
-//!   in hand to be recorded — then starts the new ones. What the workers find meanwhile is
-//!   held, and recorded once the new outputs run, for them.
+//! - **The outbox** has one delivery thread per output, across reloads too: a SIGHUP hands
+//!   each running output's thread its new build, taken after the delivery in hand, so that no
+//!   queue is ever delivered by two threads (`crate::outbox`). The loop never waits for it.
 //! - Only the start, before the loop runs and before anything is watched, compiles the rules
 //!   and builds the outputs on the calling thread.
 //!
@@ -72,7 +71,7 @@ use arc_swap::ArcSwap;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::config::{Config, Startup};
-use crate::outbox::{Outbox, RetryPolicy};
+use crate::outbox::Outbox;
 use crate::outputs;
 use crate::state::Recorded;
 use crate::state::State;
@@ -101,7 +100,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(1200);
 const STOP_BUDGET: Duration = Duration::from_millis(1500);
 
 /// What the daemon's loop receives: from the watchers, the signal thread, the walker, the
-/// workers, the stat and reload threads and an outbox switch.
+/// workers, the stat and reload threads.
 enum Msg {
     /// A file-system change under a watched folder.
     Fs(Change),
@@ -127,8 +126,6 @@ enum Msg {
     Gone(Vec<PathBuf>),
     /// A reload is ready to be swapped in.
     Reloaded(Reloaded),
-    /// An outbox switch is done.
-    Outbox(Box<Switched>),
 }
 
 impl From<Watched> for Msg {
@@ -166,14 +163,8 @@ struct Daemon {
     opts: Options,
     roots: Vec<Root>,
     state: State,
-    /// `None` while an outbox switch runs.
-    outbox: Option<Outbox>,
-    /// What workers found while the outbox is switched: recorded for the new outputs.
-    held: Vec<Outcome>,
-    /// The outputs of a config applied while a switch ran: the next switch.
-    next_outbox: Option<(Vec<outputs::Route>, RetryPolicy)>,
+    outbox: Outbox,
     shared: Arc<Shared>,
-    tx: SyncSender<Msg>,
     rx: Receiver<Msg>,
     overflowed: Arc<AtomicBool>,
     jobs: Option<mpsc::Sender<Job>>,
@@ -273,11 +264,8 @@ impl Daemon {
             opts,
             roots,
             state,
-            outbox: Some(outbox),
-            held: Vec::new(),
-            next_outbox: None,
+            outbox,
             shared,
-            tx,
             rx,
             overflowed,
             jobs: Some(jobs_tx),
@@ -392,7 +380,6 @@ impl Daemon {
             }
             Msg::Reloaded(Reloaded::Config(new)) => self.reconfigure(*new),
             Msg::Reloaded(Reloaded::RulesWatcher(watcher)) => self.rules_watcher = watcher,
-            Msg::Outbox(switched) => self.outbox_switched(*switched),
             Msg::Signal(_) | Msg::Done(_) => unreachable!("handled by the loop"),
         }
     }
@@ -476,7 +463,7 @@ impl Daemon {
         }
         let forgotten = self.state.batch(|s| {
             for path in &gone {
-                s.forget_file(&path.to_string_lossy())?;
+                s.forget_file(path)?;
             }
             Ok(())
         });
@@ -491,11 +478,7 @@ impl Daemon {
         if done.is_empty() {
             return;
         }
-        let Some(outbox) = &self.outbox else {
-            // The outputs are being switched (SIGHUP): recorded for the new ones, once they run.
-            self.held.extend(done);
-            return;
-        };
+        let outbox = &self.outbox;
         let throttle = self.opts.config.throttle.throttle();
         let targets = outbox.targets();
         let recorded = self.state.batch(|s| {
@@ -508,7 +491,7 @@ impl Daemon {
                     }
                 }
                 if let Some(record) = &o.record {
-                    s.record_file(&o.job.path.to_string_lossy(), record)?;
+                    s.record_file(&o.job.path, record)?;
                 }
             }
             Ok(fresh)
@@ -565,7 +548,13 @@ impl Daemon {
             rules_watcher,
         } = new;
         warn_of_orphans(&self.state, &routes);
-        self.switch_outbox(routes, opts.config.retry.policy());
+        // Running outputs take their new build after the delivery in hand: never a second
+        // thread on one queue, and the loop does not wait.
+        if let Err(e) = self.outbox.reconfigure(routes, opts.config.retry.policy()) {
+            tracing::error!(
+                "SIGHUP: {e}; its alerts are recorded but not delivered until a restart"
+            );
+        }
         self.walker = walker;
         self.roots = roots;
         self.shared.rules.store(rules);
@@ -581,146 +570,39 @@ impl Daemon {
         self.rescan("config reloaded");
     }
 
-    /// Replaces the outbox by one delivering to `routes`, on a thread: the old outputs stop
-    /// first, their deliveries in hand recorded — a new thread for the same queue must not
-    /// deliver its head again meanwhile — which can take up to [`SHUTDOWN_GRACE`]. Until the
-    /// new outbox is back ([`Msg::Outbox`]), what workers find is held.
-    fn switch_outbox(&mut self, routes: Vec<outputs::Route>, policy: RetryPolicy) {
-        let Some(old) = self.outbox.take() else {
-            // A switch is under way: this one follows it (and replaces any waiting).
-            self.next_outbox = Some((routes, policy));
-            return;
-        };
-        let switch = Switch {
-            old,
-            routes,
-            policy,
-            state_path: self.opts.state_path.clone(),
-        };
-        let (give, take) = mpsc::channel::<Switch>();
-        let tx = self.tx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("newswatch-outbox-switch".into())
-            .spawn(move || {
-                if let Ok(switch) = take.recv() {
-                    let _ = tx.send(Msg::Outbox(Box::new(switch.run())));
-                }
-            });
-        match spawned {
-            Ok(_) => {
-                let _ = give.send(switch);
-            }
-            Err(e) => {
-                tracing::warn!("cannot start a thread to switch the outputs ({e}): switching here");
-                self.outbox_switched(switch.run());
-            }
-        }
-    }
-
-    /// Takes the outbox back from a switch, and records what was held for it.
-    fn outbox_switched(&mut self, switched: Switched) {
-        if let Some(e) = switched.error {
-            tracing::error!("SIGHUP: {e}; alerts are recorded but not delivered until a restart");
-        }
-        self.outbox = Some(switched.outbox);
-        if let Some((routes, policy)) = self.next_outbox.take() {
-            // What is held waits for the outputs of the config in force.
-            self.switch_outbox(routes, policy);
-            return;
-        }
-        let held = std::mem::take(&mut self.held);
-        self.commit(held);
-    }
-
     /// Finishes the files in hand, records them, and returns.
     fn shutdown(&mut self) {
         tracing::info!("stopping: finishing the files in hand");
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.jobs = None;
-        // The outputs of a config applied during a switch are not needed now: what is held is
-        // recorded for the outputs the running switch starts.
-        self.next_outbox = None;
         let started = Instant::now();
         let deadline = started + SHUTDOWN_GRACE;
-        let busy = |d: &Daemon| d.outbox.is_none() || !d.workers.iter().all(|w| w.is_finished());
+        let busy = |d: &Daemon| !d.workers.iter().all(|w| w.is_finished());
         while Instant::now() < deadline && busy(self) {
             let mut done = Vec::new();
             while let Ok(msg) = self.rx.recv_timeout(Duration::from_millis(10)) {
-                self.stopping(msg, &mut done);
+                if let Msg::Done(o) = msg {
+                    done.push(*o);
+                }
             }
             self.commit(done);
         }
         let mut done = Vec::new();
         while let Ok(msg) = self.rx.try_recv() {
-            self.stopping(msg, &mut done);
+            if let Msg::Done(o) = msg {
+                done.push(*o);
+            }
         }
         self.commit(done);
         // What the outputs have in hand is recorded too, within the two seconds of a stop.
-        match &mut self.outbox {
-            Some(outbox) => {
-                if !outbox.stop(started + STOP_BUDGET) {
-                    tracing::warn!(
-                        "an output was still delivering: its alert is delivered again at the next start"
-                    );
-                    outputs::kill_running();
-                }
-            }
-            None => tracing::warn!(
-                "the outputs were still being switched: {} files are read again at the next start",
-                self.held.len()
-            ),
+        if !self.outbox.stop(started + STOP_BUDGET) {
+            tracing::warn!(
+                "an output was still delivering: its alert is delivered again at the next start"
+            );
+            outputs::kill_running();
         }
         self.errors.flush(true);
         tracing::info!("stopped");
-    }
-
-    /// A message while stopping: outcomes are collected into `done`, a switched outbox is
-    /// taken back; the rest is left for the next start.
-    fn stopping(&mut self, msg: Msg, done: &mut Vec<Outcome>) {
-        match msg {
-            Msg::Done(o) => done.push(*o),
-            Msg::Outbox(switched) => self.outbox_switched(*switched),
-            _ => {}
-        }
-    }
-}
-
-/// An outbox switch's work, done on a thread of its own.
-struct Switch {
-    old: Outbox,
-    routes: Vec<outputs::Route>,
-    policy: RetryPolicy,
-    state_path: PathBuf,
-}
-
-/// What a switch gives back.
-struct Switched {
-    /// The new outbox; or, when it could not start, the old one, stopped: alerts are recorded
-    /// for its outputs and delivered by the next start.
-    outbox: Outbox,
-    /// Why the new outbox could not start.
-    error: Option<crate::outbox::OutboxError>,
-}
-
-impl Switch {
-    fn run(self) -> Switched {
-        let Switch {
-            mut old,
-            routes,
-            policy,
-            state_path,
-        } = self;
-        old.stop(Instant::now() + SHUTDOWN_GRACE);
-        match Outbox::start(&state_path, routes, policy) {
-            Ok(outbox) => Switched {
-                outbox,
-                error: None,
-            },
-            Err(e) => Switched {
-                outbox: old,
-                error: Some(e),
-            },
-        }
     }
 }
 

@@ -140,7 +140,6 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 
 fn process(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) -> Outcome {
     let mut out = Outcome::new(job);
-    let key = out.job.path.to_string_lossy().into_owned();
     let Ok(meta) = std::fs::metadata(&out.job.path) else {
         return out; // vanished before we could read it: nothing to do
     };
@@ -149,7 +148,7 @@ fn process(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) 
     }
     let size = meta.len();
     let mtime_ns = mtime_ns(&meta);
-    let known = match state.file(&key) {
+    let known = match state.file(&out.job.path) {
         Ok(known) => known,
         Err(e) => {
             out.problems.push(e.to_string());
