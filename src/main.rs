@@ -17,6 +17,12 @@ mod watch;
 
 use error::Error;
 
+// Rules' evaluations have a memory budget (`limits.rule_max_memory`) only where the engine's
+// meter counts allocations.
+#[global_allocator]
+static ALLOC: newswatch_engine::memory::MeteredAlloc =
+    newswatch_engine::memory::MeteredAlloc::system();
+
 fn main() -> std::process::ExitCode {
     cli::main()
 }

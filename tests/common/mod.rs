@@ -268,11 +268,23 @@ impl Sandbox {
 
     /// Like [`Sandbox::watch`], with extra environment variables.
     pub fn watch_env(&self, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        self.watch_with(args, env, |_| {})
+    }
+
+    /// Like [`Sandbox::watch_env`], with `setup` applied to the command before it starts
+    /// (resource limits, say).
+    pub fn watch_with(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        setup: impl FnOnce(&mut Command),
+    ) -> Daemon {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let stdout = self.path().join(format!("daemon{n}.out"));
         let stderr = self.path().join(format!("daemon{n}.err"));
-        let child = newswatch(self.bound_by_permissions)
+        let mut command = newswatch(self.bound_by_permissions);
+        command
             .arg("watch")
             .args(args)
             .current_dir(self.path())
@@ -281,9 +293,9 @@ impl Sandbox {
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
+            .stderr(std::fs::File::create(&stderr).unwrap());
+        setup(&mut command);
+        let child = command.spawn().unwrap();
         let d = Daemon {
             child,
             stdout,

@@ -34,6 +34,7 @@
 pub mod alert;
 pub mod article;
 mod error;
+pub mod memory;
 pub mod rules;
 mod text;
 pub mod time;

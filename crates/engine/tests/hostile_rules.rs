@@ -4,7 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use newswatch_engine::memory::MeteredAlloc;
 use newswatch_engine::{Article, Limits, Ruleset};
+
+#[global_allocator]
+static ALLOC: MeteredAlloc = MeteredAlloc::system();
 
 fn run(source: &str, article: &Article) -> newswatch_engine::Evaluation {
     let rules = Ruleset::from_sources(
@@ -148,4 +152,32 @@ fn patterns_built_from_articles_do_not_accumulate() {
         let eval = scanner.scan(&Article::new(title, "b"), UNIX_EPOCH).unwrap();
         assert!(eval.errors.is_empty(), "{:?}", eval.errors);
     }
+}
+
+/// Rhai bounds each string, not how many a rule holds: 120 variables of 16 MiB each pass its
+/// limits (2 GiB; two workers doing it aborted a daemon under a 2 GiB address space). The
+/// meter stops the rule at its memory budget, and what it held is freed.
+#[test]
+fn many_large_strings_are_stopped_at_the_memory_budget() {
+    let mut source = String::from("let s = \"x\";\nwhile s.len() < 16000000 { s += s; }\n");
+    for i in 0..120 {
+        source.push_str(&format!("let v{i} = s + \"{i}\";\n"));
+    }
+    source.push_str("alert(\"survived\");");
+    let before = newswatch_engine::memory::thread_allocated();
+    let eval = run(&source, &Article::new("t", "b"));
+    assert!(eval.alerts.iter().all(|a| a.rule != "hostile"));
+    let error = &eval.errors[0];
+    assert_eq!(error.rule, "hostile");
+    assert!(
+        error
+            .to_string()
+            .contains("allocated more than 256 MiB (limits.rule_max_memory)"),
+        "{error}"
+    );
+    let left = newswatch_engine::memory::thread_allocated() - before;
+    assert!(
+        left < 64 << 20,
+        "{left} bytes still held after the rule stopped"
+    );
 }

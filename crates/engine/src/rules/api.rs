@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -232,11 +233,16 @@ pub(crate) enum PrintAllowance {
 
 /// A scanner's frame, shared by the functions registered on its engine.
 #[derive(Clone)]
-pub(crate) struct FrameRef(Arc<Mutex<Frame>>);
+pub(crate) struct FrameRef {
+    frame: Arc<Mutex<Frame>>,
+    /// The running thread's allocation count (`memory::thread_allocated`) past which the
+    /// rule is stopped: read by the progress hook at every operation, so kept out of the lock.
+    memory_stop: Arc<AtomicI64>,
+}
 
 impl FrameRef {
     pub fn new() -> FrameRef {
-        FrameRef(Arc::new(Mutex::new(Frame {
+        let frame = Arc::new(Mutex::new(Frame {
             rule: Arc::from("?"),
             deadline: Instant::now(),
             max_alerts: 0,
@@ -246,13 +252,28 @@ impl FrameRef {
             trace: None,
             printed: 0,
             regexes: Regexes::default(),
-        })))
+        }));
+        FrameRef {
+            frame,
+            memory_stop: Arc::new(AtomicI64::new(i64::MAX)),
+        }
+    }
+
+    /// Gives the evaluation starting on this thread `budget` bytes to allocate.
+    pub fn begin_memory(&self, budget: usize) {
+        let stop = crate::memory::thread_allocated().saturating_add(budget as i64);
+        self.memory_stop.store(stop, Ordering::Relaxed);
+    }
+
+    /// Whether the running evaluation has allocated more than its budget.
+    pub fn memory_spent(&self) -> bool {
+        crate::memory::thread_allocated() > self.memory_stop.load(Ordering::Relaxed)
     }
 
     /// The frame. A panic inside a rule's call poisons nothing that matters: the next
     /// evaluation starts the frame over.
     pub fn lock(&self) -> MutexGuard<'_, Frame> {
-        self.0
+        self.frame
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

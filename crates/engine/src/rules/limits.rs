@@ -203,6 +203,9 @@ limits! {
     max_expr_depth: usize = 128, "rule_max_expr_depth", Count;
     /// Alerts one rule may raise on one article; more are dropped with a logged note.
     max_alerts_per_rule: usize = 100, "rule_max_alerts", Count;
+    /// Memory an evaluation may allocate beyond what it started with, in bytes (metered only
+    /// where [`MeteredAlloc`](crate::memory::MeteredAlloc) is the global allocator).
+    max_memory: usize = 256 << 20, "rule_max_memory", Bytes;
 }
 
 impl Limits {

@@ -462,6 +462,17 @@ impl RuleError {
                     limits.max_operations
                 ),
             ),
+            EvalAltResult::ErrorTerminated(token, _)
+                if token.clone().into_string().ok().as_deref() == Some(sandbox::MEMORY_SPENT) =>
+            {
+                (
+                    true,
+                    format!(
+                        "stopped: allocated more than {} MiB (limits.rule_max_memory)",
+                        limits.max_memory >> 20
+                    ),
+                )
+            }
             EvalAltResult::ErrorTerminated(..) => (
                 true,
                 format!(

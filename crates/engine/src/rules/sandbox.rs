@@ -15,6 +15,10 @@ use rhai::{Dynamic, Engine, EvalAltResult, FLOAT, INT, OptimizationLevel};
 
 use super::{Limits, api};
 
+/// What the progress hook stops a rule with when it has allocated more than its budget (a
+/// timeout is `"timeout"`).
+pub(super) const MEMORY_SPENT: &str = "memory";
+
 /// Rhai's standard library, built once per rule set and shared by the engines of its
 /// scanners (building it is most of what `Engine::new` costs).
 pub(super) fn standard_library() -> rhai::Shared<rhai::Module> {
@@ -45,10 +49,15 @@ pub(super) fn engine(
     apply(&mut engine, limits);
 
     // The deadline is checked every 1,024 operations: cheap, and a `loop {}` overshoots its
-    // budget by microseconds.
+    // budget by microseconds. Memory is checked at every one (a thread-local read), as one
+    // operation may allocate a whole string.
     let f = frame.clone();
     engine.on_progress(move |ops| {
-        (ops & 1023 == 0 && f.deadline_passed()).then(|| Dynamic::from("timeout"))
+        if f.memory_spent() {
+            Some(Dynamic::from(MEMORY_SPENT))
+        } else {
+            (ops & 1023 == 0 && f.deadline_passed()).then(|| Dynamic::from("timeout"))
+        }
     });
     on_print(&mut engine, frame, Arc::new(log_print));
 

@@ -210,6 +210,7 @@ impl<'r> Scanner<'r> {
                 crate::deadline(self.limits.timeout),
                 self.limits.max_alerts_per_rule,
             );
+            self.frame.begin_memory(self.limits.max_memory);
             let result = self.engine.run_ast_with_scope(&mut self.scope, &rule.ast);
             let (raised, dropped) = {
                 let mut frame = self.frame.lock();
