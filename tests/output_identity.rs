@@ -231,7 +231,13 @@ fn a_name_is_what_logs_and_alerts_show_and_renaming_keeps_the_queue() {
     };
     config(&s, &named("team-hook"));
     let first = s.run(&[
-        "scan", "--format", "json", "--state", "state.db", "articles",
+        "scan",
+        "--deliver",
+        "--format",
+        "json",
+        "--state",
+        "state.db",
+        "articles",
     ]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert!(
@@ -252,7 +258,13 @@ fn a_name_is_what_logs_and_alerts_show_and_renaming_keeps_the_queue() {
     receiver.status.store(200, Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(1300)); // past the retry's backoff
     let second = s.run(&[
-        "scan", "--format", "json", "--state", "state.db", "articles",
+        "scan",
+        "--deliver",
+        "--format",
+        "json",
+        "--state",
+        "state.db",
+        "articles",
     ]);
     assert_eq!(second.code, 1, "nothing new: {}", second.stderr);
     assert_eq!(
@@ -331,7 +343,15 @@ fn an_upgrade_carries_queues_kept_under_names_over_to_their_outputs() {
     .unwrap();
     drop(db);
 
-    let scan = s.run(&["scan", "--format", "json", "--state", "state.db", "nothing"]);
+    let scan = s.run(&[
+        "scan",
+        "--deliver",
+        "--format",
+        "json",
+        "--state",
+        "state.db",
+        "nothing",
+    ]);
     assert_eq!(scan.code, 1, "{}", scan.stderr);
     assert_eq!(
         receiver.messages("/hook?token=a", true),

@@ -329,7 +329,15 @@ fn scan_uses_the_configured_outputs_and_retries_through_its_state() {
     );
     s.write("inbox/a.txt", "Scanned\n\nbody\n");
     // Receiver down: the alert is printed and queued in the state.
-    let first = s.run(&["scan", "--format", "json", "--state", "scan.db", "inbox"]);
+    let first = s.run(&[
+        "scan",
+        "--deliver",
+        "--format",
+        "json",
+        "--state",
+        "scan.db",
+        "inbox",
+    ]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(first.alerts().len(), 1, "stdout is printed once, not twice");
     let receiver = Receiver::on(
@@ -338,7 +346,15 @@ fn scan_uses_the_configured_outputs_and_retries_through_its_state() {
         Duration::ZERO,
     );
     std::thread::sleep(Duration::from_millis(300));
-    let second = s.run(&["scan", "--format", "json", "--state", "scan.db", "inbox"]);
+    let second = s.run(&[
+        "scan",
+        "--deliver",
+        "--format",
+        "json",
+        "--state",
+        "scan.db",
+        "inbox",
+    ]);
     assert_eq!(second.code, 1, "nothing new");
     assert_eq!(
         messages(&receiver.wait_for(1, WAIT)),
@@ -347,7 +363,7 @@ fn scan_uses_the_configured_outputs_and_retries_through_its_state() {
     );
     // Without state: delivered directly.
     s.write("inbox/b.txt", "Direct\n\nbody\n");
-    let third = s.run(&["scan", "--format", "json", "inbox/b.txt"]);
+    let third = s.run(&["scan", "--deliver", "--format", "json", "inbox/b.txt"]);
     assert_eq!(third.code, 0);
     assert_eq!(messages(&receiver.wait_for(2, WAIT))[1], "Direct");
 }
@@ -485,7 +501,7 @@ fn scan_without_state_tries_an_output_that_is_down_once_not_per_alert() {
         s.write(&format!("inbox/{i:02}.txt"), format!("Alert {i}\n\nbody\n"));
     }
     let start = Instant::now();
-    let run = s.run(&["scan", "--format", "json", "inbox"]);
+    let run = s.run(&["scan", "--deliver", "--format", "json", "inbox"]);
     // Three quick attempts for the first alert; the 19 others are counted, not tried.
     assert!(
         start.elapsed() < Duration::from_secs(8),

@@ -34,7 +34,15 @@ fn a_partial_line_in_the_file_is_left_alone_and_the_next_alert_is_a_line_of_its_
     let partial = r#"{"id":"cut short by a full di"#;
     s.write("alerts.jsonl", partial);
     s.write("inbox/a.txt", "After the crash\n\nbody\n");
-    let run = s.run(&["scan", "--format", "json", "--state", "state.db", "inbox"]);
+    let run = s.run(&[
+        "scan",
+        "--deliver",
+        "--format",
+        "json",
+        "--state",
+        "state.db",
+        "inbox",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let text = std::fs::read_to_string(s.path().join("alerts.jsonl")).unwrap();
     assert!(text.ends_with('\n'), "{text:?}");
@@ -79,7 +87,15 @@ fn a_command_gets_alerts_whose_fields_no_environment_can_hold() {
     let long = serde_json::json!({ "title": long_title, "body": "a 200 KiB title" });
     s.write("inbox/nul.json", nul.to_string());
     s.write("inbox/long.json", long.to_string());
-    let run = s.run(&["scan", "--format", "json", "--state", "state.db", "inbox"]);
+    let run = s.run(&[
+        "scan",
+        "--deliver",
+        "--format",
+        "json",
+        "--state",
+        "state.db",
+        "inbox",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let got = json_lines(&s.path().join("got.jsonl"));
     assert_eq!(
@@ -117,7 +133,15 @@ fn a_sqlite_file_of_something_else_is_refused_by_name_and_left_as_it_is() {
     }
     let before = std::fs::read(&db).unwrap();
     s.write("inbox/a.txt", "Anything\n\nbody\n");
-    let run = s.run(&["scan", "--format", "json", "--state", "other.db", "inbox"]);
+    let run = s.run(&[
+        "scan",
+        "--deliver",
+        "--format",
+        "json",
+        "--state",
+        "other.db",
+        "inbox",
+    ]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("other.db"), "{}", run.stderr);
     assert!(

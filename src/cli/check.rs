@@ -56,6 +56,21 @@ pub(crate) fn run(args: Args) -> u8 {
             (config, dir)
         }
     };
+    // Unset variables only stop the commands that deliver: here they are warnings.
+    let mut warnings = 0;
+    for unset in &config.unset {
+        warnings += 1;
+        println!(
+            "{}:{}:{}: warning: {} (watch, scan --deliver and fetch need it)",
+            unset.path.display(),
+            unset.line,
+            unset.column,
+            unset.message
+        );
+        if snippets {
+            print_snippet(&unset.path, unset.line, unset.column);
+        }
+    }
     let rules = match Ruleset::load_with(&dir, config.limits.ruleset_options()) {
         Ok(rules) => rules,
         Err(e) => {
@@ -68,7 +83,6 @@ pub(crate) fn run(args: Args) -> u8 {
         errors += 1;
         show(d, snippets);
     }
-    let mut warnings = 0;
     for rule in rules.rules() {
         let mut warn = |message: String| {
             warnings += 1;

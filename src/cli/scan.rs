@@ -34,6 +34,10 @@ pub(crate) struct Args {
     /// State file: record alerts there and skip those whose id is already recorded.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Deliver alerts to the config's outputs too (without it, scan only prints — and with
+    /// `--state` records — so that trying a rule never runs anyone's scripts or webhooks).
+    #[arg(long)]
+    deliver: bool,
     /// Exit 2 on any problem: a skipped file, a rule that fails to compile or to run.
     #[arg(long)]
     strict: bool,
@@ -81,8 +85,14 @@ pub(crate) fn run(args: Args) -> u8 {
     for d in rules.diagnostics() {
         tracing::error!("{d}");
     }
+    if args.deliver
+        && let Err(e) = config.require_env()
+    {
+        tracing::error!("{e}");
+        return TROUBLE;
+    }
     let max_file_size = config.limits.max_file_size;
-    let sink = match AlertSink::new(args.state.as_deref(), &config) {
+    let sink = match AlertSink::new(args.state.as_deref(), &config, args.deliver) {
         Ok(sink) => sink,
         Err(e) => {
             tracing::error!("{e}");
@@ -262,8 +272,8 @@ fn scan_one(
         .collect()
 }
 
-/// Where alerts go besides stdout: with `--state`, recorded (known ids are skipped) and queued
-/// in the outbox; with outputs in the config, delivered to them.
+/// Where alerts go besides stdout: with `--state`, recorded (known ids are skipped); with
+/// `--deliver`, delivered to the config's outputs (queued in the outbox first with `--state`).
 struct AlertSink {
     state: Option<State>,
     routes: Vec<Route>,
@@ -276,12 +286,16 @@ struct AlertSink {
 }
 
 impl AlertSink {
-    fn new(state: Option<&std::path::Path>, config: &Config) -> Result<AlertSink, String> {
+    fn new(
+        state: Option<&std::path::Path>,
+        config: &Config,
+        deliver: bool,
+    ) -> Result<AlertSink, String> {
         // stdout is where scan prints anyway.
         let configs: Vec<_> = config
             .outputs
             .iter()
-            .filter(|o| o.kind != OutputKind::Stdout)
+            .filter(|o| deliver && o.kind != OutputKind::Stdout)
             .cloned()
             .collect();
         let routes = if configs.is_empty() {
@@ -293,7 +307,9 @@ impl AlertSink {
             .map(State::open)
             .transpose()
             .map_err(|e| e.to_string())?;
-        if let Some(state) = &state {
+        // Adopting queues is for a scan that delivers: a scan that only records leaves the
+        // outbox to the daemon or to the next `scan --deliver`.
+        if let Some(state) = state.as_ref().filter(|_| deliver) {
             outbox::adopt(state, &routes).map_err(|e| e.to_string())?;
         }
         Ok(AlertSink {

@@ -30,6 +30,11 @@ pub(crate) fn run(args: Args) -> u8 {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    // The daemon delivers: every value its outputs read must be there.
+    if let Err(e) = config.require_env() {
+        tracing::error!("{e}");
+        return 2;
+    }
     let state_path = state_path(args.state, &config);
     let opts = Options {
         config,

@@ -44,6 +44,31 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     pub retry: RetryConfig,
     pub outputs: Vec<OutputConfig>,
+    /// Where the config reads an environment variable that is unset, the value left as
+    /// written. Only the commands that use those values refuse to run ([`Config::require_env`]):
+    /// `alerts`, `status`, `outbox`… work without the service's secrets.
+    pub unset: Vec<UnsetVariable>,
+}
+
+/// A `${VAR}` in the config whose variable is unset, and where.
+#[derive(Clone, Debug)]
+pub struct UnsetVariable {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl UnsetVariable {
+    /// The problem, as `check` and the commands that need the value report it.
+    pub fn error(&self) -> Error {
+        Error::Config {
+            path: self.path.clone(),
+            line: self.line,
+            column: self.column,
+            message: self.message.clone(),
+        }
+    }
 }
 
 /// A watched folder.
@@ -313,6 +338,13 @@ impl Config {
         first_problem(config, problems)
     }
 
+    /// `Err` (the first, saying how many more) if the config reads an unset environment
+    /// variable: for the commands that deliver (`watch`, `scan --deliver`, `fetch`).
+    pub fn require_env(&self) -> Result<(), Error> {
+        let problems = self.unset.iter().map(UnsetVariable::error).collect();
+        first_problem((), problems)
+    }
+
     /// Parses config text; `path` is only used in error messages. Errors as [`Config::load`].
     #[cfg(test)]
     pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
@@ -337,7 +369,17 @@ impl Config {
 
     /// [`Config::load_all`] on text already read.
     pub fn parse_all(text: &str, path: &Path) -> (Config, Vec<Error>) {
-        let (config, mut found) = Config::read(text);
+        let (mut config, mut found, mut unset) = Config::read(text);
+        unset.sort_by_key(|(at, _)| *at);
+        config.unset = unset
+            .into_iter()
+            .map(|((line, column), message)| UnsetVariable {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            })
+            .collect();
         found.sort_by_key(|(at, _)| *at);
         let errors = found
             .into_iter()
@@ -353,20 +395,21 @@ impl Config {
 
     /// Reads and validates each section of `text` on its own: the config and the problems, each
     /// with its position.
-    fn read(text: &str) -> (Config, Vec<Positioned>) {
+    fn read(text: &str) -> (Config, Vec<Positioned>, Vec<Positioned>) {
         let mut config = Config::default();
         let top: serde_yaml::Mapping = match serde_yaml::from_str(text) {
             Ok(serde_yaml::Value::Mapping(m)) => m,
-            Ok(serde_yaml::Value::Null) => return (config, Vec::new()),
+            Ok(serde_yaml::Value::Null) => return (config, Vec::new(), Vec::new()),
             Ok(_) => {
                 let message = "the config must be a mapping of keys (watch:, rules:, outputs:, …)";
-                return (config, vec![((1, 1), message.to_string())]);
+                return (config, vec![((1, 1), message.to_string())], Vec::new());
             }
-            Err(e) => return (config, vec![serde_problem(&e)]),
+            Err(e) => return (config, vec![serde_problem(&e)], Vec::new()),
         };
         let mut sections = Sections {
             text,
             problems: Vec::new(),
+            unset: Vec::new(),
         };
         for (key, value) in &top {
             let Some(name) = key.as_str() else {
@@ -399,7 +442,7 @@ impl Config {
                 }
             }
         }
-        (config, sections.problems)
+        (config, sections.problems, sections.unset)
     }
 }
 
@@ -407,7 +450,7 @@ impl Config {
 type Positioned = ((usize, usize), String);
 
 /// The first of `problems`, saying how many more there are; else the config.
-fn first_problem(config: Config, problems: Vec<Error>) -> Result<Config, Error> {
+fn first_problem<T>(config: T, problems: Vec<Error>) -> Result<T, Error> {
     let more = problems.len().saturating_sub(1);
     match problems.into_iter().next() {
         None => Ok(config),
@@ -439,6 +482,8 @@ fn serde_problem(e: &serde_yaml::Error) -> Positioned {
 struct Sections<'t> {
     text: &'t str,
     problems: Vec<Positioned>,
+    /// Unset environment variables, kept apart from the problems.
+    unset: Vec<Positioned>,
 }
 
 impl Sections<'_> {
@@ -462,7 +507,12 @@ impl Sections<'_> {
     fn report(&mut self, problems: Vec<validate::Problem>) {
         for p in problems {
             let position = yaml::locate(self.text, &p.key);
-            self.problems.push((position, p.to_string()));
+            let to = if p.unset {
+                &mut self.unset
+            } else {
+                &mut self.problems
+            };
+            to.push((position, p.to_string()));
         }
     }
 

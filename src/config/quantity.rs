@@ -23,12 +23,14 @@ fn quantity<'a>(s: &'a str, what: &str, examples: &str) -> Result<(f64, &'a str)
     Ok((n, unit.trim()))
 }
 
-/// Parses `250ms`, `10s`, `5m`, `2h`, `7d` (a bare number is seconds).
+/// Parses `250ms`, `10s`, `5m`, `2h`, `7d`. A number without a unit is refused: `250` could
+/// mean milliseconds (a rule timeout) or seconds, and guessing wrong is silent.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (n, unit) = quantity(s, "duration", "250ms, 10s, 5m, 2h, 7d")?;
     let secs = match unit {
+        "" => return Err(no_unit(s.trim())),
         "ms" => n / 1000.0,
-        "" | "s" => n,
+        "s" => n,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
         "d" => n * 86400.0,
@@ -61,7 +63,12 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok((n * mult as f64) as u64)
 }
 
-/// Reads a duration: a number of seconds or a string like `250ms`.
+/// What to say of a duration written without a unit.
+fn no_unit(n: impl fmt::Display) -> String {
+    format!("the duration {n} has no unit: write {n}ms or {n}s (or m, h, d)")
+}
+
+/// Reads a duration: a string like `250ms`; a bare number is refused ([`no_unit`]).
 struct DurationVisitor;
 
 impl Visitor<'_> for DurationVisitor {
@@ -72,21 +79,15 @@ impl Visitor<'_> for DurationVisitor {
     }
 
     fn visit_u64<E: Error>(self, n: u64) -> Result<Duration, E> {
-        Ok(Duration::from_secs(n))
+        Err(E::custom(no_unit(n)))
     }
 
     fn visit_i64<E: Error>(self, n: i64) -> Result<Duration, E> {
-        u64::try_from(n)
-            .map(Duration::from_secs)
-            .map_err(|_| E::custom(format!("invalid duration {n}: it cannot be negative")))
+        Err(E::custom(no_unit(n)))
     }
 
     fn visit_f64<E: Error>(self, f: f64) -> Result<Duration, E> {
-        Duration::try_from_secs_f64(f).map_err(|_| {
-            E::custom(format!(
-                "invalid duration {f}: give a positive number of seconds"
-            ))
-        })
+        Err(E::custom(no_unit(f)))
     }
 
     fn visit_str<E: Error>(self, s: &str) -> Result<Duration, E> {
@@ -166,5 +167,8 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("1e400").is_err());
+        // A bare number could be seconds or milliseconds: refused, with both spellings.
+        let e = parse_duration("250").unwrap_err();
+        assert!(e.contains("write 250ms or 250s"), "{e}");
     }
 }

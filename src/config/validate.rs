@@ -22,6 +22,9 @@ use super::{
 pub struct Problem {
     pub key: KeyPath,
     pub message: String,
+    /// An environment variable the value reads is unset: a problem only for the commands that
+    /// use the value (see `Config::require_env`).
+    pub unset: bool,
 }
 
 impl Problem {
@@ -29,6 +32,7 @@ impl Problem {
         Problem {
             key,
             message: message.into(),
+            unset: false,
         }
     }
 }
@@ -360,14 +364,19 @@ fn expand(s: &mut String, at: &KeyPath, problems: &mut Vec<Problem>) -> bool {
             *s = expanded;
             true
         }
-        Err(e) => {
-            problems.push(Problem::new(at.clone(), e));
+        Err((e, unset)) => {
+            problems.push(Problem {
+                unset,
+                ..Problem::new(at.clone(), e)
+            });
             false
         }
     }
 }
 
-fn expand_env(s: &str) -> Result<String, String> {
+/// `s` with each `${VAR}` replaced; else why not, and whether it is because a variable is
+/// unset (rather than a `${` left unclosed).
+fn expand_env(s: &str) -> Result<String, (String, bool)> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(start) = rest.find("${") {
@@ -375,10 +384,13 @@ fn expand_env(s: &str) -> Result<String, String> {
         let after = &rest[start + 2..];
         let end = after
             .find('}')
-            .ok_or_else(|| format!("unclosed ${{ in {s:?}: write ${{NAME}}"))?;
+            .ok_or_else(|| (format!("unclosed ${{ in {s:?}: write ${{NAME}}"), false))?;
         let name = &after[..end];
         let value = std::env::var(name).map_err(|_| {
-            format!("environment variable {name} is not set (used as ${{{name}}}): set it, or write the value")
+            let message = format!(
+                "environment variable {name} is not set (used as ${{{name}}}): set it, or write the value"
+            );
+            (message, true)
         })?;
         out.push_str(&value);
         rest = &after[end + 1..];
@@ -463,6 +475,7 @@ mod tests {
         let mut problems = Vec::new();
         assert!(!expand(&mut s, &at, &mut problems));
         assert_eq!(problems.len(), 1);
+        assert!(problems[0].unset);
         assert!(
             problems[0].to_string().starts_with(
                 "outputs[3].headers.Authorization: environment variable NEWSWATCH_SURELY_UNSET_VAR is not set"

@@ -228,6 +228,7 @@ impl Setup {
             return self.reload_rules();
         };
         let built = Config::load(&path)
+            .and_then(|config| config.require_env().map(|()| config))
             .map_err(WatchError::from)
             .and_then(|config| self.build(config, path));
         match built {
