@@ -331,9 +331,11 @@ fn a_page_of_16_mib_of_tags_is_refused_before_it_costs_memory() {
     assert!(kib < 100 << 10, "peak {kib} KiB");
 }
 
-/// Time per byte is flat: each generated input at 512 KiB takes less than 30 times what it
-/// takes at 32 KiB (16 times the bytes; a quadratic reader takes 256 times). The faster of
-/// two runs is compared, so that a busy machine does not decide.
+/// Time per byte is flat: each generated input at 512 KiB takes less than 64 times what it
+/// takes at 32 KiB (16 times the bytes; a quadratic reader takes 256 times). Linear is not
+/// 16×: a 32 KiB page's tree stays in the CPU's caches and a 512 KiB one does not, which costs
+/// html5ever itself about 2× on an ordinary page in a release build. The faster of two runs is
+/// compared, so that a busy machine does not decide.
 #[test]
 fn linear_in_the_input() {
     let cases: &[(&str, Generator)] = &[
@@ -358,7 +360,7 @@ fn linear_in_the_input() {
         // Under a millisecond, timer and allocator noise decide: give the small input one.
         let ratio = large.as_secs_f64() / small.as_secs_f64().max(0.001);
         report.push(format!("{name}: {small:?} → {large:?} ({ratio:.1}×)"));
-        assert!(ratio < 30.0, "not linear: {}", report.join("; "));
+        assert!(ratio < 64.0, "not linear: {}", report.join("; "));
     }
     println!("{}", report.join("\n"));
 }
