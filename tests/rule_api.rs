@@ -143,6 +143,8 @@ fn alert_map_form_sets_severity_tags_key_and_fields() {
     assert_ne!(alerts[0]["id"], other[0]["id"]);
 }
 
+/// Literal mistakes are refused when the rule compiles, at their position; the same
+/// mistakes made of values known only at run time are errors naming the rule.
 #[test]
 fn bad_severity_and_missing_message_are_errors_naming_the_rule() {
     let s = Sandbox::new();
@@ -151,22 +153,24 @@ fn bad_severity_and_missing_message_are_errors_naming_the_rule() {
         r#"alert(#{ message: "x", severity: "urgent" });"#,
     );
     s.rule("no_message", r#"alert(#{ severity: "high" });"#);
+    s.rule(
+        "late_severity",
+        r#"let s = "urg" + "ent"; alert(#{ message: "x", severity: s });"#,
+    );
     s.rule("bad_tags", r#"alert(#{ message: "x", tags: "one" });"#);
     s.rule("fine", r#"alert("ok");"#);
     s.write("a.txt", "t\n");
     let run = s.run(&["scan", "--format", "json", "a.txt"]);
     assert_eq!(run.rules(), ["fine"]);
     assert_eq!(run.code, 0);
-    assert!(
-        run.stderr
-            .contains("rule bad_severity: rules/bad_severity.rhai:1:1"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("\"urgent\""), "{}", run.stderr);
-    assert!(run.stderr.contains("rule no_message:"), "{}", run.stderr);
-    assert!(run.stderr.contains("no message"), "{}", run.stderr);
-    assert!(run.stderr.contains("rule bad_tags:"), "{}", run.stderr);
+    for expected in [
+        "rules/bad_severity.rhai:1:7: alert invalid severity \"urgent\": expected info, low, medium, high or critical",
+        "rules/no_message.rhai:1:7: alert has no message: add `message: \"…\"` to the map",
+        "rule late_severity: rules/late_severity.rhai:1:",
+        "rule bad_tags:",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}\n{}", run.stderr);
+    }
 }
 
 #[test]
@@ -205,14 +209,24 @@ fn matches_snippets_point_at_each_found_term() {
 }
 
 #[test]
-fn invalid_regex_is_a_runtime_error_naming_the_rule() {
+fn invalid_regex_is_refused_at_compile_time_or_named_at_run_time() {
     let s = Sandbox::new();
     s.rule("re", r#"if article.matches("([") { alert("x"); }"#);
+    s.rule(
+        "late_re",
+        r#"let p = "(" + "["; if article.matches(p) { alert("x"); }"#,
+    );
     s.write("a.txt", "t\n");
     let run = s.run(&["scan", "a.txt"]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains("rule re:") && run.stderr.contains("invalid regex"),
+        run.stderr
+            .contains("rules/re.rhai:1:20: invalid regex \"([\": unclosed character class"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("rule late_re:") && run.stderr.contains("invalid regex"),
         "{}",
         run.stderr
     );

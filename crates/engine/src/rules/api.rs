@@ -393,7 +393,18 @@ pub(crate) fn regex(pattern: &str) -> Compiled {
         .dfa_size_limit(2 << 20)
         .build()
         .map(Arc::new)
-        .map_err(|e| format!("invalid regex {pattern:?}: {e}"))
+        .map_err(|e| {
+            // A syntax error is a drawing of the pattern with a caret, then the reason: the
+            // reason is what fits on a rule error's line.
+            let reason = match &e {
+                regex::Error::Syntax(text) => text.lines().last().unwrap_or(text).to_string(),
+                other => other.to_string(),
+            };
+            format!(
+                "invalid regex {pattern:?}: {}",
+                reason.trim_start_matches("error: ")
+            )
+        })
 }
 
 /// Registers the `Article` type, its fields and queries, and `alert()` writing into `frame`.

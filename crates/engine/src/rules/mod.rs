@@ -17,6 +17,7 @@
 mod api;
 mod explain;
 mod limits;
+mod lint;
 mod loader;
 mod prefilter;
 mod sandbox;
@@ -207,6 +208,8 @@ impl RulesetOptions {
 pub struct Ruleset {
     /// Compiles rules; never runs them (each scanner has its engine).
     compiler: Engine,
+    /// The table of what `compiler` has registered, for the static pass.
+    api: lint::Api,
     /// Rhai's standard library, shared by the scanners' engines.
     std: rhai::Shared<rhai::Module>,
     limits: Limits,
@@ -276,19 +279,19 @@ impl Ruleset {
             .par_iter()
             .map(|file| match &file.source {
                 Ok(source) => set.compile(&file.name, &file.path, source),
-                Err(e) => Err(Diagnostic {
+                Err(e) => Err(vec![Diagnostic {
                     path: file.path.clone(),
                     line: None,
                     column: None,
                     message: format!("cannot read rule: {e}"),
-                }),
+                }]),
             })
             .collect();
         for (file, compiled) in files.iter().zip(compiled) {
             match compiled {
                 Ok(rule) => set.rules.push(Arc::new(rule)),
-                Err(problem) => {
-                    set.diagnostics.push(problem);
+                Err(problems) => {
+                    set.diagnostics.extend(problems);
                     let last_good =
                         previous.and_then(|p| p.rules.iter().find(|r| *r.name == file.name));
                     set.rules.extend(last_good.cloned());
@@ -327,13 +330,13 @@ impl Ruleset {
             .enumerate()
             .map(|(i, (name, source))| {
                 if i > 0 && sources[i - 1].0 == *name {
-                    return Err(Diagnostic {
+                    return Err(vec![Diagnostic {
                         path: PathBuf::from(name),
                         line: None,
                         column: None,
                         message: "a rule of this name was already given; this one is ignored"
                             .into(),
-                    });
+                    }]);
                 }
                 set.compile(name, Path::new(name), source)
             })
@@ -341,7 +344,7 @@ impl Ruleset {
         for compiled in compiled {
             match compiled {
                 Ok(rule) => set.rules.push(Arc::new(rule)),
-                Err(problem) => set.diagnostics.push(problem),
+                Err(problems) => set.diagnostics.extend(problems),
             }
         }
         set.with_prefilter(options.prefilter)
@@ -349,8 +352,10 @@ impl Ruleset {
 
     fn empty(limits: Limits) -> Ruleset {
         let std = sandbox::standard_library();
+        let compiler = sandbox::engine(&limits, &std, &api::FrameRef::new());
         Ruleset {
-            compiler: sandbox::engine(&limits, &std, &api::FrameRef::new()),
+            api: lint::Api::of(&compiler),
+            compiler,
             std,
             limits,
             rules: Vec::new(),
@@ -375,17 +380,25 @@ impl Ruleset {
     }
 
     /// Compiles one rule (in parallel with others: rules compile independently).
-    fn compile(&self, name: &str, path: &Path, source: &str) -> Result<Rule, Diagnostic> {
+    fn compile(&self, name: &str, path: &Path, source: &str) -> Result<Rule, Vec<Diagnostic>> {
         let mut scope = Scope::new();
         scope.push("article", ());
         match self.compiler.compile_with_scope(&scope, source) {
-            Ok(ast) if let Some(at) = sandbox::article_in_function(&ast) => Err(Diagnostic::at(
-                path,
-                at,
-                "`article` is not visible inside a function or closure (they see only their \
-                 parameters): pass it in, e.g. `|a, x| a.title` called as `f.call(article, x)`"
-                    .into(),
-            )),
+            Ok(ast) if let Some(at) = sandbox::article_in_function(&ast) => {
+                Err(vec![Diagnostic::at(
+                    path,
+                    at,
+                    "`article` is not visible inside a function or closure (they see only their \
+                     parameters): pass it in, e.g. `|a, x| a.title` called as `f.call(article, x)`"
+                        .into(),
+                )])
+            }
+            Ok(ast)
+                if let problems = lint::lint(&self.api, &ast, path)
+                    && !problems.is_empty() =>
+            {
+                Err(problems)
+            }
             Ok(ast) => Ok(Rule {
                 name: name.into(),
                 path: path.to_path_buf(),
@@ -393,7 +406,7 @@ impl Ruleset {
                 needs: prefilter::analyze(&ast),
                 ast,
             }),
-            Err(e) => Err(Diagnostic::at(path, e.1, e.0.to_string())),
+            Err(e) => Err(vec![Diagnostic::at(path, e.1, e.0.to_string())]),
         }
     }
 
