@@ -13,3 +13,9 @@ pub fn rfc3339_ago(ago: Duration) -> String {
             .unwrap_or(SystemTime::UNIX_EPOCH),
     )
 }
+
+/// A time kept as Unix milliseconds (the outbox's and silences'), as RFC 3339 to the second.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    rfc3339(at)
+}

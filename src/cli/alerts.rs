@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::Format;
 use super::print::AlertPrinter;
 use crate::config::parse_duration;
-use crate::state::{Delivery, DeliveryStatus, State};
+use crate::state::{Delivery, DeliveryStatus, History, State};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -31,11 +31,10 @@ pub(crate) fn run(args: Args) -> u8 {
         config: args.config.clone(),
         rules: None,
     };
-    let config = match setup.load_or_exit() {
-        Ok(loaded) => loaded.config,
+    let path = match setup.config_and_state_or_exit(args.state) {
+        Ok((_, path)) => path,
         Err(code) => return code,
     };
-    let path = super::watch::state_path(args.state, &config);
     if !path.exists() {
         // Nothing recorded yet is an empty history, not an error.
         tracing::info!(
@@ -57,9 +56,9 @@ pub(crate) fn run(args: Args) -> u8 {
         }
     };
     let mut printer = AlertPrinter::new(Format::or_default(args.format));
-    for (alert, suppressed, count) in &alerts {
-        let deliveries = state.deliveries(&alert.id).unwrap_or_default();
-        if show(&mut printer, alert, *suppressed, *count, &deliveries).is_err() {
+    for entry in &alerts {
+        let deliveries = state.deliveries(&entry.alert.id).unwrap_or_default();
+        if show(&mut printer, entry, &deliveries).is_err() {
             return 0; // stdout closed
         }
     }
@@ -67,14 +66,18 @@ pub(crate) fn run(args: Args) -> u8 {
     0
 }
 
-/// One alert with its throttle and delivery status: extra keys in JSON, notes in text.
+/// One alert with its silence, throttle and delivery status: extra keys in JSON, notes in text.
 fn show(
     printer: &mut AlertPrinter,
-    alert: &newswatch_engine::Alert,
-    suppressed: bool,
-    suppressed_count: u64,
+    entry: &History,
     deliveries: &[Delivery],
 ) -> std::io::Result<()> {
+    let History {
+        alert,
+        suppressed,
+        suppressed_count,
+        silenced_by,
+    } = entry;
     let status = |d: &Delivery| match d.status {
         DeliveryStatus::Pending => "pending",
         DeliveryStatus::Delivered => "delivered",
@@ -88,6 +91,7 @@ fn show(
             alert: &'a newswatch_engine::Alert,
             suppressed: bool,
             suppressed_count: u64,
+            silenced_by: Option<i64>,
             deliveries: Vec<serde_json::Value>,
         }
         let deliveries = deliveries
@@ -99,17 +103,21 @@ fn show(
             .collect();
         let shown = Shown {
             alert,
-            suppressed,
-            suppressed_count,
+            suppressed: *suppressed,
+            suppressed_count: *suppressed_count,
+            silenced_by: *silenced_by,
             deliveries,
         };
         return printer.json(&shown);
     }
     printer.print(alert)?;
-    if suppressed {
+    if let Some(id) = silenced_by {
+        printer.note(&format!("silenced by silence {id} (not delivered)"))?;
+    }
+    if *suppressed {
         printer.note("suppressed by throttle (not delivered)")?;
     }
-    if suppressed_count > 0 {
+    if *suppressed_count > 0 {
         printer.note(&format!(
             "{suppressed_count} later alerts of this rule suppressed by throttle"
         ))?;

@@ -8,8 +8,10 @@ mod explain;
 mod init;
 mod log;
 mod ordered;
+mod outbox;
 mod print;
 mod scan;
+mod silence;
 mod test;
 mod watch;
 
@@ -50,6 +52,12 @@ enum Command {
     Check(check::Args),
     /// Show the alert history from the state store.
     Alerts(alerts::Args),
+    /// Inspect and mend the delivery queue: list, retry (or move) and drop deliveries.
+    ///
+    /// `outbox` alone lists the deliveries pending or failed.
+    Outbox(outbox::Args),
+    /// Mute matching alerts for a while: recorded, not delivered.
+    Silence(silence::Args),
     /// Run the rules' test cases (NAME.test.yaml beside NAME.rhai).
     ///
     /// Exit code: 0 all pass, 1 a failure (or a broken rule or test file).
@@ -105,6 +113,8 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(args),
         Command::Check(args) => check::run(args),
         Command::Alerts(args) => alerts::run(args),
+        Command::Outbox(args) => outbox::run(args),
+        Command::Silence(args) => silence::run(args),
         Command::Test(args) => test::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Init(args) => init::run(args),
@@ -198,6 +208,14 @@ impl Setup {
         let loaded = self.load_or_exit()?;
         let rules = loaded.rules_or_exit()?;
         Ok((loaded, rules))
+    }
+
+    /// [`Setup::load`] and the state file (`explicit`, else as for `watch`), for the commands
+    /// that read the state; a bad config is logged and `Err` is the exit code (2).
+    fn config_and_state_or_exit(&self, explicit: Option<PathBuf>) -> Result<(Loaded, PathBuf), u8> {
+        let loaded = self.load_or_exit()?;
+        let state = watch::state_path(explicit, &loaded.config);
+        Ok((loaded, state))
     }
 
     /// [`Setup::load`], logging a bad config: `Err` is the exit code (2).

@@ -106,7 +106,7 @@ impl AlertPrinter {
 
 /// `text` without control characters: article text (titles, snippets, messages built from
 /// them) is untrusted, and an escape sequence in it must not drive the reader's terminal.
-fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     if text.chars().any(char::is_control) {
         text.chars()
             .map(|c| if c.is_control() { '\u{FFFD}' } else { c })

@@ -15,7 +15,7 @@ use crate::config::{Config, OutputKind};
 use crate::outbox::{self, RetryPolicy};
 use crate::outputs::Route;
 use crate::sources::{self, Input};
-use crate::state::{Recorded, State, Throttle};
+use crate::state::{Recorded, Silences, State, Throttle};
 use newswatch_engine::Alert;
 use newswatch_engine::Error;
 use newswatch_engine::article::{self, Article};
@@ -281,6 +281,8 @@ struct AlertSink {
     /// output that is down costs its retries once, not for every alert of the scan.
     down: Vec<Option<usize>>,
     throttle: Throttle,
+    /// With a state: the silences in force when the scan started.
+    silences: Silences,
     policy: RetryPolicy,
     problems: usize,
 }
@@ -307,16 +309,21 @@ impl AlertSink {
             .map(State::open)
             .transpose()
             .map_err(|e| e.to_string())?;
-        // Adopting queues is for a scan that delivers: a scan that only records leaves the
-        // outbox to the daemon or to the next `scan --deliver`.
-        if let Some(state) = state.as_ref().filter(|_| deliver) {
-            outbox::adopt(state, &routes).map_err(|e| e.to_string())?;
+        let mut silences = Silences::default();
+        if let Some(state) = &state {
+            // Adopting queues is for a scan that delivers: a scan that only records leaves
+            // the outbox to the daemon or to the next `scan --deliver`.
+            if deliver {
+                outbox::adopt(state, &routes).map_err(|e| e.to_string())?;
+            }
+            silences = state.active_silences().map_err(|e| e.to_string())?;
         }
         Ok(AlertSink {
             state,
             down: vec![None; routes.len()],
             routes,
             throttle: config.throttle.throttle(),
+            silences,
             policy: config.retry.policy(),
             problems: 0,
         })
@@ -349,9 +356,9 @@ impl AlertSink {
             .filter(|r| r.filter.accepts(alert))
             .map(|r| r.key.as_str())
             .collect();
-        match state.record_alert(alert, &self.throttle, &targets) {
+        match state.record_alert(alert, &self.throttle, &self.silences, &targets) {
             Ok(Recorded::Duplicate) => Ok(false),
-            Ok(Recorded::New | Recorded::Suppressed) => Ok(true),
+            Ok(Recorded::New | Recorded::Suppressed | Recorded::Silenced(_)) => Ok(true),
             Err(e) => Err(e.to_string()),
         }
     }

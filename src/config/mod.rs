@@ -28,7 +28,7 @@ use newswatch_engine::rules::{LimitKind, LimitValue, Limits, RulesetOptions};
 use quantity::{duration, opt_duration};
 
 pub use quantity::parse_duration;
-pub use routes::build as build_routes;
+pub use routes::{Identity, build as build_routes, identities as output_identities};
 use validate::Section;
 pub use validate::{glob, output_names};
 pub use yaml::KeyPath;

@@ -1,5 +1,6 @@
 //! Outputs as the config describes them, built: each `outputs:` entry becomes a [`Route`] — its
-//! output, its filter and the key of its queue (a hash of the whole entry, see `identity`).
+//! output, its filter and the key of its queue (a hash of the whole entry, see `identity`) —
+//! or, without building anything, an [`Identity`]: its key and name only.
 //! The config is the top layer: it knows the outputs' types, they know nothing of it.
 
 use globset::GlobSetBuilder;
@@ -10,40 +11,113 @@ use crate::outputs::{
     StdoutOutput, WebhookOutput,
 };
 
+/// An output of the config as the state knows it, without building it (no file opened, no
+/// connection): what `newswatch outbox` needs to tell queues apart and name them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The key of its queue ([`super::identity::key`]; `#N` after a repeated entry).
+    pub key: String,
+    /// The key an older newswatch gave its queue: its name then (`#N` after a repeat).
+    pub legacy_key: String,
+    /// Its `name:`, else its type and target (`#N` after a name an earlier output has).
+    pub name: String,
+}
+
+/// The config entry that stands for the default output (stdout) when none is configured.
+fn default_output() -> OutputConfig {
+    OutputConfig {
+        kind: OutputKind::Stdout,
+        name: None,
+        path: None,
+        command: None,
+        url: None,
+        url_as_written: None,
+        headers: Default::default(),
+        timeout: None,
+        permanent_exit_codes: Vec::new(),
+        min_severity: None,
+        rules: Vec::new(),
+        tags: Vec::new(),
+    }
+}
+
+/// What an output is called without a `name:`: its type and target as written, as the output
+/// itself says it.
+fn own_name(c: &OutputConfig) -> String {
+    match c.kind {
+        OutputKind::Stdout => StdoutOutput::NAME.to_string(),
+        OutputKind::Desktop => DesktopOutput::NAME.to_string(),
+        OutputKind::File => {
+            FileOutput::name_for(c.path.as_deref().unwrap_or(std::path::Path::new("")))
+        }
+        OutputKind::Command => CommandOutput::name_for(c.command.as_deref().unwrap_or_default()),
+        OutputKind::Webhook => WebhookOutput::name_for(
+            c.url.as_deref().unwrap_or_default(),
+            c.url_as_written.as_deref(),
+        ),
+    }
+}
+
+/// The identities of the outputs `configs` build (with none configured, stdout's), in order.
+pub fn identities(configs: &[OutputConfig]) -> Vec<Identity> {
+    if configs.is_empty() {
+        let stdout = default_output();
+        return vec![Identity {
+            key: super::identity::key(&stdout),
+            legacy_key: own_name(&stdout),
+            name: own_name(&stdout),
+        }];
+    }
+    let mut all: Vec<Identity> = Vec::new();
+    for (i, c) in configs.iter().enumerate() {
+        let own = own_name(c);
+        // Before stable keys, the name was the key, with the place in the config after a
+        // repeat: kept as it was, to find such queues again.
+        let mut legacy_key = own.clone();
+        if all.iter().any(|r| r.legacy_key == legacy_key) {
+            legacy_key = format!("{legacy_key} #{i}");
+        }
+        let mut name = c.name.clone().unwrap_or(own);
+        if all.iter().any(|r| r.name == name) {
+            // Told apart in logs; two given the same `name:` are refused by the config.
+            name = format!("{name} #{i}");
+        }
+        // The same config twice (a config may repeat an entry): queues apart all the same.
+        let mut key = super::identity::key(c);
+        let repeats = all
+            .iter()
+            .filter(|r| r.key.split('#').next() == Some(key.as_str()))
+            .count();
+        if repeats > 0 {
+            key = format!("{key}#{}", repeats + 1);
+        }
+        all.push(Identity {
+            key,
+            legacy_key,
+            name,
+        });
+    }
+    all
+}
+
 /// Builds the routes of `configs`; with none configured, alerts go to stdout.
 ///
 /// Each config is checked first with [`OutputConfig::problems`], the checks `newswatch check`
 /// runs, so what is left to fail here is only what needs the outside world (a file that cannot
 /// be created, no desktop session).
 pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, OutputError> {
-    if configs.is_empty() {
-        let stdout = OutputConfig {
-            kind: OutputKind::Stdout,
-            name: None,
-            path: None,
-            command: None,
-            url: None,
-            url_as_written: None,
-            headers: Default::default(),
-            timeout: None,
-            permanent_exit_codes: Vec::new(),
-            min_severity: None,
-            rules: Vec::new(),
-            tags: Vec::new(),
-        };
-        return Ok(vec![Route {
-            key: super::identity::key(&stdout),
-            legacy_key: "stdout".into(),
-            output: Box::new(StdoutOutput::new()),
-            filter: Filter::default(),
-        }]);
-    }
     let all = KeyPath::default().key("outputs");
     if let Some(problem) = super::output_names(configs, &all).into_iter().next() {
         return Err(OutputError::Config(problem.to_string()));
     }
+    let default = [default_output()];
+    let configs = if configs.is_empty() {
+        &default[..]
+    } else {
+        configs
+    };
     let mut routes: Vec<Route> = Vec::new();
-    for (i, c) in configs.iter().enumerate() {
+    for (i, (c, identity)) in configs.iter().zip(identities(configs)).enumerate() {
         let at = all.index(i);
         if let Some(problem) = c.problems(&at).into_iter().next() {
             return Err(OutputError::Config(problem.to_string()));
@@ -52,26 +126,11 @@ pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, OutputError> {
             at: at.to_string(),
             source: Box::new(e),
         })?;
-        // Before stable keys, the name was the key, with the place in the config after a
-        // repeat: kept as it was, to find such queues again.
-        let mut legacy_key = output.name().to_string();
-        if routes.iter().any(|r| r.legacy_key == legacy_key) {
-            legacy_key = format!("{legacy_key} #{i}");
-        }
-        let mut name = c.name.clone().unwrap_or_else(|| output.name().to_string());
-        if routes.iter().any(|r| r.name() == name) {
-            // Told apart in logs; two given the same `name:` were refused above.
-            name = format!("{name} #{i}");
-        }
-        // The same config twice (a config may repeat an entry): queues apart all the same.
-        let mut key = super::identity::key(c);
-        let repeats = routes
-            .iter()
-            .filter(|r| r.key.split('#').next() == Some(key.as_str()))
-            .count();
-        if repeats > 0 {
-            key = format!("{key}#{}", repeats + 1);
-        }
+        let Identity {
+            key,
+            legacy_key,
+            name,
+        } = identity;
         let output = if name == output.name() {
             output
         } else {

@@ -31,6 +31,11 @@ const STDERR_KEPT: usize = 2048;
 impl CommandOutput {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+    /// The name of a command output running `argv`.
+    pub fn name_for(argv: &[String]) -> String {
+        format!("command {}", argv.join(" "))
+    }
+
     pub fn new(
         argv: Vec<String>,
         timeout: Option<Duration>,
@@ -40,7 +45,7 @@ impl CommandOutput {
             return Err(OutputError::NoCommand);
         }
         Ok(CommandOutput {
-            name: format!("command {}", argv.join(" ")),
+            name: CommandOutput::name_for(&argv),
             argv,
             timeout: timeout.unwrap_or(Self::DEFAULT_TIMEOUT),
             permanent_exit_codes,

@@ -11,6 +11,9 @@ use newswatch_engine::alert::Severity;
 pub struct DesktopOutput;
 
 impl DesktopOutput {
+    /// Its name: there is only one of it.
+    pub const NAME: &str = "desktop";
+
     pub fn new() -> Result<DesktopOutput, OutputError> {
         #[cfg(all(unix, not(target_os = "macos")))]
         notify_rust::get_server_information().map_err(|e| OutputError::NoDesktop(e.to_string()))?;
@@ -20,7 +23,7 @@ impl DesktopOutput {
 
 impl Output for DesktopOutput {
     fn name(&self) -> &str {
-        "desktop"
+        Self::NAME
     }
 
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {

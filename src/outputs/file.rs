@@ -27,11 +27,16 @@ pub struct FileOutput {
 }
 
 impl FileOutput {
+    /// The name of a file output to `path`.
+    pub fn name_for(path: &Path) -> String {
+        format!("file {}", path.display())
+    }
+
     /// Opens (creating it and its folder) the file at `path` for appending.
     pub fn open(path: &Path) -> std::io::Result<FileOutput> {
         let mut out = FileOutput {
             path: path.to_path_buf(),
-            name: format!("file {}", path.display()),
+            name: FileOutput::name_for(path),
             file: None,
         };
         out.reopen()

@@ -8,6 +8,9 @@ use newswatch_engine::alert::Alert;
 pub struct StdoutOutput;
 
 impl StdoutOutput {
+    /// Its name: there is only one of it.
+    pub const NAME: &str = "stdout";
+
     pub fn new() -> StdoutOutput {
         StdoutOutput
     }
@@ -21,7 +24,7 @@ impl Default for StdoutOutput {
 
 impl Output for StdoutOutput {
     fn name(&self) -> &str {
-        "stdout"
+        Self::NAME
     }
 
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {

@@ -40,14 +40,22 @@ impl WebhookOutput {
             .build()
             .into();
         Ok(WebhookOutput {
-            name: format!(
-                "webhook {}",
-                as_written.map_or_else(|| redacted(url), str::to_string)
-            ),
+            name: WebhookOutput::name_for(url, as_written),
             url: url.to_string(),
             headers: headers.into_iter().collect(),
             agent,
         })
+    }
+}
+
+impl WebhookOutput {
+    /// The name of a webhook to `url`: as written when it reads the environment, else without
+    /// what may be secret.
+    pub fn name_for(url: &str, as_written: Option<&str>) -> String {
+        format!(
+            "webhook {}",
+            as_written.map_or_else(|| redacted(url), str::to_string)
+        )
     }
 }
 

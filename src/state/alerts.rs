@@ -1,11 +1,11 @@
-//! Recording alerts: deduplication by id, throttling, and queueing deliveries in the outbox —
-//! all in one statement sequence, so an alert is never recorded without its deliveries.
+//! Recording alerts: deduplication by id, silences, throttling, and queueing deliveries in the
+//! outbox — all in one statement sequence, so an alert is never recorded without its deliveries.
 
 use std::time::Duration;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{State, StateError};
+use super::{Silences, State, StateError, now_ms};
 use newswatch_engine::alert::Alert;
 
 /// `throttle:` — at most one delivered alert per rule (or per rule and field value) per window.
@@ -37,11 +37,25 @@ impl Throttle {
     }
 }
 
+/// A recorded alert, as `newswatch alerts` shows it.
+#[derive(Clone, Debug)]
+pub struct History {
+    pub alert: Alert,
+    /// Throttling kept it from being delivered.
+    pub suppressed: bool,
+    /// How many later alerts of its throttle group it suppressed.
+    pub suppressed_count: u64,
+    /// The silence that kept it from being delivered.
+    pub silenced_by: Option<i64>,
+}
+
 /// What recording an alert did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Recorded {
     /// The id was recorded before: nothing to deliver.
     Duplicate,
+    /// Recorded, but a silence (this id) matched it: counted on the silence, never delivered.
+    Silenced(i64),
     /// Recorded, but inside its throttle window: counted on the alert that opened the window,
     /// not delivered.
     Suppressed,
@@ -50,8 +64,8 @@ pub enum Recorded {
 }
 
 impl State {
-    /// Records `alert` and queues it for each of `outputs`, unless its id is already recorded
-    /// or `throttle` suppresses it. All or nothing: an alert recorded is queued too, also when
+    /// Records `alert` and queues it for each of `outputs`, unless its id is already recorded,
+    /// one of `silences` matches it (checked first) or `throttle` suppresses it. All or nothing: an alert recorded is queued too, also when
     /// the process dies halfway (a recorded alert is never offered again). Inside a
     /// [`batch`](State::batch) the batch's transaction gives that, so an error here must end
     /// the batch (`?`); alone, a savepoint does.
@@ -59,12 +73,13 @@ impl State {
         &self,
         alert: &Alert,
         throttle: &Throttle,
+        silences: &Silences,
         outputs: &[&str],
     ) -> Result<Recorded, StateError> {
         let e = |e| self.error(e);
         // Inside a `batch`, the transaction is all or nothing already (an error ends it).
         if !self.conn.is_autocommit() {
-            return self.record_alert_in_savepoint(alert, throttle, outputs);
+            return self.record_alert_in_savepoint(alert, throttle, silences, outputs);
         }
         let run = |sql: &str| {
             self.conn
@@ -73,7 +88,7 @@ impl State {
                 .map(drop)
         };
         run("SAVEPOINT record_alert").map_err(e)?;
-        let recorded = self.record_alert_in_savepoint(alert, throttle, outputs);
+        let recorded = self.record_alert_in_savepoint(alert, throttle, silences, outputs);
         if recorded.is_err() {
             run("ROLLBACK TO record_alert").map_err(e)?;
         }
@@ -85,6 +100,7 @@ impl State {
         &self,
         alert: &Alert,
         throttle: &Throttle,
+        silences: &Silences,
         outputs: &[&str],
     ) -> Result<Recorded, StateError> {
         let e = |e| self.error(e);
@@ -97,6 +113,26 @@ impl State {
             .map_err(e)?;
         if known.is_some() {
             return Ok(Recorded::Duplicate);
+        }
+        // Before throttling: a silenced alert neither opens a throttle window (it has no
+        // group) nor is queued.
+        if let Some(silence) = silences.matching(alert, now_ms()) {
+            self.conn
+                .execute(
+                    "INSERT INTO alerts (id, time, rule, severity, json, silenced_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        alert.id,
+                        alert.time,
+                        alert.rule,
+                        alert.severity.as_str(),
+                        alert.to_json(),
+                        silence
+                    ],
+                )
+                .map_err(e)?;
+            self.count_silenced(silence)?;
+            return Ok(Recorded::Silenced(silence));
         }
         let group = throttle.group(alert);
         let leader: Option<String> = match &group {
@@ -154,18 +190,18 @@ impl State {
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
-    /// Recorded alerts, oldest first: those raised at or after `since` (RFC 3339), of `rule`.
-    /// Each comes with whether it was suppressed and how many it suppressed.
+    /// Recorded alerts, oldest first: those raised at or after `since` (RFC 3339), of `rule`,
+    /// each with what kept it from being delivered, if anything.
     pub fn alerts(
         &self,
         since: Option<&str>,
         rule: Option<&str>,
-    ) -> Result<Vec<(Alert, bool, u64)>, StateError> {
+    ) -> Result<Vec<History>, StateError> {
         let e = |e| self.error(e);
         let mut st = self
             .conn
             .prepare(
-                "SELECT json, suppressed, suppressed_count FROM alerts
+                "SELECT json, suppressed, suppressed_count, silenced_by FROM alerts
                  WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR rule = ?2)
                  ORDER BY time, rowid",
             )
@@ -176,14 +212,20 @@ impl State {
                     r.get::<_, String>(0)?,
                     r.get::<_, bool>(1)?,
                     r.get::<_, i64>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
                 ))
             })
             .map_err(e)?;
         let mut alerts = Vec::new();
         for row in rows {
-            let (json, suppressed, count) = row.map_err(e)?;
+            let (json, suppressed, count, silenced_by) = row.map_err(e)?;
             match serde_json::from_str(&json) {
-                Ok(alert) => alerts.push((alert, suppressed, count as u64)),
+                Ok(alert) => alerts.push(History {
+                    alert,
+                    suppressed,
+                    suppressed_count: count as u64,
+                    silenced_by,
+                }),
                 Err(err) => tracing::warn!(
                     "state {}: skipping an unreadable alert: {err}",
                     self.path.display()
@@ -225,9 +267,10 @@ mod tests {
             )
             .unwrap();
         let off = Throttle::default();
+        let none = Silences::default();
         assert!(
             state
-                .record_alert(&alert("1", "r", "x"), &off, &["out"])
+                .record_alert(&alert("1", "r", "x"), &off, &none, &["out"])
                 .is_err()
         );
         assert!(
@@ -236,8 +279,8 @@ mod tests {
         );
         // Inside a batch, the error ends the batch and nothing of it is kept.
         let in_batch = state.batch(|s| {
-            s.record_alert(&alert("3", "r", "x"), &off, &[])?;
-            s.record_alert(&alert("2", "r", "x"), &off, &["out"])
+            s.record_alert(&alert("3", "r", "x"), &off, &none, &[])?;
+            s.record_alert(&alert("2", "r", "x"), &off, &none, &["out"])
         });
         assert!(in_batch.is_err());
         assert!(state.alert("2").unwrap().is_none());
@@ -245,7 +288,7 @@ mod tests {
         state.conn.execute_batch("DROP TRIGGER fail").unwrap();
         assert_eq!(
             state
-                .record_alert(&alert("1", "r", "x"), &off, &["out"])
+                .record_alert(&alert("1", "r", "x"), &off, &none, &["out"])
                 .unwrap(),
             Recorded::New
         );
@@ -255,13 +298,14 @@ mod tests {
     fn throttle_groups_by_rule_or_by_rule_and_field() {
         let dir = tempfile::tempdir().unwrap();
         let state = State::open(&dir.path().join("s.db")).unwrap();
+        let none = Silences::default();
         let per_chip = Throttle {
             window: Duration::from_secs(600),
             field: Some("chip".into()),
         };
         let record = |id, rule, chip| {
             state
-                .record_alert(&alert(id, rule, chip), &per_chip, &["out"])
+                .record_alert(&alert(id, rule, chip), &per_chip, &none, &["out"])
                 .unwrap()
         };
         assert_eq!(record("1", "r", "H200"), Recorded::New);
@@ -272,7 +316,7 @@ mod tests {
         let off = Throttle::default();
         assert_eq!(
             state
-                .record_alert(&alert("5", "r", "H200"), &off, &["out"])
+                .record_alert(&alert("5", "r", "H200"), &off, &none, &["out"])
                 .unwrap(),
             Recorded::New
         );
@@ -282,9 +326,45 @@ mod tests {
             .alerts(None, Some("r"))
             .unwrap()
             .into_iter()
-            .map(|(a, s, n)| (a.id, s, n))
+            .map(|h| (h.alert.id, h.suppressed, h.suppressed_count))
             .collect();
         assert_eq!(counts[0], ("1".to_string(), false, 1));
         assert_eq!(counts[1], ("2".to_string(), true, 0));
+    }
+
+    #[test]
+    fn a_silenced_alert_is_recorded_counted_and_never_queued_nor_throttling() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(&dir.path().join("s.db")).unwrap();
+        let silence = state
+            .add_silence(&crate::state::NewSilence {
+                rules: vec!["r".into()],
+                tags: Vec::new(),
+                min_severity: None,
+                duration: Duration::from_secs(3600),
+                comment: "quiet".into(),
+            })
+            .unwrap();
+        let silences = state.active_silences().unwrap();
+        let throttle = Throttle {
+            window: Duration::from_secs(600),
+            field: None,
+        };
+        let record = |id, rule, silences: &Silences| {
+            state
+                .record_alert(&alert(id, rule, "x"), &throttle, silences, &["out"])
+                .unwrap()
+        };
+        assert_eq!(record("1", "r", &silences), Recorded::Silenced(silence.id));
+        assert_eq!(record("1", "r", &silences), Recorded::Duplicate);
+        assert_eq!(record("2", "other", &silences), Recorded::New);
+        assert_eq!(state.next_delivery("out").unwrap().unwrap().alert_id, "2");
+        assert_eq!(state.silence(silence.id).unwrap().matched, 1);
+        // Once the silence is gone, the rule's next alert is the first of its window.
+        assert_eq!(record("3", "r", &Silences::default()), Recorded::New);
+        let history = state.alerts(None, Some("r")).unwrap();
+        assert_eq!(history[0].silenced_by, Some(silence.id));
+        assert_eq!(history[1].silenced_by, None);
+        assert!(!history[1].suppressed);
     }
 }

@@ -1,5 +1,5 @@
 //! The state store: a SQLite file recording the files evaluated, the alerts raised (so an alert
-//! id is delivered once) and the outbox of deliveries still to make.
+//! id is delivered once), the outbox of deliveries still to make and the silences.
 //!
 //! `scan --state` and the daemon share it. The database runs in WAL mode with
 //! `synchronous=NORMAL`, which survives a crash of the process. Its schema is versioned with
@@ -9,13 +9,17 @@
 use std::path::{Path, PathBuf};
 
 mod alerts;
+mod mend;
 mod outbox;
+mod silences;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub use alerts::{Recorded, Throttle};
+pub use alerts::{History, Recorded, Throttle};
+pub use mend::QueuedDelivery;
 pub(crate) use outbox::now_ms;
 pub use outbox::{Delivery, DeliveryStatus, OutputIdentity, Queue};
+pub use silences::{NewSilence, Silence, Silences};
 
 /// Errors of the state store; each names the database file.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +116,30 @@ const MIGRATIONS: &[&str] = &[
      INSERT OR IGNORE INTO files_v6 SELECT CAST(path AS BLOB), size, mtime_ns, sha256 FROM files;
      DROP TABLE files;
      ALTER TABLE files_v6 RENAME TO files;",
+    // 7: reserved for the daemon's heartbeat table (built on another branch); this step is
+    // replaced by it when the branches meet. Step 8 does not depend on it.
+    "",
+    // 8: silences, an alert's `silenced_by`, and a revision counter that `newswatch silence`
+    // and `newswatch outbox` bump with each change, so that a running daemon notices their
+    // edits by reading one row ([`State::revision`]). Written to stand alone (`IF NOT EXISTS`):
+    // it neither reads nor needs what step 7 creates.
+    "CREATE TABLE IF NOT EXISTS silences (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         created_ms INTEGER NOT NULL,
+         ends_ms INTEGER NOT NULL,
+         rules TEXT NOT NULL DEFAULT '[]',
+         tags TEXT NOT NULL DEFAULT '[]',
+         min_severity TEXT,
+         comment TEXT NOT NULL,
+         matched INTEGER NOT NULL DEFAULT 0,
+         expired_ms INTEGER
+     );
+     ALTER TABLE alerts ADD COLUMN silenced_by INTEGER;
+     CREATE TABLE IF NOT EXISTS revisions (
+         what TEXT PRIMARY KEY,
+         n INTEGER NOT NULL
+     );
+     INSERT OR IGNORE INTO revisions (what, n) VALUES ('operator', 0);",
 ];
 
 /// The most of an error kept with a delivery, in bytes: the start of a response body or of a
@@ -324,6 +352,24 @@ impl State {
             .collect();
         self.batch(|s| missing.iter().try_for_each(|p| s.forget_file(p)))?;
         Ok(missing.len())
+    }
+
+    /// How many edits `newswatch silence` and `newswatch outbox` have made to this state: a
+    /// running daemon reads this one row once a second, and reloads its silences and wakes its
+    /// outputs only when it changed.
+    pub fn revision(&self) -> Result<i64, StateError> {
+        self.conn
+            .prepare_cached("SELECT n FROM revisions WHERE what = 'operator'")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)).optional())
+            .map(Option::unwrap_or_default)
+            .map_err(|e| self.error(e))
+    }
+
+    /// Counts one more edit (see [`State::revision`]); in the transaction of the edit.
+    fn bump_revision(conn: &Connection) -> rusqlite::Result<()> {
+        conn.prepare_cached("UPDATE revisions SET n = n + 1 WHERE what = 'operator'")?
+            .execute([])
+            .map(drop)
     }
 
     /// Runs `f` in one transaction: many small writes, one commit.

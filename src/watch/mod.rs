@@ -34,6 +34,9 @@
 //! - **The outbox** has one delivery thread per output, across reloads too: a SIGHUP hands
 //!   each running output's thread its new build, taken after the delivery in hand, so that no
 //!   queue is ever delivered by two threads (`crate::outbox`). The loop never waits for it.
+//! - **Operators' edits** (`newswatch silence`, `newswatch outbox`, other processes) are seen
+//!   by the loop reading the state's revision counter once a second (`operator`): the silences
+//!   are read again and the outputs woken only when it changed.
 //! - Only the start, before the loop runs and before anything is watched, compiles the rules
 //!   and builds the outputs on the calling thread.
 //!
@@ -53,6 +56,7 @@ mod error;
 mod errorlog;
 mod events;
 mod filter;
+mod operator;
 mod pending;
 mod reload;
 mod retry;
@@ -73,11 +77,11 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use crate::config::{Config, Startup};
 use crate::outbox::Outbox;
 use crate::outputs;
-use crate::state::Recorded;
-use crate::state::State;
+use crate::state::{Recorded, State};
 pub use error::WatchError;
 use errorlog::ErrorLog;
 use events::{Change, FolderWatcher, Watched};
+use operator::Operator;
 use reload::{Reconfigured, Reloaded, Reloader, Request};
 use roots::{Root, Walker};
 use stat::Stat;
@@ -187,6 +191,8 @@ struct Daemon {
     /// A walk soon when recording failed (the state's disk full): its files are still unseen.
     retry: retry::Retry,
     errors: ErrorLog,
+    /// Silences and outbox edits made by `newswatch silence` and `newswatch outbox`.
+    operator: Operator,
 }
 
 impl Daemon {
@@ -260,7 +266,7 @@ impl Daemon {
             tracing::info!("watching {}", root.given.display());
             walker.walk(root.abs.clone(), evaluate);
         }
-        Ok(Daemon {
+        let mut daemon = Daemon {
             opts,
             roots,
             state,
@@ -284,7 +290,11 @@ impl Daemon {
             next_check: Instant::now() + FOLDER_CHECK,
             retry: retry::Retry::default(),
             errors: ErrorLog::default(),
-        })
+            operator: Operator::default(),
+        };
+        // The silences in force before the first alert is recorded.
+        daemon.operator.look(&daemon.state, Instant::now());
+        Ok(daemon)
     }
 
     fn run(&mut self) {
@@ -441,6 +451,9 @@ impl Daemon {
         if self.retry.due(now) {
             self.rescan("recording in the state failed");
         }
+        if self.operator.look(&self.state, now) {
+            self.outbox.wake();
+        }
         if now >= self.next_check {
             self.next_check = now + FOLDER_CHECK;
             self.walker.check();
@@ -481,12 +494,13 @@ impl Daemon {
         let outbox = &self.outbox;
         let throttle = self.opts.config.throttle.throttle();
         let targets = outbox.targets();
+        let silences = self.operator.silences();
         let recorded = self.state.batch(|s| {
             let mut fresh = 0;
             for o in &done {
                 for alert in &o.alerts {
-                    if s.record_alert(alert, &throttle, &targets.for_alert(alert))? == Recorded::New
-                    {
+                    let outputs = targets.for_alert(alert);
+                    if s.record_alert(alert, &throttle, silences, &outputs)? == Recorded::New {
                         fresh += 1;
                     }
                 }

@@ -1,6 +1,8 @@
 //! Helpers for integration tests: run the real binary in a temp dir, find the corpus.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
