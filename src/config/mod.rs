@@ -10,6 +10,7 @@
 //! `check` lists every problem; the other commands refuse to start on the first. Nothing here
 //! touches the file system beyond reading the config, so checking a config is harmless.
 
+mod http;
 mod identity;
 mod quantity;
 mod routes;
@@ -27,6 +28,7 @@ use newswatch_engine::alert::Severity;
 use newswatch_engine::rules::{LimitKind, LimitValue, Limits, RulesetOptions};
 use quantity::{duration, opt_duration};
 
+pub use http::HttpConfig;
 pub use quantity::parse_duration;
 pub use routes::build as build_routes;
 use validate::Section;
@@ -44,6 +46,8 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     pub retry: RetryConfig,
     pub outputs: Vec<OutputConfig>,
+    /// The metrics and health endpoint; off when `None`.
+    pub http: Option<HttpConfig>,
 }
 
 /// A watched folder.
@@ -303,7 +307,7 @@ pub struct OutputConfig {
 impl Config {
     /// The top-level keys, in the order the docs list them.
     const KEYS: &[&str] = &[
-        "watch", "rules", "state", "startup", "limits", "throttle", "retry", "outputs",
+        "watch", "rules", "state", "startup", "limits", "throttle", "retry", "outputs", "http",
     ];
 
     /// Reads and validates the config file at `path`. With several problems, the error is the
@@ -390,6 +394,7 @@ impl Config {
                 "limits" => sections.read(&at, &mut config.limits),
                 "throttle" => sections.read(&at, &mut config.throttle),
                 "retry" => sections.read(&at, &mut config.retry),
+                "http" => sections.read(&at, &mut config.http),
                 _ => {
                     let message = format!(
                         "{at}: unknown key: expected one of {}",

@@ -58,6 +58,7 @@ mod reload;
 mod retry;
 mod roots;
 mod stat;
+mod tally;
 mod worker;
 
 use std::collections::HashSet;
@@ -71,6 +72,7 @@ use arc_swap::ArcSwap;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::config::{Config, Startup};
+use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::outputs;
 use crate::state::Recorded;
@@ -187,12 +189,19 @@ struct Daemon {
     /// A walk soon when recording failed (the state's disk full): its files are still unseen.
     retry: retry::Retry,
     errors: ErrorLog,
+    metrics: Arc<Metrics>,
 }
 
 impl Daemon {
     fn start(opts: Options) -> Result<Daemon, WatchError> {
+        let metrics = Arc::new(Metrics::new());
+        if let Some(http) = &opts.config.http {
+            // First, so that `/readyz` answers (503) while the rules compile.
+            crate::metrics::serve(http.listen, metrics.clone())?;
+        }
         let roots = roots::resolve(&opts.paths, &opts.config)?;
         let mut state = State::open(&opts.state_path)?;
+        metrics.state_writable(true);
         match state.forget_missing_files() {
             Ok(0) => {}
             Ok(1) => tracing::info!("forgot 1 file deleted while newswatch was stopped"),
@@ -200,9 +209,11 @@ impl Daemon {
             Err(e) => tracing::warn!("{e}"),
         }
         let rules = Arc::new(reload::load_rules(&opts.rules_dir, &opts.config)?);
+        metrics.rules_loaded(rules.rules().len());
         let routes = crate::config::build_routes(&opts.config.outputs)?;
         warn_of_orphans(&state, &routes);
-        let outbox = Outbox::start(&opts.state_path, routes, opts.config.retry.policy())?;
+        let policy = opts.config.retry.policy();
+        let outbox = Outbox::start(&opts.state_path, routes, policy, metrics.clone())?;
         let (tx, rx) = mpsc::sync_channel(1 << 16);
         let overflowed = Arc::new(AtomicBool::new(false));
 
@@ -216,6 +227,7 @@ impl Daemon {
             rules: ArcSwap::new(rules.clone()),
             max_file_size: AtomicU64::new(opts.config.limits.max_file_size),
             stopping: AtomicBool::new(false),
+            metrics: metrics.clone(),
         });
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
@@ -284,11 +296,13 @@ impl Daemon {
             next_check: Instant::now() + FOLDER_CHECK,
             retry: retry::Retry::default(),
             errors: ErrorLog::default(),
+            metrics,
         })
     }
 
     fn run(&mut self) {
         loop {
+            self.metrics.beat();
             let first = match self.rx.recv_timeout(TICK) {
                 Ok(msg) => Some(msg),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -376,6 +390,7 @@ impl Daemon {
             Msg::Gone(paths) => self.forget(paths),
             Msg::Reloaded(Reloaded::Rules(rules)) => {
                 tracing::info!("rules reloaded: {} rules", rules.rules().len());
+                self.metrics.rules_loaded(rules.rules().len());
                 self.shared.rules.store(rules);
             }
             Msg::Reloaded(Reloaded::Config(new)) => self.reconfigure(*new),
@@ -468,6 +483,7 @@ impl Daemon {
             Ok(())
         });
         if let Err(e) = forgotten {
+            self.metrics.state_writable(false);
             tracing::warn!("{e}");
         }
     }
@@ -482,24 +498,23 @@ impl Daemon {
         let throttle = self.opts.config.throttle.throttle();
         let targets = outbox.targets();
         let recorded = self.state.batch(|s| {
-            let mut fresh = 0;
+            let mut recorded = Vec::new();
             for o in &done {
                 for alert in &o.alerts {
-                    if s.record_alert(alert, &throttle, &targets.for_alert(alert))? == Recorded::New
-                    {
-                        fresh += 1;
-                    }
+                    recorded.push(s.record_alert(alert, &throttle, &targets.for_alert(alert))?);
                 }
                 if let Some(record) = &o.record {
                     s.record_file(&o.job.path, record)?;
                 }
             }
-            Ok(fresh)
+            Ok(recorded)
         });
+        self.metrics.state_writable(recorded.is_ok());
         match recorded {
-            Ok(fresh) => {
+            Ok(recorded) => {
                 self.retry.succeeded();
-                if fresh > 0 {
+                tally::recorded(&self.metrics, &recorded);
+                if recorded.contains(&Recorded::New) {
                     outbox.wake();
                 }
             }
@@ -557,6 +572,7 @@ impl Daemon {
         }
         self.walker = walker;
         self.roots = roots;
+        self.metrics.rules_loaded(rules.rules().len());
         self.shared.rules.store(rules);
         self.shared
             .max_file_size
@@ -565,6 +581,9 @@ impl Daemon {
             self.rules_watcher = watcher;
         }
         self.own_files.extend(output_paths(&opts.config));
+        if opts.config.http != self.opts.config.http {
+            tracing::warn!("SIGHUP: http: changes to the endpoint apply at the next start");
+        }
         self.opts = opts;
         tracing::info!("SIGHUP: config reloaded");
         self.rescan("config reloaded");
