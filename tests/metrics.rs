@@ -18,14 +18,15 @@ use prometheus_parse::{LineInfo, Scrape, Value};
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A sandbox whose daemon watches `inbox/`, writes alerts to `alerts.jsonl` (an output named
-/// `jsonl`) and serves metrics on a free loopback port; `extra` is more config.
-fn sandbox(extra: &str) -> Sandbox {
+/// `jsonl`) and serves metrics on a free loopback port; `extra` is more config, and
+/// `outputs` more outputs.
+fn sandbox(extra: &str, outputs: &str) -> Sandbox {
     let s = Sandbox::new();
     std::fs::create_dir(s.path().join("inbox")).unwrap();
     s.write(
         "newswatch.yaml",
         format!(
-            "watch:\n  - path: inbox\nstate: state.db\nhttp: {{ listen: \"127.0.0.1:0\" }}\n{extra}outputs:\n  - type: file\n    path: alerts.jsonl\n    name: jsonl\n"
+            "watch:\n  - path: inbox\nstate: state.db\nhttp: {{ listen: \"127.0.0.1:0\" }}\n{extra}outputs:\n  - type: file\n    path: alerts.jsonl\n    name: jsonl\n{outputs}"
         ),
     );
     s
@@ -171,7 +172,19 @@ fn check_format(text: &str) {
 
 #[test]
 fn metrics_count_the_articles_and_alerts_of_a_burst() {
-    let s = sandbox("throttle: { per_rule: 1h, key: chip }\n");
+    // Besides the file: an output that refuses every alert for good, and one that fails once
+    // and then waits an hour for its retry.
+    let s = sandbox(
+        "throttle: { per_rule: 1h, key: chip }\nretry: { initial: 1h, max: 1h }\n",
+        r#"  - type: command
+    name: refuses
+    command: ["sh", "-c", "cat >/dev/null; exit 3"]
+    permanent_exit_codes: [3]
+  - type: command
+    name: later
+    command: ["sh", "-c", "cat >/dev/null; exit 1"]
+"#,
+    );
     s.rule(
         "h200",
         r#"if article.mentions("H200") { alert(#{ severity: "high", message: article.title, chip: article.title }); }"#,
@@ -229,7 +242,12 @@ fn metrics_count_the_articles_and_alerts_of_a_burst() {
             "newswatch_alerts_suppressed_total",
             &[("reason", "duplicate")],
         );
-        if looked_at >= 10.0 && duplicates >= 1.0 {
+        let refused = m.value(
+            "newswatch_deliveries_total",
+            &[("output", "refuses"), ("result", "failed")],
+        );
+        let waiting = m.value("newswatch_outbox_pending", &[("output", "later")]);
+        if looked_at >= 10.0 && duplicates >= 1.0 && refused >= 5.0 && waiting >= 5.0 {
             break m;
         }
         assert!(started.elapsed() < WAIT, "not counted:\n{}", m.text);
@@ -276,6 +294,39 @@ fn metrics_count_the_articles_and_alerts_of_a_burst() {
         m.value("newswatch_outbox_pending", &[("output", "jsonl")]),
         0.0
     );
+    let deliveries = |output, result| {
+        m.value(
+            "newswatch_deliveries_total",
+            &[("output", output), ("result", result)],
+        )
+    };
+    assert_eq!(
+        deliveries("refuses", "failed"),
+        5.0,
+        "each refused for good"
+    );
+    assert_eq!(
+        m.value("newswatch_outbox_pending", &[("output", "refuses")]),
+        0.0
+    );
+    assert_eq!(
+        deliveries("later", "transient_failure"),
+        1.0,
+        "then waits 1h"
+    );
+    assert_eq!(
+        m.value("newswatch_outbox_pending", &[("output", "later")]),
+        5.0
+    );
+    for (output, result) in [
+        ("jsonl", "failed"),
+        ("jsonl", "transient_failure"),
+        ("refuses", "delivered"),
+        ("later", "delivered"),
+    ] {
+        let series = format!("{{output=\"{output}\",result=\"{result}\"}}");
+        assert!(!m.text.contains(&series), "{series} counted:\n{}", m.text);
+    }
     assert_eq!(m.value("newswatch_rules_loaded", &[]), 3.0);
     for result in ["fetched", "not_modified", "failed"] {
         assert_eq!(
@@ -325,7 +376,7 @@ impl Metrics {
 
 #[test]
 fn a_flood_of_connections_does_not_delay_alerts() {
-    let s = sandbox("");
+    let s = sandbox("", "");
     s.rule("every", "alert(article.title);");
     let d = s.watch(&[]);
     let addr = address(&d);
