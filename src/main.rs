@@ -4,10 +4,12 @@
 //! Modules follow the pipeline: `sources` and `watch` find articles, the engine ingests and
 //! evaluates them, `state` records alerts, `outbox` and `outputs` deliver them; `config` is the
 //! top layer that builds all of these from the YAML, and `cli` ties them together per command.
+//! `metrics` counts what the daemon does, for its optional HTTP endpoint.
 
 mod cli;
 mod config;
 mod error;
+mod metrics;
 mod outbox;
 mod outputs;
 mod sources;

@@ -16,7 +16,8 @@ use common::{SKIPPED, repo};
 // The engine's dependencies.
 
 /// Crates an embedder of the engine must not have to compile: SQLite, the CLI parser, the file
-/// watcher, the HTTP client, the desktop bus, signals, the log subscriber, an async runtime.
+/// watcher, the HTTP client, the desktop bus, signals, the log subscriber, an async runtime, the
+/// metrics client and the metrics endpoint's request parser.
 const NOT_IN_THE_ENGINE: &[&str] = &[
     "rusqlite",
     "clap",
@@ -26,6 +27,8 @@ const NOT_IN_THE_ENGINE: &[&str] = &[
     "signal-hook",
     "tracing-subscriber",
     "tokio",
+    "prometheus-client",
+    "httparse",
 ];
 
 fn cargo() -> Command {
@@ -399,6 +402,15 @@ fn outputs_know_nothing_of_the_config_the_state_the_daemon_or_the_commands() {
 #[test]
 fn the_state_knows_nothing_of_outputs_the_config_the_daemon_or_the_commands() {
     program().assert_no_edges("state", &["outputs", "config", "watch", "cli"]);
+}
+
+// The metrics are counted by the daemon and the outbox, and know none of them: a leaf.
+#[test]
+fn metrics_know_nothing_of_the_config_the_state_outputs_the_daemon_or_the_commands() {
+    program().assert_no_edges(
+        "metrics",
+        &["config", "state", "outputs", "outbox", "watch", "cli"],
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@
 //! `check` lists every problem; the other commands refuse to start on the first. Nothing here
 //! touches the file system beyond reading the config, so checking a config is harmless.
 
+mod http;
 mod identity;
 mod quantity;
 mod routes;
@@ -27,6 +28,7 @@ use newswatch_engine::alert::Severity;
 use newswatch_engine::rules::{LimitKind, LimitValue, Limits, RulesetOptions};
 use quantity::{duration, opt_duration};
 
+pub use http::HttpConfig;
 pub use quantity::parse_duration;
 pub use routes::{Identity, build as build_routes, identities as output_identities};
 use validate::Section;
@@ -48,6 +50,8 @@ pub struct Config {
     /// written. Only the commands that use those values refuse to run ([`Config::require_env`]):
     /// `alerts`, `status`, `outbox`… work without the service's secrets.
     pub unset: Vec<UnsetVariable>,
+    /// The metrics and health endpoint; off when `None`.
+    pub http: Option<HttpConfig>,
 }
 
 /// A `${VAR}` in the config whose variable is unset, and where.
@@ -328,7 +332,7 @@ pub struct OutputConfig {
 impl Config {
     /// The top-level keys, in the order the docs list them.
     const KEYS: &[&str] = &[
-        "watch", "rules", "state", "startup", "limits", "throttle", "retry", "outputs",
+        "watch", "rules", "state", "startup", "limits", "throttle", "retry", "outputs", "http",
     ];
 
     /// Reads and validates the config file at `path`. With several problems, the error is the
@@ -433,6 +437,7 @@ impl Config {
                 "limits" => sections.read(&at, &mut config.limits),
                 "throttle" => sections.read(&at, &mut config.throttle),
                 "retry" => sections.read(&at, &mut config.retry),
+                "http" => sections.read(&at, &mut config.http),
                 _ => {
                     let message = format!(
                         "{at}: unknown key: expected one of {}",

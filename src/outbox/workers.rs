@@ -16,8 +16,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{Drained, OutboxError, RetryPolicy, Targets, Unrecorded, drain_with};
-use crate::outputs::{Output, Route};
+use crate::metrics::{DeliveryResult, Metrics};
+use crate::outputs::{DeliveryError, Output, Route};
 use crate::state::{State, now_ms};
+use newswatch_engine::alert::Alert;
 
 /// The running delivery threads, one per output, and which outputs accept which alerts.
 pub struct Outbox {
@@ -28,6 +30,7 @@ pub struct Outbox {
     workers: HashMap<String, Worker>,
     /// Threads started so far, to number their names.
     started: usize,
+    metrics: Arc<Metrics>,
 }
 
 /// One output's delivery thread.
@@ -72,12 +75,14 @@ impl Outbox {
         state_path: &Path,
         routes: Vec<Route>,
         policy: RetryPolicy,
+        metrics: Arc<Metrics>,
     ) -> Result<Outbox, OutboxError> {
         let mut outbox = Outbox {
             state_path: state_path.to_path_buf(),
             targets: Targets::default(),
             workers: HashMap::new(),
             started: 0,
+            metrics,
         };
         outbox.reconfigure(routes, policy)?;
         Ok(outbox)
@@ -153,8 +158,8 @@ impl Outbox {
         let thread = std::thread::Builder::new()
             .name(format!("newswatch-output-{}", self.started))
             .spawn({
-                let (key, control) = (key.clone(), control.clone());
-                move || deliver_forever(state, key, output, policy, control)
+                let (key, control, metrics) = (key.clone(), control.clone(), self.metrics.clone());
+                move || deliver_forever(state, key, output, policy, control, &metrics)
             })
             .map_err(OutboxError::Thread)?;
         self.started += 1;
@@ -209,6 +214,7 @@ fn deliver_forever(
     mut output: Box<dyn Output>,
     mut policy: RetryPolicy,
     control: Arc<Control>,
+    metrics: &Metrics,
 ) {
     let mut unrecorded = Unrecorded::default();
     let mut wait = Duration::ZERO;
@@ -235,21 +241,32 @@ fn deliver_forever(
                 // Under the lock: a reload either took it up again before this, or sees it
                 // gone and starts another thread.
                 mailbox.exited = true;
+                metrics.output_gone(output.name());
                 return;
             }
             if let Some((new, new_policy)) = mailbox.next.take() {
+                if new.name() != output.name() {
+                    metrics.output_gone(output.name()); // renamed: its gauge goes by the new name
+                }
                 output = new;
                 policy = new_policy;
             }
         }
+        let mut counted = Counted {
+            output: output.as_mut(),
+            metrics,
+        };
         let drained = drain_with(
             &state,
             &key,
-            output.as_mut(),
+            &mut counted,
             &policy,
             &control.stop,
             &mut unrecorded,
         );
+        if let Ok(pending) = state.pending(&key) {
+            metrics.outbox_pending(output.name(), pending);
+        }
         wait = match drained {
             // Stopped or taken up again: the mailbox says which.
             Ok(Drained::Stopped) => Duration::ZERO,
@@ -260,5 +277,28 @@ fn deliver_forever(
                 Duration::from_secs(5)
             }
         };
+    }
+}
+
+/// An output whose delivery attempts are counted in the metrics, by what each came to.
+struct Counted<'a> {
+    output: &'a mut dyn Output,
+    metrics: &'a Metrics,
+}
+
+impl Output for Counted<'_> {
+    fn name(&self) -> &str {
+        self.output.name()
+    }
+
+    fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
+        let delivered = self.output.deliver(alert);
+        let result = match &delivered {
+            Ok(()) => DeliveryResult::Delivered,
+            Err(e) if e.is_permanent() => DeliveryResult::Failed,
+            Err(_) => DeliveryResult::TransientFailure,
+        };
+        self.metrics.delivery(self.output.name(), result);
+        delivered
     }
 }

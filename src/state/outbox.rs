@@ -117,6 +117,15 @@ impl State {
             .map_err(|e| self.error(e))
     }
 
+    /// How many deliveries wait in `output`'s queue (for the metrics).
+    pub fn pending(&self, output: &str) -> Result<u64, StateError> {
+        self.conn
+            .prepare_cached("SELECT count(*) FROM outbox WHERE output = ?1 AND status = 'pending'")
+            .and_then(|mut st| st.query_row([output], |r| r.get::<_, i64>(0)))
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.error(e))
+    }
+
     /// The queues with deliveries still pending, and how many each.
     pub fn pending_outputs(&self) -> Result<Vec<Queue>, StateError> {
         self.conn

@@ -24,6 +24,9 @@ pub enum WatchError {
     /// The outputs' delivery threads cannot start.
     #[error(transparent)]
     Outbox(#[from] crate::outbox::OutboxError),
+    /// The metrics endpoint cannot listen (`http.listen`).
+    #[error(transparent)]
+    Http(#[from] crate::metrics::HttpError),
     #[error("cannot watch: {0}")]
     Watch(#[from] notify::Error),
     #[error("cannot install signal handlers: {0}")]

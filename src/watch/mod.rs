@@ -62,6 +62,7 @@ mod reload;
 mod retry;
 mod roots;
 mod stat;
+mod tally;
 mod worker;
 
 use std::collections::HashSet;
@@ -75,6 +76,7 @@ use arc_swap::ArcSwap;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::config::{Config, Startup};
+use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::outputs;
 use crate::state::{Recorded, State};
@@ -193,12 +195,19 @@ struct Daemon {
     errors: ErrorLog,
     /// Silences and outbox edits made by `newswatch silence` and `newswatch outbox`.
     operator: Operator,
+    metrics: Arc<Metrics>,
 }
 
 impl Daemon {
     fn start(opts: Options) -> Result<Daemon, WatchError> {
+        let metrics = Arc::new(Metrics::new());
+        if let Some(http) = &opts.config.http {
+            // First, so that `/readyz` answers (503) while the rules compile.
+            crate::metrics::serve(http.listen, metrics.clone())?;
+        }
         let roots = roots::resolve(&opts.paths, &opts.config)?;
         let mut state = State::open(&opts.state_path)?;
+        metrics.state_writable(true);
         match state.forget_missing_files() {
             Ok(0) => {}
             Ok(1) => tracing::info!("forgot 1 file deleted while newswatch was stopped"),
@@ -206,9 +215,11 @@ impl Daemon {
             Err(e) => tracing::warn!("{e}"),
         }
         let rules = Arc::new(reload::load_rules(&opts.rules_dir, &opts.config)?);
+        metrics.rules_loaded(rules.rules().len());
         let routes = crate::config::build_routes(&opts.config.outputs)?;
         warn_of_orphans(&state, &routes);
-        let outbox = Outbox::start(&opts.state_path, routes, opts.config.retry.policy())?;
+        let policy = opts.config.retry.policy();
+        let outbox = Outbox::start(&opts.state_path, routes, policy, metrics.clone())?;
         let (tx, rx) = mpsc::sync_channel(1 << 16);
         let overflowed = Arc::new(AtomicBool::new(false));
 
@@ -222,6 +233,7 @@ impl Daemon {
             rules: ArcSwap::new(rules.clone()),
             max_file_size: AtomicU64::new(opts.config.limits.max_file_size),
             stopping: AtomicBool::new(false),
+            metrics: metrics.clone(),
         });
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
@@ -291,6 +303,7 @@ impl Daemon {
             retry: retry::Retry::default(),
             errors: ErrorLog::default(),
             operator: Operator::default(),
+            metrics,
         };
         // The silences in force before the first alert is recorded.
         daemon.operator.look(&daemon.state, Instant::now());
@@ -299,6 +312,7 @@ impl Daemon {
 
     fn run(&mut self) {
         loop {
+            self.metrics.beat();
             let first = match self.rx.recv_timeout(TICK) {
                 Ok(msg) => Some(msg),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -386,6 +400,7 @@ impl Daemon {
             Msg::Gone(paths) => self.forget(paths),
             Msg::Reloaded(Reloaded::Rules(rules)) => {
                 tracing::info!("rules reloaded: {} rules", rules.rules().len());
+                self.metrics.rules_loaded(rules.rules().len());
                 self.shared.rules.store(rules);
             }
             Msg::Reloaded(Reloaded::Config(new)) => self.reconfigure(*new),
@@ -481,6 +496,7 @@ impl Daemon {
             Ok(())
         });
         if let Err(e) = forgotten {
+            self.metrics.state_writable(false);
             tracing::warn!("{e}");
         }
     }
@@ -496,24 +512,24 @@ impl Daemon {
         let targets = outbox.targets();
         let silences = self.operator.silences();
         let recorded = self.state.batch(|s| {
-            let mut fresh = 0;
+            let mut recorded = Vec::new();
             for o in &done {
                 for alert in &o.alerts {
                     let outputs = targets.for_alert(alert);
-                    if s.record_alert(alert, &throttle, silences, &outputs)? == Recorded::New {
-                        fresh += 1;
-                    }
+                    recorded.push(s.record_alert(alert, &throttle, silences, &outputs)?);
                 }
                 if let Some(record) = &o.record {
                     s.record_file(&o.job.path, record)?;
                 }
             }
-            Ok(fresh)
+            Ok(recorded)
         });
+        self.metrics.state_writable(recorded.is_ok());
         match recorded {
-            Ok(fresh) => {
+            Ok(recorded) => {
                 self.retry.succeeded();
-                if fresh > 0 {
+                tally::recorded(&self.metrics, &recorded);
+                if recorded.contains(&Recorded::New) {
                     outbox.wake();
                 }
             }
@@ -571,6 +587,7 @@ impl Daemon {
         }
         self.walker = walker;
         self.roots = roots;
+        self.metrics.rules_loaded(rules.rules().len());
         self.shared.rules.store(rules);
         self.shared
             .max_file_size
@@ -579,6 +596,9 @@ impl Daemon {
             self.rules_watcher = watcher;
         }
         self.own_files.extend(output_paths(&opts.config));
+        if opts.config.http != self.opts.config.http {
+            tracing::warn!("SIGHUP: http: changes to the endpoint apply at the next start");
+        }
         self.opts = opts;
         tracing::info!("SIGHUP: config reloaded");
         self.rescan("config reloaded");

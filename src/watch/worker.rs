@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
 use super::Msg;
+use crate::metrics::{ArticleResult, Metrics};
 use crate::sources::Input;
 use crate::state::{FileRecord, State};
 use newswatch_engine::alert::Alert;
@@ -61,6 +62,7 @@ pub struct Shared {
     /// `limits.max_file_size`, which a SIGHUP may change.
     pub max_file_size: AtomicU64,
     pub stopping: AtomicBool,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Runs jobs from `jobs` until it closes, sending each outcome to `done`.
@@ -114,6 +116,7 @@ fn guarded(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) 
         process(shared, state, scanner, job)
     }))
     .unwrap_or_else(|panic| {
+        shared.metrics.articles(ArticleResult::Failed, 1);
         let mut out = Outcome::new(copy);
         out.problems.push(format!(
             "{}: skipped: internal error while reading it ({}); please report this file",
@@ -173,6 +176,7 @@ fn process(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) 
             return out;
         }
         Err(newswatch_engine::Error::Io { source, .. }) => {
+            shared.metrics.articles(ArticleResult::Failed, 1);
             // Not recorded: once it can be read (a `chmod` is an event), it is read.
             out.problems.push(format!(
                 "{}: skipped: cannot read it ({source}); it is read once it can be",
@@ -181,6 +185,7 @@ fn process(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) 
             return out;
         }
         Err(e) => {
+            shared.metrics.articles(ArticleResult::Skipped, 1);
             out.problems.push(shown(e.to_string(), &out.job));
             out.record = Some(FileRecord {
                 size,
@@ -198,24 +203,45 @@ fn process(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) 
         sha256,
     });
     if unchanged || !out.job.evaluate {
+        let result = if unchanged {
+            ArticleResult::Unchanged
+        } else {
+            ArticleResult::Skipped // `startup: skip`
+        };
+        shared.metrics.articles(result, 1);
         return out;
     }
+    let metrics = &shared.metrics;
     match article::ingest(&bytes, &out.job.shown) {
+        Ok(articles) if articles.is_empty() => metrics.articles(ArticleResult::Skipped, 1),
         Ok(articles) => {
             let now = SystemTime::now();
             for mut a in articles {
                 a.source.get_or_insert_with(|| out.job.source.clone());
+                let started = Instant::now();
                 match scanner.scan(&a, now) {
                     Ok(eval) => {
+                        metrics.evaluated(&eval, started.elapsed());
                         out.alerts.extend(eval.alerts);
                         out.rule_errors.extend(eval.errors);
                         out.problems.extend(eval.notes);
                     }
-                    Err(e) => out.problems.push(e.to_string()),
+                    Err(e) => {
+                        metrics.articles(ArticleResult::Failed, 1);
+                        out.problems.push(e.to_string());
+                    }
                 }
             }
         }
-        Err(e) => out.problems.push(e.to_string()),
+        Err(e) => {
+            // A binary file is no article, as one over the size limit; a broken one failed.
+            let result = match e {
+                newswatch_engine::Error::Binary { .. } => ArticleResult::Skipped,
+                _ => ArticleResult::Failed,
+            };
+            metrics.articles(result, 1);
+            out.problems.push(e.to_string());
+        }
     }
     out
 }
