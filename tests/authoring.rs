@@ -189,7 +189,8 @@ fn explain_traces_every_call_and_the_prefilter() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("prefilter: would skip the rule"),
+        run.stdout
+            .contains("prefilter: would skip the rule: \"h200\" is not in the article"),
         "{}",
         run.stdout
     );
@@ -302,4 +303,27 @@ fn scan_explain_and_test_see_the_same_article_source() {
     );
     let tested = s.run(&["test"]);
     assert_eq!(tested.code, 0, "{}{}", tested.stdout, tested.stderr);
+}
+
+/// A distance rejection is said as one, with how far apart the terms are, by the prefilter
+/// and by the `near` call itself.
+#[test]
+fn explain_gives_the_distance_when_near_is_false() {
+    let s = Sandbox::new();
+    s.rule(
+        "close",
+        "//! DeepSeek close to the H200.\nif article.near(\"DeepSeek\", \"H200\", 2) { alert(\"close\"); }",
+    );
+    s.write(
+        "a.txt",
+        "Chips\n\nDeepSeek said on Monday that it would buy the H200.\n",
+    );
+    let run = s.run(&["explain", "close", "a.txt"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    for expected in [
+        "prefilter: would skip the rule: \"deepseek\" and \"h200\" are not within 2 words; at their closest 8 words are between them",
+        "near(\"DeepSeek\", \"H200\", 2) → false (closest: 8 words between them)",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}\n{}", run.stdout);
+    }
 }

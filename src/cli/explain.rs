@@ -77,14 +77,13 @@ pub(crate) fn run(args: Args) -> u8 {
             }
         };
         println!("\narticle {:?} ({})", a.title, input.path().display());
-        println!(
-            "  prefilter: {}",
-            match e.prefilter_runs {
-                Some(true) => "runs the rule (the terms it needs are in the article)",
-                Some(false) => "would skip the rule: a term it needs is not in the article",
-                None => "off",
-            }
-        );
+        let prefilter = match (e.prefilter_runs, &e.prefilter_skips) {
+            (Some(false), Some(why)) => format!("would skip the rule: {why}"),
+            (Some(false), None) => "would skip the rule".into(),
+            (Some(true), _) => "runs the rule (the terms it needs are in the article)".into(),
+            (None, _) => "off".into(),
+        };
+        println!("  prefilter: {prefilter}");
         println!("  calls:");
         if e.calls.is_empty() {
             println!("    (no calls to the article API)");

@@ -312,6 +312,20 @@ impl ArticleRef {
         self.pair(a, b, self.doc().near_in(&xs, &ys, n))
     }
 
+    /// For a trace: how far apart `a` and `b` are at their closest.
+    fn closest(&self, a: &str, b: &str) -> String {
+        let (xs, ys) = (self.0.occurrences(a), self.0.occurrences(b));
+        match self.doc().closest_in(&xs, &ys) {
+            Some(1) => " (closest: 1 word between them)".into(),
+            Some(d) => format!(" (closest: {d} words between them)"),
+            None if xs.is_empty() || ys.is_empty() => {
+                let gone = if xs.is_empty() { a } else { b };
+                format!(" ({gone:?} is not in the article)")
+            }
+            None => " (never in the same part: one in the title, one in the body)".into(),
+        }
+    }
+
     fn same_sentence(&self, a: &str, b: &str) -> bool {
         let (xs, ys) = (self.0.occurrences(a), self.0.occurrences(b));
         self.pair(a, b, self.doc().same_sentence_in(&xs, &ys))
@@ -485,7 +499,14 @@ pub(super) fn register(engine: &mut Engine, frame: &FrameRef) {
             let n = u32::try_from(n)
                 .map_err(|_| format!("near() needs a distance of 0 or more words, not {n}"))?;
             let found = a.near(x, y, n);
-            a.note(|| format!("near({x:?}, {y:?}, {n}) → {found}"));
+            a.note(|| {
+                let why = if found {
+                    String::new()
+                } else {
+                    a.closest(x, y)
+                };
+                format!("near({x:?}, {y:?}, {n}) → {found}{why}")
+            });
             Ok::<_, Box<EvalAltResult>>(found)
         })
         .register_fn("same_sentence", |a: &mut ArticleRef, x: &str, y: &str| {

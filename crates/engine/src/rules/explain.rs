@@ -12,6 +12,9 @@ use crate::alert::Alert;
 pub struct Explanation {
     /// Whether the prefilter lets the rule run on this article (`None`: the prefilter is off).
     pub prefilter_runs: Option<bool>,
+    /// Why the prefilter skips the rule, when it does: the check that rejected it (a term not
+    /// in the article, two terms too far apart, a count).
+    pub prefilter_skips: Option<String>,
     /// Each API call, with its arguments and result, in order.
     pub calls: Vec<String>,
     /// The alerts it raised.

@@ -441,6 +441,15 @@ impl Ruleset {
         }
     }
 
+    /// Why the prefilter skips the rule at `index` on `article`; `None` when it runs it (or
+    /// is off).
+    pub(crate) fn skip_reason(&self, index: usize, article: &Article) -> Option<String> {
+        let p = self.prefilter.as_ref()?;
+        let doc = text::Document::new(&article.title, &article.body);
+        let hits = p.terms().find(&doc);
+        p.skip_reason(index, &doc, &hits)
+    }
+
     /// A scanner of this rule set, for one thread: see [`Scanner`].
     pub fn scanner(&self) -> Scanner<'_> {
         Scanner::new(self)

@@ -150,6 +150,60 @@ impl Prefilter {
     }
 }
 
+impl Prefilter {
+    /// Why the prefilter skips rule `rule` on `doc` (whose terms are `hits`); `None` when it
+    /// runs it. For `explain`: the check that rejected it, with the term or distance.
+    pub fn skip_reason(&self, rule: usize, doc: &Document, hits: &Hits) -> Option<String> {
+        match &self.gates[rule] {
+            Gate::Always => None,
+            Gate::Never => Some("it can never raise an alert, on any article".into()),
+            Gate::When(cond) => {
+                (eval(cond, doc, hits) == Some(false)).then(|| self.why(cond, doc, hits))
+            }
+        }
+    }
+
+    /// Why `cond`, known false on `doc`, is false.
+    fn why(&self, cond: &Cond<TermId>, doc: &Document, hits: &Hits) -> String {
+        let term = |t: &TermId| {
+            let term = self.terms.term(*t);
+            let star = if term.is_prefix() { "*" } else { "" };
+            format!("\"{}{star}\"", term.words().join(" "))
+        };
+        match cond {
+            Cond::Const(_) | Cond::Unknown => "it can never hold".into(),
+            Cond::Mentions(t) => format!("{} is not in the article", term(t)),
+            Cond::InTitle(t) => format!("{} is not in the title", term(t)),
+            Cond::Count(t, cmp, n) => format!(
+                "{} occurs {} times, and the rule needs count {} {n}",
+                term(t),
+                hits.occurrences(*t).len(),
+                cmp.as_str()
+            ),
+            Cond::Near(a, b, n) => {
+                let closest = doc.closest_in(hits.occurrences(*a), hits.occurrences(*b));
+                let at = match closest {
+                    Some(d) => format!("; at their closest {d} words are between them"),
+                    None => String::new(),
+                };
+                format!("{} and {} are not within {n} words{at}", term(a), term(b))
+            }
+            Cond::SameSentence(a, b) => {
+                format!("{} and {} are never in one sentence", term(a), term(b))
+            }
+            Cond::Not(_) => "what the rule excludes is in the article".into(),
+            Cond::And(cs) => cs
+                .iter()
+                .find(|c| eval(c, doc, hits) == Some(false))
+                .map_or_else(|| "it can never hold".into(), |c| self.why(c, doc, hits)),
+            Cond::Or(cs) => {
+                let each: Vec<String> = cs.iter().map(|c| self.why(c, doc, hits)).collect();
+                format!("none of its alternatives holds: {}", each.join("; "))
+            }
+        }
+    }
+}
+
 /// Most operations evaluating `cost` AST nodes takes in Rhai (measured in the tests).
 fn operations(cost: usize) -> u64 {
     3 * cost as u64 + 16

@@ -134,18 +134,18 @@ impl<'r> Scanner<'r> {
             .ok_or_else(|| Error::NoSuchRule {
                 rule: rule.to_string(),
             })?;
-        let prefilter_runs = self.rules.has_prefilter().then(|| {
-            self.rules
-                .candidates(article)
-                .iter()
-                .any(|r| r.name() == rule)
-        });
+        let prefilter_skips = self.rules.skip_reason(index, article);
+        let prefilter_runs = self
+            .rules
+            .has_prefilter()
+            .then_some(prefilter_skips.is_none());
         self.frame.lock().trace = Some(Vec::new());
         let eval = self.run(article, at, Plan::Explain(index));
         let calls = self.frame.lock().trace.take().unwrap_or_default();
         let eval = eval?;
         Ok(super::Explanation {
             prefilter_runs,
+            prefilter_skips,
             calls,
             alerts: eval.alerts,
             errors: eval.errors,

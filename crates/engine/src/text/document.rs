@@ -230,6 +230,36 @@ impl Document {
         })
     }
 
+    /// The fewest words between an occurrence of `a` and one of `b` in the same part (title or
+    /// body), `None` when there is no such pair: what `explain` says of a `near` that is false.
+    /// Both lists are sorted, so one merge-like pass finds it.
+    pub fn closest_in(&self, a: &[Occurrence], b: &[Occurrence]) -> Option<u32> {
+        let between = |x: &Occurrence, y: &Occurrence| {
+            if y.first > x.last {
+                y.first - x.last - 1
+            } else if x.first > y.last {
+                x.first - y.last - 1
+            } else {
+                0
+            }
+        };
+        let (mut i, mut j) = (0, 0);
+        let mut best: Option<u32> = None;
+        while i < a.len() && j < b.len() {
+            let (x, y) = (&a[i], &b[j]);
+            if self.in_title(x.first) == self.in_title(y.first) {
+                let d = between(x, y);
+                best = Some(best.map_or(d, |b| b.min(d)));
+            }
+            if x.first <= y.first {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        best
+    }
+
     /// The first pair of occurrences of `a` and `b` in one sentence.
     #[cfg(test)]
     pub fn same_sentence(&self, a: &Term, b: &Term) -> Option<(Occurrence, Occurrence)> {

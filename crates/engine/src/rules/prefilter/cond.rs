@@ -60,6 +60,18 @@ impl Cmp {
         }
     }
 
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cmp::Eq => "==",
+            Cmp::Ne => "!=",
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+        }
+    }
+
     pub fn holds(self, a: INT, b: INT) -> bool {
         match self {
             Cmp::Eq => a == b,
