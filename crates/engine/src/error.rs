@@ -77,6 +77,14 @@ pub enum Error {
         /// The name asked for.
         rule: String,
     },
+    /// A glob of [`RulesetOptions::disabled`](crate::RulesetOptions::disabled) does not parse.
+    #[error("invalid glob {glob:?} in the rules switched off: {message}")]
+    BadGlob {
+        /// The glob as given.
+        glob: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The rules folder does not exist.
     #[error("rules folder {} not found: create it, or point --rules (or `rules:` in the config) at your rules", path.display())]
     NoRules {
@@ -120,7 +128,9 @@ impl Error {
             | Error::TooLarge { path, .. }
             | Error::Malformed { path, .. }
             | Error::NoRules { path } => Some(path),
-            Error::ArticleTooLarge { .. } | Error::NoSuchRule { .. } => None,
+            Error::ArticleTooLarge { .. } | Error::NoSuchRule { .. } | Error::BadGlob { .. } => {
+                None
+            }
         }
     }
 }

@@ -128,6 +128,13 @@ impl Rule {
             .collect()
     }
 
+    /// Whether the rule's `//!` block switches it off (a line `disabled`).
+    pub fn disabled_in_source(&self) -> bool {
+        self.description
+            .lines()
+            .any(|l| l.trim().eq_ignore_ascii_case("disabled"))
+    }
+
     /// Whether the analysis proves the rule can never do anything (raise an alert, print, …).
     pub fn never_fires(&self) -> bool {
         matches!(self.needs.effect, prefilter::Cond::Const(false))
@@ -174,6 +181,9 @@ pub struct RulesetOptions {
     /// Whether to build the prefilter (on by default). Off, every rule runs on every article:
     /// slower, with the same results — the reference the prefilter is tested against.
     pub prefilter: bool,
+    /// Globs over rule names (`chips/*`) of rules switched off: compiled and listed, never
+    /// evaluated. A rule is also off when its `//!` block has a line `disabled`.
+    pub disabled: Vec<String>,
 }
 
 impl Default for RulesetOptions {
@@ -187,6 +197,7 @@ impl From<Limits> for RulesetOptions {
         RulesetOptions {
             limits,
             prefilter: true,
+            disabled: Vec::new(),
         }
     }
 }
@@ -195,6 +206,12 @@ impl RulesetOptions {
     /// These options with the prefilter on or off.
     pub fn prefilter(mut self, on: bool) -> RulesetOptions {
         self.prefilter = on;
+        self
+    }
+
+    /// These options with the rules whose names match one of `globs` switched off.
+    pub fn disabled(mut self, globs: impl IntoIterator<Item = impl Into<String>>) -> RulesetOptions {
+        self.disabled = globs.into_iter().map(Into::into).collect();
         self
     }
 }
@@ -213,6 +230,10 @@ pub struct Ruleset {
     /// Rhai's standard library, shared by the scanners' engines.
     std: rhai::Shared<rhai::Module>,
     limits: Limits,
+    /// The globs of [`RulesetOptions::disabled`], kept for reloads.
+    disabled_globs: Vec<String>,
+    /// Rules switched off, compiled but never evaluated, sorted by name.
+    off: Vec<Arc<Rule>>,
     rules: Vec<Arc<Rule>>,
     diagnostics: Vec<Diagnostic>,
     prefilter: Option<prefilter::Prefilter>,
@@ -250,8 +271,9 @@ impl Ruleset {
         options: impl Into<RulesetOptions>,
     ) -> Result<Ruleset, Error> {
         let options = options.into();
-        let set = Ruleset::load_keeping(dir.as_ref(), options.limits, None)?;
-        Ok(set.with_prefilter(options.prefilter))
+        let prefilter = options.prefilter;
+        let set = Ruleset::load_keeping(dir.as_ref(), options, None)?;
+        Ok(set.with_prefilter(prefilter))
     }
 
     /// Recompiles `dir` for a running daemon: new rule files are added, deleted ones dropped,
@@ -259,21 +281,30 @@ impl Ruleset {
     /// its last good version from `self`, while its problem is reported in
     /// [`diagnostics`](Ruleset::diagnostics). The prefilter stays on or off as in `self`.
     pub fn reload(&self, dir: impl AsRef<Path>) -> Result<Ruleset, Error> {
-        self.reload_with(dir, self.limits.clone())
+        let options = RulesetOptions::from(self.limits.clone())
+            .prefilter(self.has_prefilter())
+            .disabled(self.disabled_globs.clone());
+        self.reload_with(dir, options)
     }
 
-    /// [`Ruleset::reload`] under new limits (a config re-read).
-    pub fn reload_with(&self, dir: impl AsRef<Path>, limits: Limits) -> Result<Ruleset, Error> {
-        let set = Ruleset::load_keeping(dir.as_ref(), limits, Some(self))?;
-        Ok(set.with_prefilter(self.has_prefilter()))
+    /// [`Ruleset::reload`] under new options (a config re-read).
+    pub fn reload_with(
+        &self,
+        dir: impl AsRef<Path>,
+        options: impl Into<RulesetOptions>,
+    ) -> Result<Ruleset, Error> {
+        let options = options.into();
+        let prefilter = options.prefilter;
+        let set = Ruleset::load_keeping(dir.as_ref(), options, Some(self))?;
+        Ok(set.with_prefilter(prefilter))
     }
 
     fn load_keeping(
         dir: &Path,
-        limits: Limits,
+        options: RulesetOptions,
         previous: Option<&Ruleset>,
     ) -> Result<Ruleset, Error> {
-        let mut set = Ruleset::empty(limits);
+        let mut set = Ruleset::empty(options.limits);
         let files = loader::find(dir)?;
         let compiled: Vec<_> = files
             .par_iter()
@@ -292,13 +323,39 @@ impl Ruleset {
                 Ok(rule) => set.rules.push(Arc::new(rule)),
                 Err(problems) => {
                     set.diagnostics.extend(problems);
-                    let last_good =
-                        previous.and_then(|p| p.rules.iter().find(|r| *r.name == file.name));
+                    let last_good = previous.and_then(|p| {
+                        (p.rules.iter().chain(&p.off)).find(|r| *r.name == file.name)
+                    });
                     set.rules.extend(last_good.cloned());
                 }
             }
         }
+        set.switch_off(options.disabled)?;
         Ok(set)
+    }
+
+    /// Moves the rules that `globs` name, or whose description says `disabled`, to the rules
+    /// switched off.
+    fn switch_off(&mut self, globs: Vec<String>) -> Result<(), Error> {
+        let mut builder = globset::GlobSetBuilder::new();
+        for glob in &globs {
+            let glob = globset::Glob::new(glob).map_err(|e| Error::BadGlob {
+                glob: glob.clone(),
+                message: e.kind().to_string(),
+            })?;
+            builder.add(glob);
+        }
+        let set = builder.build().map_err(|e| Error::BadGlob {
+            glob: globs.join(", "),
+            message: e.to_string(),
+        })?;
+        let (off, on) = std::mem::take(&mut self.rules)
+            .into_iter()
+            .partition(|r| r.disabled_in_source() || set.is_match(&*r.name));
+        self.rules = on;
+        self.off = off;
+        self.disabled_globs = globs;
+        Ok(())
     }
 
     /// Compiles rules given as `(name, source)` pairs, for rules that do not live in files.
@@ -347,6 +404,8 @@ impl Ruleset {
                 Err(problems) => set.diagnostics.extend(problems),
             }
         }
+        // A glob that does not parse switches nothing off; the program checks its globs first.
+        let _ = set.switch_off(options.disabled);
         set.with_prefilter(options.prefilter)
     }
 
@@ -358,6 +417,8 @@ impl Ruleset {
             compiler,
             std,
             limits,
+            disabled_globs: Vec::new(),
+            off: Vec::new(),
             rules: Vec::new(),
             diagnostics: Vec::new(),
             prefilter: None,
@@ -410,9 +471,15 @@ impl Ruleset {
         }
     }
 
-    /// The rules that compiled, sorted by name.
+    /// The rules that compiled and are on, sorted by name: the ones evaluations run.
     pub fn rules(&self) -> &[Arc<Rule>] {
         &self.rules
+    }
+
+    /// The rules that compiled but are switched off ([`RulesetOptions::disabled`], or a
+    /// `//! disabled` line), sorted by name.
+    pub fn disabled_rules(&self) -> &[Arc<Rule>] {
+        &self.off
     }
 
     /// Problems found while loading: rules that did not compile or could not be read.
