@@ -10,6 +10,7 @@ mod log;
 mod ordered;
 mod print;
 mod scan;
+mod status;
 mod test;
 mod watch;
 
@@ -50,6 +51,12 @@ enum Command {
     Check(check::Args),
     /// Show the alert history from the state store.
     Alerts(alerts::Args),
+    /// Health of the daemon using a state: running or not, rules, counts, last article,
+    /// deliveries per output.
+    ///
+    /// Reads only (the state and its lock). Exit code: 0 healthy, 1 needs attention (no daemon
+    /// running, failed deliveries, broken rules), 2 could not read the state.
+    Status(status::Args),
     /// Run the rules' test cases (NAME.test.yaml beside NAME.rhai).
     ///
     /// Exit code: 0 all pass, 1 a failure (or a broken rule or test file).
@@ -105,6 +112,7 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(args),
         Command::Check(args) => check::run(args),
         Command::Alerts(args) => alerts::run(args),
+        Command::Status(args) => status::run(args),
         Command::Test(args) => test::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Init(args) => init::run(args),

@@ -15,6 +15,7 @@ use crate::config::{Config, OutputKind};
 use crate::outbox::{self, RetryPolicy};
 use crate::outputs::Route;
 use crate::sources::{self, Input};
+use crate::state::lock::{ScanAccess, StateLock};
 use crate::state::{Recorded, State, Throttle};
 use newswatch_engine::Alert;
 use newswatch_engine::Error;
@@ -273,6 +274,9 @@ struct AlertSink {
     throttle: Throttle,
     policy: RetryPolicy,
     problems: usize,
+    /// With a state: the lock when no daemon holds it (so that none starts delivering the
+    /// same queue meanwhile); `None` when a daemon does, and delivers what is queued here.
+    lock: Option<StateLock>,
 }
 
 impl AlertSink {
@@ -289,6 +293,21 @@ impl AlertSink {
         } else {
             crate::config::build_routes(&configs)?
         };
+        // A daemon holding the state delivers its queue: recorded here, delivered there, once.
+        let lock = match state.map(|path| (path, StateLock::for_scan(path))) {
+            None => None,
+            Some((_, Ok(ScanAccess::Own(lock)))) => Some(lock),
+            Some((path, Ok(ScanAccess::Daemon(holder)))) => {
+                tracing::warn!(
+                    "newswatch {} (pid {}) holds {}: this scan records its alerts there and leaves their delivery to it",
+                    holder.command,
+                    holder.pid,
+                    path.display()
+                );
+                None
+            }
+            Some((_, Err(e))) => return Err(e.to_string()),
+        };
         let state = state
             .map(State::open)
             .transpose()
@@ -303,6 +322,7 @@ impl AlertSink {
             throttle: config.throttle.throttle(),
             policy: config.retry.policy(),
             problems: 0,
+            lock,
         })
     }
 
@@ -355,6 +375,9 @@ impl AlertSink {
             }
             return self.problems;
         };
+        if self.lock.is_none() {
+            return self.problems; // the daemon holding the state delivers
+        }
         let stop = std::sync::atomic::AtomicBool::new(false);
         for route in &mut self.routes {
             match outbox::drain(

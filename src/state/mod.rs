@@ -9,13 +9,18 @@
 use std::path::{Path, PathBuf};
 
 mod alerts;
+mod heartbeat;
+pub mod lock;
 mod outbox;
+mod summary;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use alerts::{Recorded, Throttle};
+pub use heartbeat::{Counters, Heartbeat, broken_rule_names};
 pub(crate) use outbox::now_ms;
 pub use outbox::{Delivery, DeliveryStatus, OutputIdentity, Queue};
+pub use summary::{OutputSummary, SilenceSummary};
 
 /// Errors of the state store; each names the database file.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +117,10 @@ const MIGRATIONS: &[&str] = &[
      INSERT OR IGNORE INTO files_v6 SELECT CAST(path AS BLOB), size, mtime_ns, sha256 FROM files;
      DROP TABLE files;
      ALTER TABLE files_v6 RENAME TO files;",
+    // ---- 7: the daemon's heartbeat (one row: pid, start, version, rules, counters, last
+    // article), for `newswatch status`. Its own step, kept apart: schema 8 (silences) comes
+    // from another change and goes after it.
+    heartbeat::MIGRATION,
 ];
 
 /// The most of an error kept with a delivery, in bytes: the start of a response body or of a

@@ -54,6 +54,7 @@ mod errorlog;
 mod events;
 mod filter;
 mod pending;
+mod pulse;
 mod reload;
 mod retry;
 mod roots;
@@ -75,9 +76,11 @@ use crate::outbox::Outbox;
 use crate::outputs;
 use crate::state::Recorded;
 use crate::state::State;
+use crate::state::lock::StateLock;
 pub use error::WatchError;
 use errorlog::ErrorLog;
 use events::{Change, FolderWatcher, Watched};
+use pulse::Pulse;
 use reload::{Reconfigured, Reloaded, Reloader, Request};
 use roots::{Root, Walker};
 use stat::Stat;
@@ -187,11 +190,17 @@ struct Daemon {
     /// A walk soon when recording failed (the state's disk full): its files are still unseen.
     retry: retry::Retry,
     errors: ErrorLog,
+    /// Counters and the heartbeat written from them.
+    pulse: Pulse,
+    /// One daemon per state: held until the process ends.
+    _lock: StateLock,
 }
 
 impl Daemon {
     fn start(opts: Options) -> Result<Daemon, WatchError> {
         let roots = roots::resolve(&opts.paths, &opts.config)?;
+        // Before anything is written: a second daemon on this state must change nothing.
+        let lock = StateLock::for_daemon(&opts.state_path)?;
         let mut state = State::open(&opts.state_path)?;
         match state.forget_missing_files() {
             Ok(0) => {}
@@ -244,7 +253,7 @@ impl Daemon {
         })?;
         let stat = Stat::start(tx.clone())?;
 
-        let mut own_files: HashSet<PathBuf> = ["", "-wal", "-shm", "-journal"]
+        let mut own_files: HashSet<PathBuf> = ["", "-wal", "-shm", "-journal", ".lock"]
             .iter()
             .filter_map(|suffix| {
                 let mut p = opts.state_path.clone().into_os_string();
@@ -284,10 +293,13 @@ impl Daemon {
             next_check: Instant::now() + FOLDER_CHECK,
             retry: retry::Retry::default(),
             errors: ErrorLog::default(),
+            pulse: Pulse::new(),
+            _lock: lock,
         })
     }
 
     fn run(&mut self) {
+        self.beat(true);
         loop {
             let first = match self.rx.recv_timeout(TICK) {
                 Ok(msg) => Some(msg),
@@ -394,6 +406,10 @@ impl Daemon {
 
     fn dispatch(&mut self, path: PathBuf, evaluate: bool) {
         let Some((root, rel)) = self.watched(&path) else {
+            tracing::debug!(
+                "ignored {}: newswatch's own file, hidden or temporary, or left out by include/exclude",
+                path.display()
+            );
             return;
         };
         if self.inflight.contains(&path) {
@@ -452,6 +468,14 @@ impl Daemon {
                 self.walker.walk(root.abs.clone(), true);
             }
         }
+        self.beat(false);
+    }
+
+    /// The heartbeat, at most once a second unless `now`.
+    fn beat(&mut self, now: bool) {
+        let rules = self.shared.rules.load();
+        self.pulse
+            .beat(&self.state, &rules, &self.opts.rules_dir, now);
     }
 
     /// Drops the records of files deleted or moved away, and still gone when the stat thread
@@ -483,24 +507,32 @@ impl Daemon {
         let targets = outbox.targets();
         let recorded = self.state.batch(|s| {
             let mut fresh = 0;
+            // Per outcome, the alerts recorded (throttled ones too): for the counters.
+            let mut raised = Vec::with_capacity(done.len());
             for o in &done {
+                let mut n = 0;
                 for alert in &o.alerts {
-                    if s.record_alert(alert, &throttle, &targets.for_alert(alert))? == Recorded::New
-                    {
-                        fresh += 1;
+                    match s.record_alert(alert, &throttle, &targets.for_alert(alert))? {
+                        Recorded::New => (fresh, n) = (fresh + 1, n + 1),
+                        Recorded::Suppressed => n += 1,
+                        Recorded::Duplicate => {}
                     }
                 }
+                raised.push(n);
                 if let Some(record) = &o.record {
                     s.record_file(&o.job.path, record)?;
                 }
             }
-            Ok(fresh)
+            Ok((fresh, raised))
         });
         match recorded {
-            Ok(fresh) => {
+            Ok((fresh, raised)) => {
                 self.retry.succeeded();
                 if fresh > 0 {
                     outbox.wake();
+                }
+                for (o, n) in done.iter().zip(raised) {
+                    self.pulse.count(o, n);
                 }
             }
             // Nothing was recorded: the files stay unseen, and a walk soon retries them.
@@ -602,6 +634,7 @@ impl Daemon {
             outputs::kill_running();
         }
         self.errors.flush(true);
+        self.beat(true);
         tracing::info!("stopped");
     }
 }
