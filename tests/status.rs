@@ -99,10 +99,20 @@ fn status_of_a_state_that_does_not_exist_is_2_and_creates_nothing() {
 #[test]
 fn status_of_a_healthy_running_daemon_is_0_and_1_once_it_stopped() {
     let s = sandbox("");
-    let d = s.watch(&[]);
+    let d = s.watch(&["--log-level", "debug"]);
     s.write("inbox/a.txt", "One\n\nbody\n");
     s.write("inbox/b.txt", "Two\n\nbody\n");
+    s.write("inbox/c.txt.part", "Partial\n\nbody\n");
     wait_for_lines(&s.path().join("alerts.jsonl"), 2, WAIT);
+    // At debug level, one line per file looked at, with what was done and why.
+    d.wait_for_log(
+        "evaluated inbox/a.txt: 1 article(s), 1 alert(s), 1 new",
+        WAIT,
+    );
+    d.wait_for_log(
+        "c.txt.part: newswatch's own file, hidden or temporary",
+        WAIT,
+    );
     let (code, doc) = status_until(&s, |_, doc| {
         doc["since_start"]["articles_evaluated"] == 2 && doc["outputs"][0]["delivered"] == 2
     });
@@ -247,4 +257,44 @@ fn scan_on_a_state_a_daemon_holds_records_and_the_daemon_delivers_each_alert_onc
     let alerts = json_lines(&out);
     assert_eq!(alerts.len(), 11, "{alerts:?}");
     assert_eq!(alerts[10]["message"], "Late one");
+}
+
+#[test]
+fn a_daemon_started_while_a_scan_delivers_waits_for_it_and_repeats_nothing() {
+    // A slow command output: the scan holds the state while it delivers.
+    let s = sandbox(
+        "  - type: command\n    command: [\"sh\", \"-c\", \"cat >> delivered.txt; echo >> delivered.txt; sleep 1.5\"]\n",
+    );
+    s.write("other/a.txt", "Scanned\n\nbody\n");
+    let mut scan = common::newswatch(false)
+        .args(["scan", "other", "--state", "state.db", "--format", "json"])
+        .current_dir(s.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = s.path().join("state.db.lock");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("\"scan\"")) {
+        assert!(start.elapsed() < WAIT, "the scan never took the lock");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let d = s.watch(&[]);
+    // Its lock is released as it ends.
+    assert_eq!(scan.wait().unwrap().code(), Some(0));
+    assert!(
+        d.log()
+            .contains(&format!("waiting for newswatch scan (pid {})", scan.id())),
+        "{}",
+        d.log()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let delivered = std::fs::read_to_string(s.path().join("delivered.txt")).unwrap();
+    assert_eq!(
+        delivered.lines().filter(|l| !l.trim().is_empty()).count(),
+        1,
+        "{delivered}"
+    );
+    let (code, doc, _) = status(&s);
+    assert_eq!(code, 0, "{doc}");
 }

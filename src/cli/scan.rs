@@ -280,7 +280,7 @@ struct AlertSink {
 }
 
 impl AlertSink {
-    fn new(state: Option<&std::path::Path>, config: &Config) -> Result<AlertSink, String> {
+    fn new(state_path: Option<&std::path::Path>, config: &Config) -> Result<AlertSink, String> {
         // stdout is where scan prints anyway.
         let configs: Vec<_> = config
             .outputs
@@ -293,8 +293,12 @@ impl AlertSink {
         } else {
             crate::config::build_routes(&configs)?
         };
+        let state = state_path
+            .map(State::open)
+            .transpose()
+            .map_err(|e| e.to_string())?;
         // A daemon holding the state delivers its queue: recorded here, delivered there, once.
-        let lock = match state.map(|path| (path, StateLock::for_scan(path))) {
+        let lock = match state_path.map(|path| (path, StateLock::for_scan(path))) {
             None => None,
             Some((_, Ok(ScanAccess::Own(lock)))) => Some(lock),
             Some((path, Ok(ScanAccess::Daemon(holder)))) => {
@@ -308,10 +312,6 @@ impl AlertSink {
             }
             Some((_, Err(e))) => return Err(e.to_string()),
         };
-        let state = state
-            .map(State::open)
-            .transpose()
-            .map_err(|e| e.to_string())?;
         if let Some(state) = &state {
             outbox::adopt(state, &routes).map_err(|e| e.to_string())?;
         }

@@ -158,7 +158,7 @@ fn span(secs: i64) -> String {
 }
 
 /// The heartbeat is this daemon's (not one of a daemon before it).
-fn own_heartbeat<'a>(s: &'a Status) -> Option<&'a Heartbeat> {
+fn own_heartbeat(s: &Status) -> Option<&Heartbeat> {
     let hb = s.heartbeat.as_ref()?;
     match &s.daemon {
         Some(d) if d.pid as u32 != hb.pid => None,

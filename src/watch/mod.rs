@@ -199,9 +199,10 @@ struct Daemon {
 impl Daemon {
     fn start(opts: Options) -> Result<Daemon, WatchError> {
         let roots = roots::resolve(&opts.paths, &opts.config)?;
-        // Before anything is written: a second daemon on this state must change nothing.
-        let lock = StateLock::for_daemon(&opts.state_path)?;
+        // Opened first, for its errors (a folder that cannot be written, a foreign file), then
+        // locked before anything is written: a second daemon on this state changes nothing.
         let mut state = State::open(&opts.state_path)?;
+        let lock = StateLock::for_daemon(&opts.state_path)?;
         match state.forget_missing_files() {
             Ok(0) => {}
             Ok(1) => tracing::info!("forgot 1 file deleted while newswatch was stopped"),
