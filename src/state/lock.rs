@@ -6,7 +6,10 @@
 //! a file when it closes any descriptor of that file — which SQLite does. POSIX locks are
 //! also not inherited by children (command outputs), and `F_GETLK` tells another process the
 //! holder's pid without taking anything, so `newswatch status` can ask without ever getting in
-//! a starting daemon's way. After locking, the holder writes who it is (pid, start time,
+//! a starting daemon's way. The price of POSIX locks: the holder must never open and close the
+//! lock file a second time (that would release it), which is why the daemon counts it among
+//! its own files, never articles, and why a folder `scan` never reads it (`.lock` is no
+//! article format). After locking, the holder writes who it is (pid, start time,
 //! command, version) into the file, for the messages that name it.
 //!
 //! Who holds it: `watch` for its whole life; `scan --state` for its run when no daemon does
