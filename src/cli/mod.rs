@@ -12,6 +12,7 @@ mod outbox;
 mod print;
 mod scan;
 mod silence;
+mod status;
 mod test;
 mod watch;
 
@@ -58,6 +59,12 @@ enum Command {
     Outbox(outbox::Args),
     /// Mute matching alerts for a while: recorded, not delivered.
     Silence(silence::Args),
+    /// Health of the daemon using a state: running or not, rules, counts, last article,
+    /// deliveries per output.
+    ///
+    /// Reads only (the state and its lock). Exit code: 0 healthy, 1 needs attention (no daemon
+    /// running, failed deliveries, broken rules), 2 could not read the state.
+    Status(status::Args),
     /// Run the rules' test cases (NAME.test.yaml beside NAME.rhai).
     ///
     /// Exit code: 0 all pass, 1 a failure (or a broken rule or test file).
@@ -115,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Alerts(args) => alerts::run(args),
         Command::Outbox(args) => outbox::run(args),
         Command::Silence(args) => silence::run(args),
+        Command::Status(args) => status::run(args),
         Command::Test(args) => test::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Init(args) => init::run(args),

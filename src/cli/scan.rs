@@ -15,6 +15,7 @@ use crate::config::{Config, OutputKind};
 use crate::outbox::{self, RetryPolicy};
 use crate::outputs::Route;
 use crate::sources::{self, Input};
+use crate::state::lock::{ScanAccess, StateLock};
 use crate::state::{Recorded, Silences, State, Throttle};
 use newswatch_engine::Alert;
 use newswatch_engine::Error;
@@ -285,11 +286,14 @@ struct AlertSink {
     silences: Silences,
     policy: RetryPolicy,
     problems: usize,
+    /// With a state: the lock when no daemon holds it (so that none starts delivering the
+    /// same queue meanwhile); `None` when a daemon does, and delivers what is queued here.
+    lock: Option<StateLock>,
 }
 
 impl AlertSink {
     fn new(
-        state: Option<&std::path::Path>,
+        state_path: Option<&std::path::Path>,
         config: &Config,
         deliver: bool,
     ) -> Result<AlertSink, String> {
@@ -305,10 +309,29 @@ impl AlertSink {
         } else {
             crate::config::build_routes(&configs)?
         };
-        let state = state
+        let state = state_path
             .map(State::open)
             .transpose()
             .map_err(|e| e.to_string())?;
+        // A daemon holding the state delivers its queue: recorded here, delivered there, once.
+        // A scan that does not deliver queues nothing, and needs no lock.
+        let lock = match state_path
+            .filter(|_| deliver)
+            .map(|path| (path, StateLock::for_scan(path)))
+        {
+            None => None,
+            Some((_, Ok(ScanAccess::Own(lock)))) => Some(lock),
+            Some((path, Ok(ScanAccess::Daemon(holder)))) => {
+                tracing::warn!(
+                    "newswatch {} (pid {}) holds {}: this scan records its alerts there and leaves their delivery to it",
+                    holder.command,
+                    holder.pid,
+                    path.display()
+                );
+                None
+            }
+            Some((_, Err(e))) => return Err(e.to_string()),
+        };
         let mut silences = Silences::default();
         if let Some(state) = &state {
             // Adopting queues is for a scan that delivers: a scan that only records leaves
@@ -326,6 +349,7 @@ impl AlertSink {
             silences,
             policy: config.retry.policy(),
             problems: 0,
+            lock,
         })
     }
 
@@ -378,6 +402,9 @@ impl AlertSink {
             }
             return self.problems;
         };
+        if self.lock.is_none() {
+            return self.problems; // the daemon holding the state delivers
+        }
         let stop = std::sync::atomic::AtomicBool::new(false);
         for route in &mut self.routes {
             match outbox::drain(

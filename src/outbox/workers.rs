@@ -21,6 +21,9 @@ use crate::outputs::{DeliveryError, Output, Route};
 use crate::state::{State, now_ms};
 use newswatch_engine::alert::Alert;
 
+/// How often an output's thread with nothing to deliver looks at its queue again.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
 /// The running delivery threads, one per output, and which outputs accept which alerts.
 pub struct Outbox {
     state_path: PathBuf,
@@ -270,7 +273,10 @@ fn deliver_forever(
         wait = match drained {
             // Stopped or taken up again: the mailbox says which.
             Ok(Drained::Stopped) => Duration::ZERO,
-            Ok(Drained::Empty) => Duration::from_secs(60),
+            // Looked at again each second though nothing woke it: a `scan --state` on this
+            // state queues alerts for the daemon to deliver (it leaves delivery to the lock's
+            // holder), and only the state tells of them. One indexed query a second.
+            Ok(Drained::Empty) => IDLE_POLL,
             Ok(Drained::WaitingUntil(due)) => Duration::from_millis((due - now_ms()).max(1) as u64),
             Err(e) => {
                 tracing::error!("output {}: {e}", output.name());

@@ -9,17 +9,22 @@
 use std::path::{Path, PathBuf};
 
 mod alerts;
+mod heartbeat;
+pub mod lock;
 mod mend;
 mod outbox;
 mod silences;
+mod summary;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use alerts::{History, Recorded, Throttle};
+pub use heartbeat::{Counters, Heartbeat, broken_rule_names};
 pub use mend::QueuedDelivery;
 pub(crate) use outbox::now_ms;
 pub use outbox::{Delivery, DeliveryStatus, OutputIdentity, Queue};
 pub use silences::{NewSilence, Silence, Silences};
+pub use summary::{OutputSummary, SilenceSummary};
 
 /// Errors of the state store; each names the database file.
 #[derive(Debug, thiserror::Error)]
@@ -116,9 +121,10 @@ const MIGRATIONS: &[&str] = &[
      INSERT OR IGNORE INTO files_v6 SELECT CAST(path AS BLOB), size, mtime_ns, sha256 FROM files;
      DROP TABLE files;
      ALTER TABLE files_v6 RENAME TO files;",
-    // 7: reserved for the daemon's heartbeat table (built on another branch); this step is
-    // replaced by it when the branches meet. Step 8 does not depend on it.
-    "",
+    // ---- 7: the daemon's heartbeat (one row: pid, start, version, rules, counters, last
+    // article), for `newswatch status`. Its own step, kept apart: schema 8 (silences) comes
+    // from another change and goes after it.
+    heartbeat::MIGRATION,
     // 8: silences, an alert's `silenced_by`, and a revision counter that `newswatch silence`
     // and `newswatch outbox` bump with each change, so that a running daemon notices their
     // edits by reading one row ([`State::revision`]). Written to stand alone (`IF NOT EXISTS`):

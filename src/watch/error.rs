@@ -18,6 +18,9 @@ pub enum WatchError {
     Config(#[from] crate::Error),
     #[error(transparent)]
     State(#[from] StateError),
+    /// Another daemon holds the state.
+    #[error(transparent)]
+    Lock(#[from] crate::state::lock::LockError),
     /// An output cannot be built.
     #[error(transparent)]
     Outputs(#[from] OutputError),

@@ -58,6 +58,7 @@ mod events;
 mod filter;
 mod operator;
 mod pending;
+mod pulse;
 mod reload;
 mod retry;
 mod roots;
@@ -79,11 +80,13 @@ use crate::config::{Config, Startup};
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::outputs;
+use crate::state::lock::StateLock;
 use crate::state::{Recorded, State};
 pub use error::WatchError;
 use errorlog::ErrorLog;
 use events::{Change, FolderWatcher, Watched};
 use operator::Operator;
+use pulse::Pulse;
 use reload::{Reconfigured, Reloaded, Reloader, Request};
 use roots::{Root, Walker};
 use stat::Stat;
@@ -196,6 +199,10 @@ struct Daemon {
     /// Silences and outbox edits made by `newswatch silence` and `newswatch outbox`.
     operator: Operator,
     metrics: Arc<Metrics>,
+    /// Counters and the heartbeat written from them.
+    pulse: Pulse,
+    /// One daemon per state: held until the process ends.
+    _lock: StateLock,
 }
 
 impl Daemon {
@@ -206,8 +213,11 @@ impl Daemon {
             crate::metrics::serve(http.listen, metrics.clone())?;
         }
         let roots = roots::resolve(&opts.paths, &opts.config)?;
+        // Opened first, for its errors (a folder that cannot be written, a foreign file), then
+        // locked before anything is written: a second daemon on this state changes nothing.
         let mut state = State::open(&opts.state_path)?;
         metrics.state_writable(true);
+        let lock = StateLock::for_daemon(&opts.state_path)?;
         match state.forget_missing_files() {
             Ok(0) => {}
             Ok(1) => tracing::info!("forgot 1 file deleted while newswatch was stopped"),
@@ -262,7 +272,7 @@ impl Daemon {
         })?;
         let stat = Stat::start(tx.clone())?;
 
-        let mut own_files: HashSet<PathBuf> = ["", "-wal", "-shm", "-journal"]
+        let mut own_files: HashSet<PathBuf> = ["", "-wal", "-shm", "-journal", ".lock"]
             .iter()
             .filter_map(|suffix| {
                 let mut p = opts.state_path.clone().into_os_string();
@@ -304,6 +314,8 @@ impl Daemon {
             errors: ErrorLog::default(),
             operator: Operator::default(),
             metrics,
+            pulse: Pulse::new(),
+            _lock: lock,
         };
         // The silences in force before the first alert is recorded.
         daemon.operator.look(&daemon.state, Instant::now());
@@ -311,6 +323,7 @@ impl Daemon {
     }
 
     fn run(&mut self) {
+        self.beat(true);
         loop {
             self.metrics.beat();
             let first = match self.rx.recv_timeout(TICK) {
@@ -419,6 +432,10 @@ impl Daemon {
 
     fn dispatch(&mut self, path: PathBuf, evaluate: bool) {
         let Some((root, rel)) = self.watched(&path) else {
+            tracing::debug!(
+                "ignored {}: newswatch's own file, hidden or temporary, or left out by include/exclude",
+                path.display()
+            );
             return;
         };
         if self.inflight.contains(&path) {
@@ -480,6 +497,14 @@ impl Daemon {
                 self.walker.walk(root.abs.clone(), true);
             }
         }
+        self.beat(false);
+    }
+
+    /// The heartbeat, at most once a second unless `now`.
+    fn beat(&mut self, now: bool) {
+        let rules = self.shared.rules.load();
+        self.pulse
+            .beat(&self.state, &rules, &self.opts.rules_dir, now);
     }
 
     /// Drops the records of files deleted or moved away, and still gone when the stat thread
@@ -513,24 +538,36 @@ impl Daemon {
         let silences = self.operator.silences();
         let recorded = self.state.batch(|s| {
             let mut recorded = Vec::new();
+            // Per outcome, the alerts recorded (throttled and silenced ones too): for the
+            // counters.
+            let mut raised = Vec::with_capacity(done.len());
             for o in &done {
+                let mut n = 0;
                 for alert in &o.alerts {
                     let outputs = targets.for_alert(alert);
-                    recorded.push(s.record_alert(alert, &throttle, silences, &outputs)?);
+                    let r = s.record_alert(alert, &throttle, silences, &outputs)?;
+                    if r != Recorded::Duplicate {
+                        n += 1;
+                    }
+                    recorded.push(r);
                 }
+                raised.push(n);
                 if let Some(record) = &o.record {
                     s.record_file(&o.job.path, record)?;
                 }
             }
-            Ok(recorded)
+            Ok((recorded, raised))
         });
         self.metrics.state_writable(recorded.is_ok());
         match recorded {
-            Ok(recorded) => {
+            Ok((recorded, raised)) => {
                 self.retry.succeeded();
                 tally::recorded(&self.metrics, &recorded);
                 if recorded.contains(&Recorded::New) {
                     outbox.wake();
+                }
+                for (o, n) in done.iter().zip(raised) {
+                    self.pulse.count(o, n);
                 }
             }
             // Nothing was recorded: the files stay unseen, and a walk soon retries them.
@@ -636,6 +673,7 @@ impl Daemon {
             outputs::kill_running();
         }
         self.errors.flush(true);
+        self.beat(true);
         tracing::info!("stopped");
     }
 }

@@ -42,6 +42,19 @@ pub struct Outcome {
     pub rule_errors: Vec<RuleError>,
     /// A line for the log: why the file was skipped, or notes on rules.
     pub problems: Vec<String>,
+    /// What was done with the file: for the counters of the heartbeat and the debug log.
+    pub verdict: Verdict,
+}
+
+/// What a worker did with a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Its articles were evaluated.
+    Evaluated { articles: usize },
+    /// Looked at and not evaluated, for this reason.
+    Skipped(&'static str),
+    /// Gone before it could be read, or not a regular file: nothing to count.
+    Gone(&'static str),
 }
 
 impl Outcome {
@@ -52,6 +65,7 @@ impl Outcome {
             alerts: Vec::new(),
             rule_errors: Vec::new(),
             problems: Vec::new(),
+            verdict: Verdict::Gone("not read"),
         }
     }
 }
@@ -123,6 +137,7 @@ fn guarded(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) 
             out.job.shown.display(),
             crate::panic_message(&panic)
         ));
+        out.verdict = Verdict::Skipped("internal error while reading it");
         if let Ok(meta) = std::fs::metadata(&out.job.path) {
             out.record = Some(FileRecord {
                 size: meta.len(),
@@ -144,9 +159,11 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 fn process(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) -> Outcome {
     let mut out = Outcome::new(job);
     let Ok(meta) = std::fs::metadata(&out.job.path) else {
+        out.verdict = Verdict::Gone("gone before it could be read");
         return out; // vanished before we could read it: nothing to do
     };
     if !meta.is_file() {
+        out.verdict = Verdict::Gone("not a regular file");
         return out;
     }
     let size = meta.len();
@@ -162,6 +179,7 @@ fn process(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) 
         .as_ref()
         .is_some_and(|k| k.size == size && k.mtime_ns == mtime_ns)
     {
+        out.verdict = Verdict::Skipped("already seen (same size and mtime)");
         return out;
     }
     let input = Input::File {
@@ -173,6 +191,7 @@ fn process(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) 
         Err(newswatch_engine::Error::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound =>
         {
+            out.verdict = Verdict::Gone("gone before it could be read");
             return out;
         }
         Err(newswatch_engine::Error::Io { source, .. }) => {
@@ -182,11 +201,13 @@ fn process(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) 
                 "{}: skipped: cannot read it ({source}); it is read once it can be",
                 out.job.shown.display()
             ));
+            out.verdict = Verdict::Skipped("cannot read it");
             return out;
         }
         Err(e) => {
             shared.metrics.articles(ArticleResult::Skipped, 1);
             out.problems.push(shown(e.to_string(), &out.job));
+            out.verdict = Verdict::Skipped("not an article (binary, too large or malformed)");
             out.record = Some(FileRecord {
                 size,
                 mtime_ns,
@@ -202,19 +223,23 @@ fn process(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) 
         mtime_ns,
         sha256,
     });
-    if unchanged || !out.job.evaluate {
-        let result = if unchanged {
-            ArticleResult::Unchanged
-        } else {
-            ArticleResult::Skipped // `startup: skip`
-        };
-        shared.metrics.articles(result, 1);
+    if unchanged {
+        shared.metrics.articles(ArticleResult::Unchanged, 1);
+        out.verdict = Verdict::Skipped("same content as already evaluated");
+        return out;
+    }
+    if !out.job.evaluate {
+        shared.metrics.articles(ArticleResult::Skipped, 1);
+        out.verdict = Verdict::Skipped("startup: skip (recorded without evaluating)");
         return out;
     }
     let metrics = &shared.metrics;
     match article::ingest(&bytes, &out.job.shown) {
         Ok(articles) if articles.is_empty() => metrics.articles(ArticleResult::Skipped, 1),
         Ok(articles) => {
+            out.verdict = Verdict::Evaluated {
+                articles: articles.len(),
+            };
             let now = SystemTime::now();
             for mut a in articles {
                 a.source.get_or_insert_with(|| out.job.source.clone());
@@ -240,6 +265,7 @@ fn process(shared: &Shared, state: &State, scanner: &mut Scanner<'_>, job: Job) 
                 _ => ArticleResult::Failed,
             };
             metrics.articles(result, 1);
+            out.verdict = Verdict::Skipped("cannot be read as an article");
             out.problems.push(e.to_string());
         }
     }

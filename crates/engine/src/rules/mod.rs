@@ -210,7 +210,10 @@ impl RulesetOptions {
     }
 
     /// These options with the rules whose names match one of `globs` switched off.
-    pub fn disabled(mut self, globs: impl IntoIterator<Item = impl Into<String>>) -> RulesetOptions {
+    pub fn disabled(
+        mut self,
+        globs: impl IntoIterator<Item = impl Into<String>>,
+    ) -> RulesetOptions {
         self.disabled = globs.into_iter().map(Into::into).collect();
         self
     }
