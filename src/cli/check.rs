@@ -71,7 +71,7 @@ pub(crate) fn run(args: Args) -> u8 {
             print_snippet(&unset.path, unset.line, unset.column);
         }
     }
-    let rules = match Ruleset::load_with(&dir, config.limits.ruleset_options()) {
+    let rules = match Ruleset::load_with(&dir, config.ruleset_options()) {
         Ok(rules) => rules,
         Err(e) => {
             println!("{e}");

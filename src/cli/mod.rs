@@ -10,6 +10,7 @@ mod log;
 mod ordered;
 mod outbox;
 mod print;
+mod rules;
 mod scan;
 mod silence;
 mod status;
@@ -69,6 +70,9 @@ enum Command {
     ///
     /// Exit code: 0 all pass, 1 a failure (or a broken rule or test file).
     Test(test::Args),
+    /// List the rules: name, description, on or off, file, terms (`--tests`: their test
+    /// cases passed and failed).
+    Rules(rules::Args),
     /// Evaluate one rule on one article and show every API call it made, and why it did or
     /// did not fire.
     ///
@@ -124,6 +128,7 @@ pub fn main() -> ExitCode {
         Command::Silence(args) => silence::run(args),
         Command::Status(args) => status::run(args),
         Command::Test(args) => test::run(args),
+        Command::Rules(args) => rules::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Init(args) => init::run(args),
         Command::Definitions { dir } => match newswatch_engine::rules::write_definitions(&dir) {
@@ -178,14 +183,11 @@ impl Loaded {
     /// and `Err` is the exit code (2). Rules that do not compile are left in the rule set's
     /// diagnostics for the command to report.
     fn rules_or_exit(&self) -> Result<newswatch_engine::rules::Ruleset, u8> {
-        newswatch_engine::rules::Ruleset::load_with(
-            &self.rules_dir,
-            self.config.limits.ruleset_options(),
-        )
-        .map_err(|e| {
-            tracing::error!("{e}");
-            2
-        })
+        newswatch_engine::rules::Ruleset::load_with(&self.rules_dir, self.config.ruleset_options())
+            .map_err(|e| {
+                tracing::error!("{e}");
+                2
+            })
     }
 }
 

@@ -79,6 +79,12 @@ pub(crate) fn run(args: Args) -> u8 {
     for file in test_files(&dir) {
         let name = rule_of(&dir, &file);
         tested.push(name.clone());
+        if rules.disabled_rules().iter().any(|r| r.name() == name) {
+            if name.contains(filter) {
+                println!("skipped {name}: switched off (disabled)");
+            }
+            continue;
+        }
         if !rules.rules().iter().any(|r| r.name() == name) {
             let source = dir.join(format!("{name}.rhai"));
             if rules.diagnostics().iter().all(|d| d.path != source) {
@@ -142,6 +148,39 @@ pub(crate) fn run(args: Args) -> u8 {
 struct Report {
     passed: usize,
     failed: usize,
+}
+
+/// For `newswatch rules --tests`: each rule's test cases passed and failed (a test file that
+/// cannot be read or parsed counts as one failure), by rule name. Rules switched off are not
+/// run.
+pub(crate) fn results(
+    rules: &Ruleset,
+    dir: &Path,
+    max_file_size: u64,
+) -> std::collections::BTreeMap<String, (usize, usize)> {
+    let mut counts = std::collections::BTreeMap::new();
+    for file in test_files(dir) {
+        let name = rule_of(dir, &file);
+        if !rules.rules().iter().any(|r| r.name() == name) {
+            continue;
+        }
+        let entry: &mut (usize, usize) = counts.entry(name.clone()).or_default();
+        let cases = std::fs::read_to_string(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|text| parse_cases(&text, &file));
+        match cases {
+            Ok(cases) => {
+                for case in cases {
+                    match run_case(rules, &name, &file, &case, max_file_size) {
+                        Ok(()) => entry.0 += 1,
+                        Err(_) => entry.1 += 1,
+                    }
+                }
+            }
+            Err(_) => entry.1 += 1,
+        }
+    }
+    counts
 }
 
 /// The rule a test file belongs to: `rules/chips/h200.test.yaml` tests `chips/h200`.

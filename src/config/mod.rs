@@ -52,7 +52,14 @@ pub struct Config {
     pub unset: Vec<UnsetVariable>,
     /// The metrics and health endpoint; off when `None`.
     pub http: Option<HttpConfig>,
+    /// Rules switched off, by name or glob (`chips/*`): compiled and listed, never evaluated.
+    pub disabled: Disabled,
 }
+
+/// `disabled:` — globs over rule names.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Disabled(pub Vec<String>);
 
 /// A `${VAR}` in the config whose variable is unset, and where.
 #[derive(Clone, Debug)]
@@ -333,6 +340,7 @@ impl Config {
     /// The top-level keys, in the order the docs list them.
     const KEYS: &[&str] = &[
         "watch", "rules", "state", "startup", "limits", "throttle", "retry", "outputs", "http",
+        "disabled",
     ];
 
     /// Reads and validates the config file at `path`. With several problems, the error is the
@@ -340,6 +348,14 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, Error> {
         let (config, problems) = Config::load_all(path);
         first_problem(config, problems)
+    }
+
+    /// How rule sets are built: the limits, the prefilter (see [`LimitsConfig::ruleset_options`])
+    /// and the rules switched off.
+    pub fn ruleset_options(&self) -> RulesetOptions {
+        self.limits
+            .ruleset_options()
+            .disabled(self.disabled.0.iter().cloned())
     }
 
     /// `Err` (the first, saying how many more) if the config reads an unset environment
@@ -438,6 +454,7 @@ impl Config {
                 "throttle" => sections.read(&at, &mut config.throttle),
                 "retry" => sections.read(&at, &mut config.retry),
                 "http" => sections.read(&at, &mut config.http),
+                "disabled" => sections.read(&at, &mut config.disabled),
                 _ => {
                     let message = format!(
                         "{at}: unknown key: expected one of {}",

@@ -70,6 +70,15 @@ impl Section for Option<PathBuf> {
     }
 }
 
+/// `disabled:`: each a glob over rule names.
+impl Section for super::Disabled {
+    fn validate(&mut self, at: &KeyPath) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        globs(&self.0, at, &mut problems);
+        problems
+    }
+}
+
 impl Section for Startup {
     fn validate(&mut self, _: &KeyPath) -> Vec<Problem> {
         Vec::new()

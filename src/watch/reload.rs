@@ -263,7 +263,7 @@ impl Setup {
         let rules = if same_rules {
             let rules = self
                 .rules
-                .reload_with(&opts.rules_dir, opts.config.limits.rules())?;
+                .reload_with(&opts.rules_dir, opts.config.ruleset_options())?;
             log_kept(&rules);
             rules
         } else {
@@ -295,7 +295,7 @@ fn log_kept(rules: &Ruleset) {
 
 /// Compiles the rules folder `dir` afresh (at the start, or a SIGHUP naming another folder).
 pub fn load_rules(dir: &Path, config: &Config) -> Result<Ruleset, WatchError> {
-    let rules = Ruleset::load_with(dir, config.limits.ruleset_options())?;
+    let rules = Ruleset::load_with(dir, config.ruleset_options())?;
     for d in rules.diagnostics() {
         tracing::error!("{d}");
     }

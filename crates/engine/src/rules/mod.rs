@@ -118,6 +118,14 @@ impl Rule {
         &self.description
     }
 
+    /// The literal terms the rule looks for (those the prefilter knows), sorted.
+    pub fn terms(&self) -> Vec<&str> {
+        let mut terms: Vec<&str> = self.needs.terms.iter().map(|t| t.as_str()).collect();
+        terms.sort_unstable();
+        terms.dedup();
+        terms
+    }
+
     /// Literal terms of the rule that have no letters or digits, so can never match.
     pub fn unmatchable_terms(&self) -> Vec<&str> {
         self.needs
