@@ -14,9 +14,36 @@ pub(crate) struct AlertPrinter {
     out: io::BufWriter<io::Stdout>,
 }
 
+/// When text is coloured: `--color`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour stdout.
+    pub fn on(self) -> bool {
+        match self {
+            ColorChoice::Auto => {
+                io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+        }
+    }
+}
+
 impl AlertPrinter {
     pub fn new(format: Format) -> AlertPrinter {
-        let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        AlertPrinter::with_color(format, ColorChoice::Auto)
+    }
+
+    pub fn with_color(format: Format, color: ColorChoice) -> AlertPrinter {
+        let colour = color.on();
         AlertPrinter {
             format,
             colour,
@@ -66,6 +93,11 @@ impl AlertPrinter {
             )?;
         }
         Ok(())
+    }
+
+    /// A plain line (`scan -c`, `-l`).
+    pub fn line(&mut self, line: &str) -> io::Result<()> {
+        writeln!(self.out, "{}", printable(line))
     }
 
     /// An indented note under the alert just printed (text format only).

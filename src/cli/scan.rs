@@ -4,13 +4,14 @@
 //! output is the same from run to run whatever the thread count.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::Format;
 use super::ordered;
-use super::print::AlertPrinter;
+use super::print::{AlertPrinter, ColorChoice};
 use crate::config::{Config, OutputKind};
 use crate::outbox::{self, RetryPolicy};
 use crate::outputs::Route;
@@ -42,6 +43,30 @@ pub(crate) struct Args {
     /// Exit 2 on any problem: a skipped file, a rule that fails to compile or to run.
     #[arg(long)]
     strict: bool,
+    /// Only the rules whose names match this glob (repeatable): `--rule 'chips/*'`.
+    #[arg(long = "rule", id = "rule", value_name = "GLOB")]
+    rule_globs: Vec<String>,
+    /// Print each file's number of alerts (`PATH:N`), not the alerts.
+    #[arg(short = 'c', long, conflicts_with_all = ["files_with_alerts", "quiet"])]
+    count: bool,
+    /// Print the paths of the files with alerts, not the alerts.
+    #[arg(short = 'l', long, conflicts_with = "quiet")]
+    files_with_alerts: bool,
+    /// Print nothing: the exit code says whether there were alerts.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Colour text output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, default_value_t)]
+    color: ColorChoice,
+}
+
+/// What scan prints for the alerts of each file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Show {
+    Alerts,
+    Count,
+    Files,
+    Nothing,
 }
 
 /// Exit codes, like grep's.
@@ -78,7 +103,14 @@ pub(crate) fn run(args: Args) -> u8 {
         (rules, inputs)
     });
     let rules = match rules {
-        Ok(rules) => rules,
+        Ok(rules) if args.rule_globs.is_empty() => rules,
+        Ok(rules) => match select(rules, &args.rule_globs) {
+            Ok(rules) => rules,
+            Err(e) => {
+                tracing::error!("{e}");
+                return TROUBLE;
+            }
+        },
         Err(code) => return code,
     };
     let config = loaded.config;
@@ -121,8 +153,21 @@ pub(crate) fn run(args: Args) -> u8 {
         })
         .collect();
 
+    let show = if args.quiet {
+        Show::Nothing
+    } else if args.count {
+        Show::Count
+    } else if args.files_with_alerts {
+        Show::Files
+    } else {
+        Show::Alerts
+    };
+    let started = Instant::now();
     let mut report = Report {
-        printer: AlertPrinter::new(Format::or_default(args.format)),
+        printer: AlertPrinter::with_color(Format::or_default(args.format), args.color),
+        show,
+        files: 0,
+        articles: 0,
         sink,
         errors: RuleErrorLog::default(),
         alerts: 0,
@@ -166,10 +211,18 @@ pub(crate) fn run(args: Args) -> u8 {
         errors,
         alerts,
         mut problems,
+        files,
+        articles,
         ..
     } = report;
     errors.finish();
     problems += sink.finish();
+    if std::io::stderr().is_terminal() {
+        eprintln!(
+            "{files} files, {articles} articles, {alerts} alerts, {problems} problems, in {:.2}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
 
     if trouble || (args.strict && problems > 0) {
         TROUBLE
@@ -184,6 +237,10 @@ pub(crate) fn run(args: Args) -> u8 {
 /// printed, problems logged and counted.
 struct Report {
     printer: AlertPrinter,
+    show: Show,
+    /// Inputs read, and articles evaluated in them.
+    files: usize,
+    articles: usize,
     sink: AlertSink,
     errors: RuleErrorLog,
     alerts: usize,
@@ -207,6 +264,7 @@ impl ordered::Consumer<Input, Result<Vec<Evaluation>, Error>> for Report {
         input: &Input,
         result: Result<Vec<Evaluation>, Error>,
     ) -> ControlFlow<()> {
+        self.files += 1;
         let evaluations = match result {
             Ok(evaluations) => evaluations,
             Err(e) => {
@@ -215,6 +273,8 @@ impl ordered::Consumer<Input, Result<Vec<Evaluation>, Error>> for Report {
                 return ControlFlow::Continue(());
             }
         };
+        self.articles += evaluations.len();
+        let mut here = 0;
         for eval in evaluations {
             for note in &eval.notes {
                 tracing::warn!("{note}");
@@ -233,10 +293,24 @@ impl ordered::Consumer<Input, Result<Vec<Evaluation>, Error>> for Report {
                     }
                 }
                 self.alerts += 1;
-                if let Err(e) = self.printer.print(alert) {
+                here += 1;
+                if self.show == Show::Alerts
+                    && let Err(e) = self.printer.print(alert)
+                {
                     return self.end(broken_pipe_or_trouble(e, self.alerts));
                 }
             }
+        }
+        let path = input.path().display();
+        let line = match self.show {
+            Show::Count => Some(format!("{path}:{here}")),
+            Show::Files if here > 0 => Some(path.to_string()),
+            _ => None,
+        };
+        if let Some(line) = line
+            && let Err(e) = self.printer.line(&line)
+        {
+            return self.end(broken_pipe_or_trouble(e, self.alerts));
         }
         ControlFlow::Continue(())
     }
@@ -253,6 +327,28 @@ impl ordered::Consumer<Input, Result<Vec<Evaluation>, Error>> for Report {
             Err(e) => self.end(broken_pipe_or_trouble(e, self.alerts)),
         }
     }
+}
+
+/// `rules` with only those named by one of `globs`; `Err` when none is.
+fn select(
+    rules: newswatch_engine::rules::Ruleset,
+    globs: &[String],
+) -> Result<newswatch_engine::rules::Ruleset, String> {
+    let mut builder = globset::GlobSetBuilder::new();
+    for g in globs {
+        builder.add(crate::config::glob(g)?);
+    }
+    let set = builder.build().map_err(|e| e.to_string())?;
+    let names: Vec<String> = rules.rules().iter().map(|r| r.name().to_string()).collect();
+    let rules = rules.retain(|r| set.is_match(r.name()));
+    if rules.rules().is_empty() {
+        return Err(format!(
+            "no rule matches --rule {}: the rules are {}",
+            globs.join(", --rule "),
+            names.join(", ")
+        ));
+    }
+    Ok(rules)
 }
 
 /// Reads, ingests and evaluates one input.

@@ -446,6 +446,15 @@ impl Ruleset {
         self
     }
 
+    /// This rule set with only the rules `keep` accepts (the others are dropped, not switched
+    /// off): one rule, or a few, over an archive. The prefilter is rebuilt for them.
+    pub fn retain(mut self, keep: impl Fn(&Rule) -> bool) -> Ruleset {
+        let prefilter = self.has_prefilter();
+        self.rules.retain(|r| keep(r));
+        self.off.retain(|r| keep(r));
+        self.with_prefilter(prefilter)
+    }
+
     /// Whether the prefilter is on.
     pub fn has_prefilter(&self) -> bool {
         self.prefilter.is_some()
