@@ -207,9 +207,7 @@ pub fn watch_rules<T: From<Watched> + Send + 'static>(
         let relevant = match &res {
             Ok(e) => {
                 !matches!(e.kind, EventKind::Access(_))
-                    && e.paths
-                        .iter()
-                        .any(|p| p.extension().is_some_and(|x| x == "rhai") || p.is_dir())
+                    && e.paths.iter().any(|p| is_rule_or_list(p) || p.is_dir())
             }
             Err(_) => true,
         };
@@ -232,6 +230,19 @@ fn explain(mut e: notify::Error, path: &Path) -> notify::Error {
         ));
     }
     e.add_path(path.to_path_buf())
+}
+
+/// Whether a change to `path` in the rules folder changes the rules: a rule (`*.rhai`), or a
+/// term list (`lists/*.txt`), which the rules using it are recompiled with.
+fn is_rule_or_list(path: &std::path::Path) -> bool {
+    match path.extension().and_then(|x| x.to_str()) {
+        Some("rhai") => true,
+        Some("txt") => path
+            .parent()
+            .and_then(|d| d.file_name())
+            .is_some_and(|d| d == "lists"),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

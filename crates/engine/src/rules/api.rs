@@ -341,13 +341,27 @@ impl ArticleRef {
     }
 }
 
+/// A list of terms for a trace line: a long one (a term list) by its first terms and count.
+fn shown(list: &[ImmutableString]) -> String {
+    const SHOWN: usize = 12;
+    if list.len() <= SHOWN {
+        return format!("{list:?}");
+    }
+    let first: Vec<String> = list[..SHOWN].iter().map(|t| format!("{t:?}")).collect();
+    format!("[{}, … {} terms in all]", first.join(", "), list.len())
+}
+
 /// `; missing: "a", "b"` for a trace line, or nothing.
 fn missing_note(missing: &[&ImmutableString]) -> String {
     if missing.is_empty() {
         return String::new();
     }
-    let list: Vec<_> = missing.iter().map(|t| format!("{t:?}")).collect();
-    format!("; missing: {}", list.join(", "))
+    let list: Vec<_> = missing.iter().take(12).map(|t| format!("{t:?}")).collect();
+    let more = match missing.len() {
+        n if n > 12 => format!(" and {} more", n - 12),
+        _ => String::new(),
+    };
+    format!("; missing: {}{more}", list.join(", "))
 }
 
 fn terms(list: &Array, function: &str) -> RhaiResult<Vec<ImmutableString>> {
@@ -470,7 +484,8 @@ pub(super) fn register(engine: &mut Engine, frame: &FrameRef) {
             let missing = a.missing(&list)?;
             a.note(|| {
                 format!(
-                    "mentions_all({list:?}) → {}{}",
+                    "mentions_all({}) → {}{}",
+                    shown(&list),
                     missing.is_empty(),
                     missing_note(&missing)
                 )
@@ -482,7 +497,10 @@ pub(super) fn register(engine: &mut Engine, frame: &FrameRef) {
             let list = terms(&list, "mentions_any")?;
             let missing = a.missing(&list)?;
             let found = missing.len() < list.len();
-            a.note(|| format!("mentions_any({list:?}) → {found}{}", missing_note(&missing)));
+            a.note(|| {
+                let list = shown(&list);
+                format!("mentions_any({list}) → {found}{}", missing_note(&missing))
+            });
             Ok::<_, Box<EvalAltResult>>(found)
         })
         .register_fn("count", |a: &mut ArticleRef, term: &str| {

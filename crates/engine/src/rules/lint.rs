@@ -25,6 +25,7 @@ use rhai::{AST, ASTNode, Engine, Expr, FnCallExpr, Position};
 
 use super::Diagnostic;
 use super::api::{self, ArticleRef};
+use super::lists::Lists;
 use crate::alert::Severity;
 
 /// Names the engine resolves itself, not through a registration.
@@ -98,7 +99,7 @@ impl Api {
 }
 
 /// The problems of the compiled rule `ast` (from the file `path`), in the order of the source.
-pub(super) fn lint(api: &Api, ast: &AST, path: &Path) -> Vec<Diagnostic> {
+pub(super) fn lint(api: &Api, lists: &Lists, ast: &AST, path: &Path) -> Vec<Diagnostic> {
     let scripted: HashMap<String, Vec<usize>> =
         ast.iter_functions().fold(HashMap::new(), |mut by_name, f| {
             by_name
@@ -117,6 +118,7 @@ pub(super) fn lint(api: &Api, ast: &AST, path: &Path) -> Vec<Diagnostic> {
     });
     let mut pass = Pass {
         api,
+        lists,
         scripted,
         variables,
         on_article: HashSet::new(),
@@ -146,6 +148,7 @@ pub(super) fn lint(api: &Api, ast: &AST, path: &Path) -> Vec<Diagnostic> {
 
 struct Pass<'a> {
     api: &'a Api,
+    lists: &'a Lists,
     scripted: HashMap<String, Vec<usize>>,
     variables: HashSet<String>,
     /// Positions of the calls and properties already checked as `article`'s.
@@ -307,6 +310,14 @@ impl Pass<'_> {
                     (key.as_str(), literal)
                 });
                 self.alert_map(entries, *at);
+            }
+            ("list", [Expr::StringConstant(name, at)]) if self.lists.get(name).is_none() => {
+                let names = self.lists.names();
+                let message = format!(
+                    "no list {name:?}: add rules/lists/{name}.txt (one term per line){}",
+                    suggest(name, &names)
+                );
+                self.found.push((*at, message));
             }
             ("matches", [.., Expr::StringConstant(pattern, at)]) => {
                 if let Err(e) = api::regex(pattern) {

@@ -18,6 +18,7 @@ mod api;
 mod explain;
 mod limits;
 mod lint;
+mod lists;
 mod loader;
 mod prefilter;
 mod sandbox;
@@ -245,6 +246,8 @@ pub struct Ruleset {
     disabled_globs: Vec<String>,
     /// Rules switched off, compiled but never evaluated, sorted by name.
     off: Vec<Arc<Rule>>,
+    /// The term lists of the rules folder, shared by every rule and scanner.
+    lists: Arc<lists::Lists>,
     rules: Vec<Arc<Rule>>,
     diagnostics: Vec<Diagnostic>,
     prefilter: Option<prefilter::Prefilter>,
@@ -315,8 +318,10 @@ impl Ruleset {
         options: RulesetOptions,
         previous: Option<&Ruleset>,
     ) -> Result<Ruleset, Error> {
-        let mut set = Ruleset::empty(options.limits);
         let files = loader::find(dir)?;
+        let (lists, list_problems) = lists::Lists::load(dir);
+        let mut set = Ruleset::empty(options.limits, lists);
+        set.diagnostics.extend(list_problems);
         let compiled: Vec<_> = files
             .par_iter()
             .map(|file| match &file.source {
@@ -392,7 +397,7 @@ impl Ruleset {
         let options = options.into();
         let mut sources: Vec<_> = sources.into_iter().collect();
         sources.sort_by_key(|(name, _)| *name);
-        let mut set = Ruleset::empty(options.limits);
+        let mut set = Ruleset::empty(options.limits, lists::Lists::default());
         let compiled: Vec<_> = sources
             .par_iter()
             .enumerate()
@@ -420,10 +425,12 @@ impl Ruleset {
         set.with_prefilter(options.prefilter)
     }
 
-    fn empty(limits: Limits) -> Ruleset {
+    fn empty(limits: Limits, lists: lists::Lists) -> Ruleset {
         let std = sandbox::standard_library();
-        let compiler = sandbox::engine(&limits, &std, &api::FrameRef::new());
+        let lists = Arc::new(lists);
+        let compiler = sandbox::engine(&limits, &std, &lists, &api::FrameRef::new());
         Ruleset {
+            lists,
             api: lint::Api::of(&compiler),
             compiler,
             std,
@@ -475,7 +482,7 @@ impl Ruleset {
                 )])
             }
             Ok(ast)
-                if let problems = lint::lint(&self.api, &ast, path)
+                if let problems = lint::lint(&self.api, &self.lists, &ast, path)
                     && !problems.is_empty() =>
             {
                 Err(problems)
@@ -484,7 +491,7 @@ impl Ruleset {
                 name: name.into(),
                 path: path.to_path_buf(),
                 description: loader::description(source),
-                needs: prefilter::analyze(&ast),
+                needs: prefilter::analyze(&ast, &self.lists),
                 ast,
             }),
             Err(e) => Err(vec![Diagnostic::at(path, e.1, e.0.to_string())]),

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use rhai::module_resolvers::DummyModuleResolver;
 use rhai::{Dynamic, Engine, EvalAltResult, FLOAT, INT, OptimizationLevel};
 
+use super::lists::Lists;
 use super::{Limits, api};
 
 /// What the progress hook stops a rule with when it has allocated more than its budget (a
@@ -31,6 +32,7 @@ pub(super) fn standard_library() -> rhai::Shared<rhai::Module> {
 pub(super) fn engine(
     limits: &Limits,
     std: &rhai::Shared<rhai::Module>,
+    lists: &Arc<Lists>,
     frame: &api::FrameRef,
 ) -> Engine {
     let mut engine = Engine::new_raw();
@@ -67,9 +69,28 @@ pub(super) fn engine(
     engine.register_fn("sleep", move |_: INT| no_sleep());
     engine.register_fn("sleep", move |_: FLOAT| no_sleep());
     register_checked_replace(&mut engine);
+    register_list(&mut engine, lists);
 
     api::register(&mut engine, frame);
     engine
+}
+
+/// `list("NAME")`: the terms of `rules/lists/NAME.txt`, as an array of strings (the list is
+/// shared; each call builds the array of its terms).
+fn register_list(engine: &mut Engine, lists: &Arc<Lists>) {
+    let lists = lists.clone();
+    engine.register_fn(
+        "list",
+        move |name: &str| -> Result<rhai::Array, Box<EvalAltResult>> {
+            let terms = lists.get(name).ok_or_else(|| {
+                format!(
+                    "no list {name:?} in the rules folder's lists/ ({name}.txt); the lists are: {}",
+                    lists.names().join(", ")
+                )
+            })?;
+            Ok(terms.iter().cloned().map(Dynamic::from).collect())
+        },
+    );
 }
 
 /// Sets the budgets of `limits` on `engine`. Every one is set, because Rhai's defaults differ
@@ -191,6 +212,7 @@ pub fn write_definitions(dir: &std::path::Path) -> std::io::Result<()> {
     let engine = engine(
         &Limits::default(),
         &standard_library(),
+        &Arc::new(Lists::default()),
         &api::FrameRef::new(),
     );
     let mut scope = rhai::Scope::new();
@@ -325,6 +347,8 @@ fn same_sentence(article: Article, a: string, b: string) -> bool;
 fn in_title(article: Article, term: string) -> bool;
 /// Whether the Rust `regex` pattern matches the raw text (title, blank line, body).
 fn matches(article: Article, pattern: string) -> bool;
+/// The terms of the list `rules/lists/NAME.txt`, one per line.
+fn list(name: string) -> array;
 /// Raises an alert with this message (severity `medium`).
 fn alert(message: string) -> ();
 /// Raises an alert: `message` (required), `severity` (`info`, `low`, `medium`, `high`,

@@ -64,7 +64,7 @@ impl<'r> Scanner<'r> {
     pub fn new(rules: &'r Ruleset) -> Scanner<'r> {
         let frame = api::FrameRef::new();
         Scanner {
-            engine: sandbox::engine(&rules.limits, &rules.std, &frame),
+            engine: sandbox::engine(&rules.limits, &rules.std, &rules.lists, &frame),
             frame,
             scope: Scope::new(),
             limits: rules.limits.clone(),

@@ -30,6 +30,7 @@ use rhai::{AST, ASTFlags, ASTNode, Dynamic, Expr, FnCallExpr, INT, ImmutableStri
 
 use super::cond::Cmp;
 use super::cond::Cond::{self, Const, Unknown};
+use crate::rules::lists::{Lists, MAX_PREFILTER_TERMS};
 
 const TRUE: Cond<ImmutableString> = Const(true);
 const FALSE: Cond<ImmutableString> = Const(false);
@@ -68,13 +69,13 @@ impl Needs {
 }
 
 /// Analyzes a compiled rule.
-pub(crate) fn analyze(ast: &AST) -> Needs {
-    let mut terms = literal_terms(ast);
+pub(crate) fn analyze(ast: &AST, lists: &Lists) -> Needs {
+    let mut terms = literal_terms(ast, lists);
     if ast.has_functions() {
         // A rule's own functions may shadow the queries: not worth the risk.
         return Needs::always(terms.into_iter().collect());
     }
-    let mut walker = Walker::default();
+    let mut walker = Walker::new(lists);
     let flow = walker.block(ast.statements());
     if walker.gave_up || flow.effect.size() > MAX_NODES {
         return Needs::always(terms.into_iter().collect());
@@ -105,9 +106,9 @@ const QUERIES: &[&str] = &[
 
 /// Every string literal passed to a query, or bound by `let` or `for` to an array of strings
 /// (term lists, in practice), anywhere in the rule.
-fn literal_terms(ast: &AST) -> BTreeSet<ImmutableString> {
+fn literal_terms(ast: &AST, lists: &Lists) -> BTreeSet<ImmutableString> {
     let mut terms = BTreeSet::new();
-    let mut add = |e: &Expr| match literal(e) {
+    let mut add = |e: &Expr| match literal(e, lists) {
         Some((Lit::Str(s), _)) => {
             terms.insert(s);
         }
@@ -141,14 +142,30 @@ enum Lit {
     Other,
 }
 
-/// The literal `e` is, if it is one, and its size (array length or string bytes).
-fn literal(e: &Expr) -> Option<(Lit, usize)> {
+/// The literal `e` is, if it is one, and its size (array length or string bytes). A
+/// `list("NAME")` of a list short enough ([`MAX_PREFILTER_TERMS`]) is the array of its terms.
+fn literal(e: &Expr, lists: &Lists) -> Option<(Lit, usize)> {
     Some(match e {
+        Expr::FnCall(call, _) if call.name == "list" && call.namespace.is_empty() => {
+            let [Expr::StringConstant(name, _)] = call.args.as_slice() else {
+                return None;
+            };
+            let terms = lists.get(name).filter(|t| t.len() <= MAX_PREFILTER_TERMS)?;
+            let size = terms
+                .iter()
+                .map(|t| t.len())
+                .sum::<usize>()
+                .max(terms.len());
+            (Lit::Strs(terms.to_vec()), size)
+        }
         Expr::StringConstant(s, _) => (Lit::Str(s.clone()), s.len()),
         Expr::IntegerConstant(n, _) => (Lit::Int(*n), 0),
         Expr::DynamicConstant(d, _) => dynamic_literal(d),
         Expr::Array(items, _) => {
-            let items: Vec<_> = items.iter().map(literal).collect::<Option<_>>()?;
+            let items: Vec<_> = items
+                .iter()
+                .map(|e| literal(e, lists))
+                .collect::<Option<_>>()?;
             let size = items.iter().map(|(_, s)| s).sum::<usize>().max(items.len());
             let strings: Option<Vec<_>> = items
                 .into_iter()
@@ -227,8 +244,8 @@ fn chain(flows: Vec<Flow>) -> Flow {
     after
 }
 
-#[derive(Default)]
-struct Walker {
+struct Walker<'l> {
+    lists: &'l Lists,
     /// Variables in scope, innermost last, with their literal value when the walk knows it.
     scope: Vec<(ImmutableString, Option<Lit>)>,
     cost: usize,
@@ -237,7 +254,18 @@ struct Walker {
     gave_up: bool,
 }
 
-impl Walker {
+impl<'l> Walker<'l> {
+    fn new(lists: &'l Lists) -> Walker<'l> {
+        Walker {
+            lists,
+            scope: Vec::new(),
+            cost: 0,
+            variables: 0,
+            largest_literal: 0,
+            gave_up: false,
+        }
+    }
+
     fn spend(&mut self, nodes: usize) {
         self.cost += nodes;
         if self.cost > MAX_COST || self.variables > MAX_VARIABLES {
@@ -391,13 +419,17 @@ impl Walker {
                 } else if call.args.first().is_some_and(|a| self.is_article(a)) {
                     self.query(call, &call.args[1..])
                 } else {
-                    None
+                    // `list("NAME")`: the list's terms, like an array literal.
+                    let (lit, size) = literal(e, self.lists)?;
+                    self.spend(size.min(MAX_COST));
+                    self.largest_literal = self.largest_literal.max(size);
+                    pure(Val::Lit(lit))
                 }
             }
             Expr::And(list, _) => Some(self.junction(list, true)),
             Expr::Or(list, _) => Some(self.junction(list, false)),
             _ => {
-                let (lit, size) = literal(e)?;
+                let (lit, size) = literal(e, self.lists)?;
                 self.spend(size.min(MAX_COST));
                 self.largest_literal = self.largest_literal.max(size);
                 pure(Val::Lit(lit))

@@ -14,6 +14,7 @@ fn needs(source: &str) -> Needs {
     let engine = sandbox::engine(
         &Limits::default(),
         &sandbox::standard_library(),
+        &std::sync::Arc::new(Lists::default()),
         &crate::rules::api::FrameRef::new(),
     );
     let mut scope = rhai::Scope::new();
@@ -21,7 +22,7 @@ fn needs(source: &str) -> Needs {
     let ast = engine
         .compile_with_scope(&scope, source)
         .unwrap_or_else(|e| panic!("{source}: {e}"));
-    analyze(&ast)
+    analyze(&ast, &Lists::default())
 }
 
 fn show(c: &Cond<ImmutableString>) -> String {
