@@ -261,6 +261,7 @@ fn definitions_describe_the_rule_api_for_editors() {
         "{api}"
     );
     assert!(api.contains("fn alert(alert: map) -> ();"));
+    assert!(api.contains("fn list(name: string) -> array;"), "{api}");
     assert!(!api.contains("EvalAltResult"));
     let scope = std::fs::read_to_string(s.path().join("defs/__scope__.d.rhai")).unwrap();
     assert!(scope.contains("let article: Article;"), "{scope}");

@@ -290,6 +290,7 @@ fn without_functions(definitions: &str, names: &[&str]) -> String {
 
 const API_NAMES: &[&str] = &[
     "alert",
+    "list",
     "count",
     "in_title",
     "matches",
