@@ -4,7 +4,9 @@
 //! makes reading deterministic. The budget catches what those bounds did not foresee: the HTML
 //! parser is fed in chunks and the budget checked between them, and every loop over a file's
 //! items checks it per item, so a file that runs over is refused within one chunk or one item
-//! of its deadline instead of holding a worker for minutes.
+//! of its deadline instead of holding a worker for minutes. What runs whole before the first
+//! check — decoding, the HTML guard's pass, feed-rs reading a feed's XML — is linear in the
+//! file and bounded by its size limit.
 
 use std::time::{Duration, Instant};
 
