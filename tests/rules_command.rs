@@ -73,6 +73,14 @@ fn rules_switched_off_never_run() {
     let run = s.run(&["scan", "--format", "json", "a.txt"]);
     assert_eq!(run.code, 1, "no rule on: {}", run.stderr);
     assert!(run.alerts().is_empty());
+    // Explaining a rule that is off says so, rather than that it does not exist.
+    let explain = s.run(&["explain", "chips/h200", "a.txt"]);
+    assert_eq!(explain.code, 2);
+    assert!(
+        explain.stderr.contains("rule chips/h200 is switched off"),
+        "{}",
+        explain.stderr
+    );
     // A bad glob is a config error at its place.
     s.write("newswatch.yaml", "disabled: [\"chips/[\"]\n");
     let check = s.run(&["check"]);

@@ -30,8 +30,15 @@ pub(crate) fn run(args: Args) -> u8 {
             .diagnostics()
             .iter()
             .find(|d| d.path.with_extension("") == loaded.rules_dir.join(&args.rule));
+        let off = rules.disabled_rules().iter().any(|r| r.name() == args.rule);
         match problem {
             Some(d) => tracing::error!("rule {} does not compile: {d}", args.rule),
+            None if off => tracing::error!(
+                "{}",
+                newswatch_engine::Error::RuleDisabled {
+                    rule: args.rule.clone()
+                }
+            ),
             None => tracing::error!(
                 "no rule {} in {} (rules: {})",
                 args.rule,

@@ -77,6 +77,15 @@ pub enum Error {
         /// The name asked for.
         rule: String,
     },
+    /// The rule asked for is switched off ([`RulesetOptions::disabled`](crate::RulesetOptions::disabled)
+    /// or a `//! disabled` line): it is compiled but never evaluated.
+    #[error(
+        "rule {rule} is switched off (disabled in the config or by a `//! disabled` line): switch it on to run it"
+    )]
+    RuleDisabled {
+        /// The rule's name.
+        rule: String,
+    },
     /// A glob of [`RulesetOptions::disabled`](crate::RulesetOptions::disabled) does not parse.
     #[error("invalid glob {glob:?} in the rules switched off: {message}")]
     BadGlob {
@@ -128,9 +137,10 @@ impl Error {
             | Error::TooLarge { path, .. }
             | Error::Malformed { path, .. }
             | Error::NoRules { path } => Some(path),
-            Error::ArticleTooLarge { .. } | Error::NoSuchRule { .. } | Error::BadGlob { .. } => {
-                None
-            }
+            Error::ArticleTooLarge { .. }
+            | Error::NoSuchRule { .. }
+            | Error::RuleDisabled { .. }
+            | Error::BadGlob { .. } => None,
         }
     }
 }

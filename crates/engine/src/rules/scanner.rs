@@ -131,8 +131,13 @@ impl<'r> Scanner<'r> {
             .rules
             .iter()
             .position(|r| r.name() == rule)
-            .ok_or_else(|| Error::NoSuchRule {
-                rule: rule.to_string(),
+            .ok_or_else(|| {
+                let rule = rule.to_string();
+                if self.rules.off.iter().any(|r| r.name() == rule) {
+                    Error::RuleDisabled { rule }
+                } else {
+                    Error::NoSuchRule { rule }
+                }
             })?;
         let prefilter_skips = self.rules.skip_reason(index, article);
         let prefilter_runs = self
