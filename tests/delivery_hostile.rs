@@ -19,19 +19,7 @@ const WAIT: Duration = Duration::from_secs(20);
 /// A sandbox with an inbox, a rule alerting on every article (its title as the message), a
 /// slow retry (a delivery retried would hold its queue for 30 s), and the given outputs.
 fn sandbox(outputs: &str) -> Sandbox {
-    let s = Sandbox::new();
-    s.rule(
-        "every",
-        r#"alert(#{ message: article.title, severity: "high" });"#,
-    );
-    std::fs::create_dir(s.path().join("inbox")).unwrap();
-    s.write(
-        "newswatch.yaml",
-        format!(
-            "watch:\n  - path: inbox\nstate: state.db\nretry: {{ initial: 30s, max: 60s }}\noutputs:\n{outputs}"
-        ),
-    );
-    s
+    common::every_article_sandbox("{ initial: 30s, max: 60s }", outputs)
 }
 
 /// `newswatch alerts --format json`: each alert's message with its one delivery.

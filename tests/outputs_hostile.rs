@@ -13,19 +13,7 @@ const WAIT: Duration = Duration::from_secs(20);
 /// A sandbox with an inbox, a rule alerting on every article (its title as the message), and
 /// the given outputs section.
 fn sandbox(outputs: &str) -> Sandbox {
-    let s = Sandbox::new();
-    s.rule(
-        "every",
-        r#"alert(#{ message: article.title, severity: "high" });"#,
-    );
-    std::fs::create_dir(s.path().join("inbox")).unwrap();
-    s.write(
-        "newswatch.yaml",
-        format!(
-            "watch:\n  - path: inbox\nstate: state.db\nretry: {{ initial: 200ms, max: 1s }}\noutputs:\n{outputs}"
-        ),
-    );
-    s
+    common::every_article_sandbox("{ initial: 200ms, max: 1s }", outputs)
 }
 
 #[test]

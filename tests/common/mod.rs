@@ -406,3 +406,19 @@ pub fn wait_for_lines(
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// A sandbox with an inbox, a rule alerting on every article (its title as the message,
+/// severity high), the given `retry:` section and outputs.
+pub fn every_article_sandbox(retry: &str, outputs: &str) -> Sandbox {
+    let s = Sandbox::new();
+    s.rule(
+        "every",
+        r#"alert(#{ message: article.title, severity: "high" });"#,
+    );
+    std::fs::create_dir(s.path().join("inbox")).unwrap();
+    s.write(
+        "newswatch.yaml",
+        format!("watch:\n  - path: inbox\nstate: state.db\nretry: {retry}\noutputs:\n{outputs}"),
+    );
+    s
+}

@@ -179,44 +179,33 @@ impl Pass<'_> {
 
     /// A plain call `name(args)`.
     fn call(&mut self, call: &FnCallExpr, pos: Position) {
-        let name = call.name.as_str();
-        let args = call.args.len();
-        if KEYWORDS.contains(&name) || self.variables.contains(name) {
-            return;
-        }
-        if let Some(arities) = self.scripted.get(name) {
-            if !arities.contains(&args) {
-                let message = format!("`{name}` takes {} arguments, not {args}", list(arities));
-                self.found.push((pos, message));
-            }
-            return;
-        }
-        match self.api.functions.get(name) {
-            None => {
-                let mut names: Vec<&str> = self.plain_names().collect();
-                names.sort_unstable();
-                let message = format!("unknown function `{name}`{}", suggest(name, &names));
-                self.found.push((pos, message));
-            }
-            Some(sigs) if !sigs.iter().any(|s| s.params == args) => {
-                let message = format!("`{name}` {}, not {args}", takes(sigs, 0));
-                self.found.push((pos, message));
-            }
-            Some(_) => self.literals(name, call, pos),
+        if !self.variables.contains(call.name.as_str()) {
+            self.known(call, pos, Form::Function);
         }
     }
 
     /// A method call on a value whose type is not known here: it must exist for some type.
     fn method(&mut self, call: &FnCallExpr, pos: Position) {
+        self.known(call, pos, Form::Method);
+    }
+
+    /// Whether a function of that name exists with that number of arguments (the value a
+    /// method is called on counting as the first), among the rule's own and the registered.
+    fn known(&mut self, call: &FnCallExpr, pos: Position, form: Form) {
         let name = call.name.as_str();
-        let args = call.args.len() + 1;
+        let given = call.args.len();
+        let args = given + form.receiver();
         if KEYWORDS.contains(&name) {
             return;
         }
         if let Some(arities) = self.scripted.get(name) {
             if !arities.contains(&args) {
+                let with = match form {
+                    Form::Function => "",
+                    Form::Method => " with the value it is called on",
+                };
                 let message = format!(
-                    "`{name}` takes {} arguments with the value it is called on, not {args}",
+                    "`{name}` takes {} arguments{with}, not {args}",
                     list(arities)
                 );
                 self.found.push((pos, message));
@@ -227,12 +216,21 @@ impl Pass<'_> {
             None => {
                 let mut names: Vec<&str> = self.plain_names().collect();
                 names.sort_unstable();
-                let message = format!("unknown method `{name}`{}", suggest(name, &names));
+                let what = match form {
+                    Form::Function => "function",
+                    Form::Method => "method",
+                };
+                let message = format!("unknown {what} `{name}`{}", suggest(name, &names));
                 self.found.push((pos, message));
             }
             Some(sigs) if !sigs.iter().any(|s| s.params == args) => {
-                let message = format!("`.{name}(…)` {}, not {}", takes(sigs, 1), call.args.len());
-                self.found.push((pos, message));
+                let shown = match form {
+                    Form::Function => format!("`{name}`"),
+                    Form::Method => format!("`.{name}(…)`"),
+                };
+                let takes = takes(sigs, form.receiver());
+                self.found
+                    .push((pos, format!("{shown} {takes}, not {given}")));
             }
             Some(_) => self.literals(name, call, pos),
         }
@@ -366,6 +364,23 @@ impl Pass<'_> {
                     .is_some_and(|c| c.is_alphabetic() || c == '_')
             })
             .filter(|n| !n.contains('$'))
+    }
+}
+
+/// How a call is written: `name(args)` or `value.name(args)`.
+#[derive(Clone, Copy)]
+enum Form {
+    Function,
+    Method,
+}
+
+impl Form {
+    /// Arguments before the written ones: the value a method is called on.
+    fn receiver(self) -> usize {
+        match self {
+            Form::Function => 0,
+            Form::Method => 1,
+        }
     }
 }
 
