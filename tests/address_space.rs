@@ -9,7 +9,7 @@ mod common;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, json_lines};
+use common::json_lines;
 
 const ADDRESS_SPACE: u64 = 2 << 30;
 
@@ -55,19 +55,10 @@ const HOSTILE_RULES: &[(&str, &str)] = &[
 
 #[test]
 fn the_daemon_runs_within_2_gib_of_address_space() {
-    let s = Sandbox::new();
+    let s = common::canary_sandbox();
     for (name, source) in HOSTILE_RULES {
         s.rule(name, source);
     }
-    s.rule(
-        "canary",
-        r#"if article.title.starts_with("Canary") { alert(#{ message: article.title }); }"#,
-    );
-    std::fs::create_dir(s.path().join("inbox")).unwrap();
-    s.write(
-        "newswatch.yaml",
-        "watch:\n  - path: inbox\nstate: state.db\noutputs:\n  - type: file\n    path: alerts.jsonl\n",
-    );
     let d = s.watch_with(&[], &[], |command| {
         // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
@@ -127,11 +118,7 @@ fn the_daemon_runs_within_2_gib_of_address_space() {
         );
     }
     assert!(log.contains("rule_max_memory"), "{log}");
-    let status = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
-    let peak = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .unwrap_or("");
+    let peak = d.peak_memory();
     eprintln!("daemon peak memory under a 2 GiB address space: {peak}");
     let stderr = d.stderr.clone();
     let (code, _) = d.stop_with("TERM");

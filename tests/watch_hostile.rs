@@ -90,16 +90,7 @@ fn files_replaced_by_fifos_and_devices_block_nothing() {
 /// within 10 s (each hostile file is refused by the parsers' bounds or the 5 s ingest timeout).
 #[test]
 fn hostile_articles_stall_nothing() {
-    let s = Sandbox::new();
-    s.rule(
-        "canary",
-        r#"if article.title.starts_with("Canary") { alert(#{ message: article.title }); }"#,
-    );
-    std::fs::create_dir(s.path().join("inbox")).unwrap();
-    s.write(
-        "newswatch.yaml",
-        "watch:\n  - path: inbox\nstate: state.db\noutputs:\n  - type: file\n    path: alerts.jsonl\n",
-    );
+    let s = common::canary_sandbox();
     let out = s.path().join("alerts.jsonl");
     let d = s.watch(&[]);
     let mut attributes = String::from("<html><body><p ");
@@ -136,11 +127,7 @@ fn hostile_articles_stall_nothing() {
     for (name, _) in &hostile {
         d.wait_for_log(name, WAIT);
     }
-    let status = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
-    let peak = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .unwrap_or("");
+    let peak = d.peak_memory();
     eprintln!("daemon peak memory after the hostile articles: {peak}");
     eprintln!("{}", d.log());
     let (code, _) = d.stop_with("TERM");

@@ -422,3 +422,30 @@ pub fn every_article_sandbox(retry: &str, outputs: &str) -> Sandbox {
     );
     s
 }
+
+/// A sandbox with an inbox, a file output (`alerts.jsonl`) and a rule `canary` alerting (the
+/// title as the message) on articles whose title starts with "Canary": the harmless article
+/// hostile tests drop beside the hostile ones.
+pub fn canary_sandbox() -> Sandbox {
+    let s = Sandbox::new();
+    s.rule(
+        "canary",
+        r#"if article.title.starts_with("Canary") { alert(#{ message: article.title }); }"#,
+    );
+    std::fs::create_dir(s.path().join("inbox")).unwrap();
+    s.write(
+        "newswatch.yaml",
+        "watch:\n  - path: inbox\nstate: state.db\noutputs:\n  - type: file\n    path: alerts.jsonl\n",
+    );
+    s
+}
+
+impl Daemon {
+    /// The daemon's peak resident memory so far, as `/proc` says it (`VmHWM: … kB`).
+    pub fn peak_memory(&self) -> String {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let peak = status.lines().find(|l| l.starts_with("VmHWM:"));
+        peak.unwrap_or("VmHWM: unknown").to_string()
+    }
+}
