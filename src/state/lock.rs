@@ -181,13 +181,7 @@ fn try_lock(state: &Path, command: &str) -> Result<Result<StateLock, Holder>, Lo
         .truncate(false)
         .open(&path)
         .map_err(io)?;
-    let mut lock = libc::flock {
-        l_type: libc::F_WRLCK as libc::c_short,
-        l_whence: libc::SEEK_SET as libc::c_short,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
+    let mut lock = whole_file_write_lock();
     // SAFETY: a valid descriptor and a valid `flock` for the call to fill in.
     if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &mut lock) } == -1 {
         let e = std::io::Error::last_os_error();
@@ -220,15 +214,20 @@ fn try_lock(state: &Path, command: &str) -> Result<Result<StateLock, Holder>, Lo
     Ok(Ok(StateLock { _file: file }))
 }
 
-/// The pid of the process holding a lock on `file`, if one does.
-fn locker(file: &File) -> std::io::Result<Option<i32>> {
-    let mut lock = libc::flock {
+/// A write lock over the whole file, as `fcntl` takes (and reports) it.
+fn whole_file_write_lock() -> libc::flock {
+    libc::flock {
         l_type: libc::F_WRLCK as libc::c_short,
         l_whence: libc::SEEK_SET as libc::c_short,
         l_start: 0,
         l_len: 0,
         l_pid: 0,
-    };
+    }
+}
+
+/// The pid of the process holding a lock on `file`, if one does.
+fn locker(file: &File) -> std::io::Result<Option<i32>> {
+    let mut lock = whole_file_write_lock();
     // SAFETY: a valid descriptor and a valid `flock` for the call to fill in.
     if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut lock) } == -1 {
         return Err(std::io::Error::last_os_error());
