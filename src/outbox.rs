@@ -16,6 +16,7 @@
 //! ([`Unrecorded`]) and its record retried with backoff, saying so at each step; the queue
 //! waits meanwhile, and the alert is not delivered again — unless the process stops first.
 
+mod digest;
 mod workers;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use crate::outputs::{DeliveryError, Filter, Output, Route};
 use crate::state::{OutputIdentity, Queue, State, StateError, now_ms};
+pub use digest::Schedule;
 use newswatch_engine::alert::Alert;
 pub use workers::Outbox;
 
@@ -208,35 +210,45 @@ pub fn drain_with(
                 }
             }
         }
-        let Some(head) = state.next_delivery(key)? else {
+        // A digest output's alerts wait for their period; what it delivers are its digests.
+        let schedule = output.digest_schedule().cloned();
+        let head = match &schedule {
+            Some(schedule) => {
+                state.make_digests(key, |t| schedule.period(t), now_ms())?;
+                state.next_digest(key)?
+            }
+            None => state.next_delivery(key)?,
+        };
+        // Nothing due: a digest output's thread looks again within a second (its idle poll),
+        // which makes the digest of a period at most a second after it ends.
+        let Some(head) = head else {
             return Ok(Drained::Empty);
         };
         let now = now_ms();
         if head.next_try_ms > now {
             return Ok(Drained::WaitingUntil(head.next_try_ms));
         }
-        let Some(alert) = state.alert(&head.alert_id)? else {
+        let Some(item) = Item::load(state, &head.alert_id, head.seq)? else {
             state.failed(head.seq, "the alert is missing from the state store")?;
             continue;
         };
-        match output.deliver(&alert) {
+        let alert = item.shown();
+        match item.deliver(output) {
             Ok(()) => {
                 if let Err(e) = state.delivered(head.seq) {
-                    let due = unrecorded.failed(head.seq, &alert.id, &name, &e);
+                    let due = unrecorded.failed(head.seq, &head.alert_id, &name, &e);
                     return Ok(Drained::WaitingUntil(due));
                 }
                 if head.attempts > 0 {
                     tracing::info!(
-                        "output {name}: delivered alert {} after {} failed attempts",
-                        alert.id,
+                        "output {name}: delivered {alert} after {} failed attempts",
                         head.attempts
                     );
                 }
             }
             Err(e) if e.is_permanent() => {
                 tracing::error!(
-                    "output {name}: delivery of alert {} failed for good, not retried: {e}; going on with the next",
-                    alert.id
+                    "output {name}: delivery of {alert} failed for good, not retried: {e}; going on with the next"
                 );
                 state.failed(head.seq, &e.to_string())?;
             }
@@ -246,8 +258,7 @@ pub fn drain_with(
                     Duration::from_millis((now - head.first_try_ms.unwrap_or(now)).max(0) as u64);
                 if age >= policy.give_up_after {
                     tracing::error!(
-                        "output {name}: giving up on alert {} after {attempts} attempts over {age:?}: {e}",
-                        alert.id
+                        "output {name}: giving up on {alert} after {attempts} attempts over {age:?}: {e}"
                     );
                     state.failed(head.seq, &e.to_string())?;
                     continue;
@@ -258,8 +269,7 @@ pub fn drain_with(
                     .max(e.retry_after().unwrap_or_default());
                 if attempts <= 3 || attempts % 10 == 0 {
                     tracing::warn!(
-                        "output {name}: delivery of alert {} failed (attempt {attempts}): {e}; retrying in {:.1}s",
-                        alert.id,
+                        "output {name}: delivery of {alert} failed (attempt {attempts}): {e}; retrying in {:.1}s",
                         wait.as_secs_f64()
                     );
                 }
@@ -267,6 +277,38 @@ pub fn drain_with(
                 state.retry_later(head.seq, &e.to_string(), due)?;
                 return Ok(Drained::WaitingUntil(due));
             }
+        }
+    }
+}
+
+/// What one outbox row delivers: an alert, or a digest of alerts.
+enum Item {
+    Alert(Alert),
+    Digest(crate::state::Digest),
+}
+
+impl Item {
+    /// The item of the row `seq` for `alert_id`; `None` when what it names is gone.
+    fn load(state: &State, alert_id: &str, seq: i64) -> Result<Option<Item>, StateError> {
+        Ok(if alert_id.starts_with(crate::state::DIGEST_PREFIX) {
+            state.digest(seq)?.map(Item::Digest)
+        } else {
+            state.alert(alert_id)?.map(Item::Alert)
+        })
+    }
+
+    fn deliver(&self, output: &mut dyn Output) -> Result<(), crate::outputs::DeliveryError> {
+        match self {
+            Item::Alert(alert) => output.deliver(alert),
+            Item::Digest(digest) => output.deliver_digest(digest),
+        }
+    }
+
+    /// How logs name it.
+    fn shown(&self) -> String {
+        match self {
+            Item::Alert(alert) => format!("alert {}", alert.id),
+            Item::Digest(d) => format!("the digest of {} to {}", d.from, d.to),
         }
     }
 }

@@ -56,9 +56,28 @@ pub(crate) fn run(args: Args) -> u8 {
         }
     };
     let mut printer = AlertPrinter::new(Format::or_default(args.format));
+    // Later copies of a story are shown with their first alert, when it is shown.
+    let shown: std::collections::HashSet<&str> =
+        alerts.iter().map(|h| h.alert.id.as_str()).collect();
+    let mut copies: std::collections::HashMap<&str, Vec<&History>> = Default::default();
     for entry in &alerts {
+        if let Some(first) = entry.duplicate_of.as_deref().filter(|f| shown.contains(f)) {
+            copies.entry(first).or_default().push(entry);
+        }
+    }
+    for entry in &alerts {
+        if entry
+            .duplicate_of
+            .as_deref()
+            .is_some_and(|f| shown.contains(f))
+        {
+            continue;
+        }
         let deliveries = state.deliveries(&entry.alert.id).unwrap_or_default();
-        if show(&mut printer, entry, &deliveries).is_err() {
+        let seen = copies
+            .get(entry.alert.id.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        if show(&mut printer, entry, &deliveries, seen).is_err() {
             return 0; // stdout closed
         }
     }
@@ -67,17 +86,32 @@ pub(crate) fn run(args: Args) -> u8 {
 }
 
 /// One alert with its silence, throttle and delivery status: extra keys in JSON, notes in text.
+/// Copies of its story shown with an alert in text, before the rest are counted.
+const COPIES_SHOWN: usize = 10;
+
 fn show(
     printer: &mut AlertPrinter,
     entry: &History,
     deliveries: &[Delivery],
+    seen: &[&History],
 ) -> std::io::Result<()> {
     let History {
         alert,
         suppressed,
         suppressed_count,
         silenced_by,
+        duplicate_of,
     } = entry;
+    // Where else the story was seen: the articles of its later copies.
+    let seen_json: Vec<serde_json::Value> = seen
+        .iter()
+        .map(|h| {
+            let a = &h.alert;
+            serde_json::json!({"id": a.id, "time": a.time, "path": a.article.path,
+                               "source": a.article.source, "url": a.article.url,
+                               "title": a.article.title})
+        })
+        .collect();
     let status = |d: &Delivery| match d.status {
         DeliveryStatus::Pending => "pending",
         DeliveryStatus::Delivered => "delivered",
@@ -92,6 +126,9 @@ fn show(
             suppressed: bool,
             suppressed_count: u64,
             silenced_by: Option<i64>,
+            duplicate_of: &'a Option<String>,
+            duplicates: usize,
+            seen: Vec<serde_json::Value>,
             deliveries: Vec<serde_json::Value>,
         }
         let deliveries = deliveries
@@ -106,6 +143,9 @@ fn show(
             suppressed: *suppressed,
             suppressed_count: *suppressed_count,
             silenced_by: *silenced_by,
+            duplicate_of,
+            duplicates: seen.len(),
+            seen: seen_json,
             deliveries,
         };
         return printer.json(&shown);
@@ -116,6 +156,27 @@ fn show(
     }
     if *suppressed {
         printer.note("suppressed by throttle (not delivered)")?;
+    }
+    if let Some(first) = duplicate_of {
+        printer.note(&format!(
+            "a later copy of the story of alert {first} (not delivered)"
+        ))?;
+    }
+    if !seen.is_empty() {
+        printer.note(&format!("story seen {} more times:", seen.len()))?;
+        for h in seen.iter().take(COPIES_SHOWN) {
+            let a = &h.alert.article;
+            let place = a.path.as_deref().or(a.url.as_deref()).unwrap_or(&a.title);
+            let from = a
+                .source
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            printer.note(&format!("  {} {place}{from}", h.alert.time))?;
+        }
+        if seen.len() > COPIES_SHOWN {
+            printer.note(&format!("  and {} more", seen.len() - COPIES_SHOWN))?;
+        }
     }
     if *suppressed_count > 0 {
         printer.note(&format!(

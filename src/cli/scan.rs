@@ -405,10 +405,13 @@ impl AlertSink {
         } else {
             crate::config::build_routes(&configs)?
         };
-        let state = state_path
+        let mut state = state_path
             .map(State::open)
             .transpose()
             .map_err(|e| e.to_string())?;
+        if let Some(state) = &mut state {
+            state.set_story_window(config.stories.window);
+        }
         // A daemon holding the state delivers its queue: recorded here, delivered there, once.
         // A scan that does not deliver queues nothing, and needs no lock.
         let lock = match state_path
@@ -477,7 +480,8 @@ impl AlertSink {
             .map(|r| r.key.as_str())
             .collect();
         match state.record_alert(alert, &self.throttle, &self.silences, &targets) {
-            Ok(Recorded::Duplicate) => Ok(false),
+            // A later copy of a story is recorded, not shown: one alert per story, as delivered.
+            Ok(Recorded::Duplicate | Recorded::SameStory(_)) => Ok(false),
             Ok(Recorded::New | Recorded::Suppressed | Recorded::Silenced(_)) => Ok(true),
             Err(e) => Err(e.to_string()),
         }

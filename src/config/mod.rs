@@ -54,6 +54,38 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     /// Rules switched off, by name or glob (`chips/*`): compiled and listed, never evaluated.
     pub disabled: Disabled,
+    /// How copies of one story are grouped.
+    pub stories: StoriesConfig,
+}
+
+/// `stories:` — copies of one story within `window` give one delivered alert per rule (the
+/// later ones are recorded as duplicates); `window: 0s` turns grouping off.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoriesConfig {
+    #[serde(deserialize_with = "duration")]
+    pub window: Duration,
+}
+
+impl Default for StoriesConfig {
+    fn default() -> StoriesConfig {
+        StoriesConfig {
+            window: crate::state::DEFAULT_STORY_WINDOW,
+        }
+    }
+}
+
+/// An output's `digest:` — one message per period with the period's alerts, instead of one per
+/// alert: `{ every: 1d, at: "08:00" }`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    /// The period: a whole number of days, or a time that divides a day (`6h`, `15m`).
+    #[serde(deserialize_with = "duration")]
+    pub every: Duration,
+    /// Local time of day (`HH:MM`, or `HH:MM:SS`) periods start at; midnight when left out.
+    #[serde(default)]
+    pub at: Option<String>,
 }
 
 /// `disabled:` — globs over rule names.
@@ -334,13 +366,17 @@ pub struct OutputConfig {
     /// Only alerts carrying one of these tags.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Deliver one digest per period instead of each alert. Not part of the output's identity:
+    /// switching it on or off keeps the output's queue.
+    #[serde(default)]
+    pub digest: Option<DigestConfig>,
 }
 
 impl Config {
     /// The top-level keys, in the order the docs list them.
     const KEYS: &[&str] = &[
         "watch", "rules", "state", "startup", "limits", "throttle", "retry", "outputs", "http",
-        "disabled",
+        "disabled", "stories",
     ];
 
     /// Reads and validates the config file at `path`. With several problems, the error is the
@@ -455,6 +491,7 @@ impl Config {
                 "retry" => sections.read(&at, &mut config.retry),
                 "http" => sections.read(&at, &mut config.http),
                 "disabled" => sections.read(&at, &mut config.disabled),
+                "stories" => sections.read(&at, &mut config.stories),
                 _ => {
                     let message = format!(
                         "{at}: unknown key: expected one of {}",

@@ -7,7 +7,7 @@ use globset::GlobSetBuilder;
 
 use super::{KeyPath, OutputConfig, OutputKind};
 use crate::outputs::{
-    CommandOutput, DesktopOutput, FileOutput, Filter, Named, Output, OutputError, Route,
+    CommandOutput, DesktopOutput, Digesting, FileOutput, Filter, Named, Output, OutputError, Route,
     StdoutOutput, WebhookOutput,
 };
 
@@ -38,6 +38,7 @@ fn default_output() -> OutputConfig {
         min_severity: None,
         rules: Vec::new(),
         tags: Vec::new(),
+        digest: None,
     }
 }
 
@@ -135,6 +136,13 @@ pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, OutputError> {
             output
         } else {
             Box::new(Named { name, output })
+        };
+        let output = match &c.digest {
+            Some(digest) => Box::new(Digesting {
+                schedule: crate::outbox::Schedule::of(digest).map_err(OutputError::Config)?,
+                output,
+            }),
+            None => output,
         };
         routes.push(Route {
             key,

@@ -85,6 +85,12 @@ impl Section for Startup {
     }
 }
 
+impl Section for super::StoriesConfig {
+    fn validate(&mut self, _: &KeyPath) -> Vec<Problem> {
+        Vec::new()
+    }
+}
+
 impl Section for ThrottleConfig {
     fn validate(&mut self, _: &KeyPath) -> Vec<Problem> {
         Vec::new()
@@ -294,6 +300,18 @@ impl OutputConfig {
             }
         }
         globs(&self.rules, &at.key("rules"), &mut problems);
+        if let Some(digest) = &self.digest {
+            let at = at.key("digest");
+            if let Err(e) = crate::outbox::Schedule::of(digest) {
+                let key = if e.starts_with("at:") {
+                    at.key("at")
+                } else {
+                    at.key("every")
+                };
+                let message = e.trim_start_matches("at:").trim_start().to_string();
+                problems.push(Problem::new(key, message));
+            }
+        }
         problems
     }
 }

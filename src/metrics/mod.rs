@@ -72,19 +72,23 @@ pub enum Suppression {
     Throttled,
     /// Recorded under a silence (`newswatch silence`).
     Silenced,
+    /// Recorded as a later copy of a story its rule already alerted on (`duplicate_of`).
+    SameStory,
 }
 
 impl Suppression {
-    const ALL: [Suppression; 3] = [
+    const ALL: [Suppression; 4] = [
         Suppression::Duplicate,
         Suppression::Throttled,
         Suppression::Silenced,
+        Suppression::SameStory,
     ];
 
     fn as_str(self) -> &'static str {
         match self {
             Suppression::Duplicate => "duplicate",
             Suppression::Throttled => "throttled",
+            Suppression::SameStory => "same_story",
             Suppression::Silenced => "silenced",
         }
     }

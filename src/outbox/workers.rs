@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::{Drained, OutboxError, RetryPolicy, Targets, Unrecorded, drain_with};
 use crate::metrics::{DeliveryResult, Metrics};
-use crate::outputs::{DeliveryError, Output, Route};
+use crate::outputs::{DeliveryError, Digest, Output, Route};
 use crate::state::{State, now_ms};
 use newswatch_engine::alert::Alert;
 
@@ -306,5 +306,20 @@ impl Output for Counted<'_> {
         };
         self.metrics.delivery(self.output.name(), result);
         delivered
+    }
+
+    fn deliver_digest(&mut self, digest: &Digest) -> Result<(), DeliveryError> {
+        let delivered = self.output.deliver_digest(digest);
+        let result = match &delivered {
+            Ok(()) => DeliveryResult::Delivered,
+            Err(e) if e.is_permanent() => DeliveryResult::Failed,
+            Err(_) => DeliveryResult::TransientFailure,
+        };
+        self.metrics.delivery(self.output.name(), result);
+        delivered
+    }
+
+    fn digest_schedule(&self) -> Option<&super::Schedule> {
+        self.output.digest_schedule()
     }
 }

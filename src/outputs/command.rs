@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::process::{ChildStderr, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{DeliveryError, Output, OutputError};
+use super::{DeliveryError, Digest, Output, OutputError};
 use newswatch_engine::alert::Alert;
 
 pub struct CommandOutput {
@@ -59,23 +59,44 @@ impl Output for CommandOutput {
     }
 
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
+        let env = [
+            ("NEWSWATCH_ID", alert.id.as_str()),
+            ("NEWSWATCH_RULE", &alert.rule),
+            ("NEWSWATCH_SEVERITY", alert.severity.as_str()),
+            ("NEWSWATCH_MESSAGE", &alert.message),
+            ("NEWSWATCH_TITLE", &alert.article.title),
+            (
+                "NEWSWATCH_PATH",
+                alert.article.path.as_deref().unwrap_or(""),
+            ),
+            ("NEWSWATCH_URL", alert.article.url.as_deref().unwrap_or("")),
+            ("NEWSWATCH_STORY", &alert.story),
+        ];
+        self.run(&env, alert.to_json())
+    }
+
+    fn deliver_digest(&mut self, digest: &Digest) -> Result<(), DeliveryError> {
+        let count = digest.alerts.len().to_string();
+        let env = [
+            ("NEWSWATCH_DIGEST_FROM", digest.from.as_str()),
+            ("NEWSWATCH_DIGEST_TO", &digest.to),
+            ("NEWSWATCH_DIGEST_COUNT", &count),
+        ];
+        self.run(&env, digest.to_json())
+    }
+}
+
+impl CommandOutput {
+    /// Runs the program with `env` added to its environment and `json` and a line feed on its
+    /// stdin: one delivery.
+    fn run(&mut self, env: &[(&str, &str)], json: String) -> Result<(), DeliveryError> {
         let program = &self.argv[0];
         let mut command = Command::new(program);
+        command.args(&self.argv[1..]);
+        for (name, value) in env {
+            command.env(name, env_value(value));
+        }
         command
-            .args(&self.argv[1..])
-            .env("NEWSWATCH_ID", env_value(&alert.id))
-            .env("NEWSWATCH_RULE", env_value(&alert.rule))
-            .env("NEWSWATCH_SEVERITY", env_value(alert.severity.as_str()))
-            .env("NEWSWATCH_MESSAGE", env_value(&alert.message))
-            .env("NEWSWATCH_TITLE", env_value(&alert.article.title))
-            .env(
-                "NEWSWATCH_PATH",
-                env_value(alert.article.path.as_deref().unwrap_or("")),
-            )
-            .env(
-                "NEWSWATCH_URL",
-                env_value(alert.article.url.as_deref().unwrap_or("")),
-            )
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -86,7 +107,7 @@ impl Output for CommandOutput {
         die_with_parent(&mut command);
         let mut child = command.spawn().map_err(|e| cannot_start(program, &e))?;
         let running = Running::register(child.id());
-        let mut json = alert.to_json().into_bytes();
+        let mut json = json.into_bytes();
         json.push(b'\n');
         // Stdin written and stderr read here, without blocking and without threads: a program
         // that does not read its input, writes much on stderr, or leaves a background child

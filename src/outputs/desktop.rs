@@ -3,7 +3,7 @@
 //! The session bus is checked when the output is built, so a daemon started without a desktop
 //! session says so once at start instead of failing every alert.
 
-use super::{DeliveryError, Output, OutputError};
+use super::{DeliveryError, Digest, Output, OutputError};
 use newswatch_engine::alert::Alert;
 #[cfg(all(unix, not(target_os = "macos")))]
 use newswatch_engine::alert::Severity;
@@ -38,6 +38,17 @@ impl Output for DesktopOutput {
             Severity::High | Severity::Critical => notify_rust::Urgency::Critical,
         });
         n.show()
+            .map(drop)
+            .map_err(|e| DeliveryError::transient(format!("desktop notification: {e}")))
+    }
+
+    fn deliver_digest(&mut self, digest: &Digest) -> Result<(), DeliveryError> {
+        let (summary, body) = digest.summary();
+        notify_rust::Notification::new()
+            .appname("newswatch")
+            .summary(&summary)
+            .body(&body)
+            .show()
             .map(drop)
             .map_err(|e| DeliveryError::transient(format!("desktop notification: {e}")))
     }

@@ -17,7 +17,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{DeliveryError, Output};
+use super::{DeliveryError, Digest, Output};
 use newswatch_engine::alert::Alert;
 
 pub struct FileOutput {
@@ -131,7 +131,17 @@ impl Output for FileOutput {
     }
 
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
-        let mut line = alert.to_json();
+        self.deliver_line(alert.to_json())
+    }
+
+    fn deliver_digest(&mut self, digest: &Digest) -> Result<(), DeliveryError> {
+        self.deliver_line(digest.to_json())
+    }
+}
+
+impl FileOutput {
+    /// Appends one JSON document as a line.
+    fn deliver_line(&mut self, mut line: String) -> Result<(), DeliveryError> {
         line.push('\n');
         if let Err(first) = self.append(&line) {
             // The file may have been deleted or its disk remounted: reopen once and retry.

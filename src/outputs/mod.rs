@@ -13,6 +13,8 @@ mod webhook;
 
 use globset::GlobSet;
 
+use crate::outbox::Schedule;
+pub use crate::state::Digest;
 use newswatch_engine::alert::{Alert, Severity};
 
 pub use command::CommandOutput;
@@ -84,6 +86,39 @@ pub trait Output: Send {
     /// and says whether it may succeed later ([`DeliveryError::Transient`]: the same alert is
     /// offered again) or never will ([`DeliveryError::Permanent`]).
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError>;
+
+    /// Delivers one digest: the period's alerts in one message (`{"digest": {"from", "to"},
+    /// "alerts": [...]}` where the output takes JSON). As [`Output::deliver`] otherwise.
+    fn deliver_digest(&mut self, digest: &Digest) -> Result<(), DeliveryError>;
+
+    /// The digest schedule this output delivers on instead of each alert, if any.
+    fn digest_schedule(&self) -> Option<&Schedule> {
+        None
+    }
+}
+
+/// An output that delivers digests on `schedule` (its config's `digest:`).
+pub(crate) struct Digesting {
+    pub schedule: Schedule,
+    pub output: Box<dyn Output>,
+}
+
+impl Output for Digesting {
+    fn name(&self) -> &str {
+        self.output.name()
+    }
+
+    fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
+        self.output.deliver(alert)
+    }
+
+    fn deliver_digest(&mut self, digest: &Digest) -> Result<(), DeliveryError> {
+        self.output.deliver_digest(digest)
+    }
+
+    fn digest_schedule(&self) -> Option<&Schedule> {
+        Some(&self.schedule)
+    }
 }
 
 /// Which alerts an output receives.
@@ -189,5 +224,13 @@ impl Output for Named {
 
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
         self.output.deliver(alert)
+    }
+
+    fn deliver_digest(&mut self, digest: &Digest) -> Result<(), DeliveryError> {
+        self.output.deliver_digest(digest)
+    }
+
+    fn digest_schedule(&self) -> Option<&Schedule> {
+        self.output.digest_schedule()
     }
 }

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{DeliveryError, Output};
+use super::{DeliveryError, Digest, Output};
 use newswatch_engine::alert::Alert;
 
 pub struct StdoutOutput;
@@ -28,9 +28,17 @@ impl Output for StdoutOutput {
     }
 
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", alert.to_json())
-            .and_then(|()| out.flush())
-            .map_err(|e| DeliveryError::transient(format!("cannot write to stdout: {e}")))
+        line(&alert.to_json())
     }
+
+    fn deliver_digest(&mut self, digest: &Digest) -> Result<(), DeliveryError> {
+        line(&digest.to_json())
+    }
+}
+
+fn line(json: &str) -> Result<(), DeliveryError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{json}")
+        .and_then(|()| out.flush())
+        .map_err(|e| DeliveryError::transient(format!("cannot write to stdout: {e}")))
 }

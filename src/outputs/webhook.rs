@@ -11,7 +11,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use super::{DeliveryError, Output, OutputError};
+use super::{DeliveryError, Digest, Output, OutputError};
 use newswatch_engine::alert::Alert;
 
 pub struct WebhookOutput {
@@ -65,11 +65,22 @@ impl Output for WebhookOutput {
     }
 
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
+        self.post(alert.to_json())
+    }
+
+    fn deliver_digest(&mut self, digest: &Digest) -> Result<(), DeliveryError> {
+        self.post(digest.to_json())
+    }
+}
+
+impl WebhookOutput {
+    /// POSTs one JSON document: one delivery.
+    fn post(&mut self, json: String) -> Result<(), DeliveryError> {
         let mut request = self.agent.post(&self.url).content_type("application/json");
         for (k, v) in &self.headers {
             request = request.header(k, v);
         }
-        let mut response = request.send(alert.to_json()).map_err(|e| {
+        let mut response = request.send(json).map_err(|e| {
             DeliveryError::transient(format!(
                 "{}: {}",
                 self.name,

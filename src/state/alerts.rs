@@ -47,6 +47,8 @@ pub struct History {
     pub suppressed_count: u64,
     /// The silence that kept it from being delivered.
     pub silenced_by: Option<i64>,
+    /// The first alert of its rule on its story, when it is a later copy (not delivered).
+    pub duplicate_of: Option<String>,
 }
 
 /// What recording an alert did.
@@ -59,6 +61,9 @@ pub enum Recorded {
     /// Recorded, but inside its throttle window: counted on the alert that opened the window,
     /// not delivered.
     Suppressed,
+    /// Recorded as a later copy of a story its rule already alerted on within the stories
+    /// window: `duplicate_of` this id (the first alert), not delivered.
+    SameStory(String),
     /// Recorded and queued for the outputs given.
     New,
 }
@@ -90,6 +95,7 @@ impl State {
         run("SAVEPOINT record_alert").map_err(e)?;
         let recorded = self.record_alert_in_savepoint(alert, throttle, silences, outputs);
         if recorded.is_err() {
+            self.forget_story_index();
             run("ROLLBACK TO record_alert").map_err(e)?;
         }
         run("RELEASE record_alert").map_err(e)?;
@@ -114,20 +120,45 @@ impl State {
         if known.is_some() {
             return Ok(Recorded::Duplicate);
         }
+        // The story first: a copy of a story its rule alerted on is a duplicate, whatever
+        // silences and throttling would say (the first alert had its say).
+        let (alert, first) = self.group(alert)?;
+        let alert = alert.as_ref();
+        if let Some(first) = first {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO alerts (id, time, rule, severity, json, story, duplicate_of)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        alert.id,
+                        alert.time,
+                        alert.rule,
+                        alert.severity.as_str(),
+                        alert.to_json(),
+                        alert.story,
+                        first
+                    ])
+                })
+                .map_err(e)?;
+            return Ok(Recorded::SameStory(first));
+        }
         // Before throttling: a silenced alert neither opens a throttle window (it has no
         // group) nor is queued.
         if let Some(silence) = silences.matching(alert, now_ms()) {
             self.conn
                 .execute(
-                    "INSERT INTO alerts (id, time, rule, severity, json, silenced_by)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO alerts (id, time, rule, severity, json, silenced_by, story)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![
                         alert.id,
                         alert.time,
                         alert.rule,
                         alert.severity.as_str(),
                         alert.to_json(),
-                        silence
+                        silence,
+                        alert.story
                     ],
                 )
                 .map_err(e)?;
@@ -152,8 +183,8 @@ impl State {
         };
         self.conn
             .execute(
-                "INSERT INTO alerts (id, time, rule, severity, json, suppressed, throttle_group)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO alerts (id, time, rule, severity, json, suppressed, throttle_group, story)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     alert.id,
                     alert.time,
@@ -161,7 +192,8 @@ impl State {
                     alert.severity.as_str(),
                     alert.to_json(),
                     leader.is_some(),
-                    group
+                    group,
+                    alert.story
                 ],
             )
             .map_err(e)?;
@@ -178,6 +210,44 @@ impl State {
             self.queue(&alert.id, output)?;
         }
         Ok(Recorded::New)
+    }
+
+    /// `alert` with the story the index gives its article (a recent copy's), and the first
+    /// alert of its rule on that story within the window if it has one and the rule alerts once
+    /// per story. Alerts without a fingerprint (read back from JSON), and every alert while
+    /// grouping is off, keep their story and are no copy.
+    fn group<'a>(
+        &self,
+        alert: &'a Alert,
+    ) -> Result<(std::borrow::Cow<'a, Alert>, Option<String>), StateError> {
+        let window = self.story_window();
+        let Some(grouping) = alert.grouping.as_ref().filter(|_| !window.is_zero()) else {
+            return Ok((std::borrow::Cow::Borrowed(alert), None));
+        };
+        let story = self.story_of(&grouping.fingerprint, now_ms())?;
+        let alert = if story == alert.story {
+            std::borrow::Cow::Borrowed(alert)
+        } else {
+            let mut copy = alert.clone();
+            copy.story = story;
+            std::borrow::Cow::Owned(copy)
+        };
+        if !grouping.once_per_story {
+            return Ok((alert, None));
+        }
+        let since = crate::time::rfc3339_ago(window);
+        let first = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM alerts WHERE rule = ?1 AND story = ?2 AND duplicate_of IS NULL
+                 AND time >= ?3 ORDER BY time, rowid LIMIT 1",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![alert.rule, alert.story, since], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(|e| self.error(e))?;
+        Ok((alert, first))
     }
 
     /// The recorded alert with this id.
@@ -201,7 +271,7 @@ impl State {
         let mut st = self
             .conn
             .prepare(
-                "SELECT json, suppressed, suppressed_count, silenced_by FROM alerts
+                "SELECT json, suppressed, suppressed_count, silenced_by, duplicate_of FROM alerts
                  WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR rule = ?2)
                  ORDER BY time, rowid",
             )
@@ -213,18 +283,20 @@ impl State {
                     r.get::<_, bool>(1)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })
             .map_err(e)?;
         let mut alerts = Vec::new();
         for row in rows {
-            let (json, suppressed, count, silenced_by) = row.map_err(e)?;
+            let (json, suppressed, count, silenced_by, duplicate_of) = row.map_err(e)?;
             match serde_json::from_str(&json) {
                 Ok(alert) => alerts.push(History {
                     alert,
                     suppressed,
                     suppressed_count: count as u64,
                     silenced_by,
+                    duplicate_of,
                 }),
                 Err(err) => tracing::warn!(
                     "state {}: skipping an unreadable alert: {err}",

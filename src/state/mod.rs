@@ -9,21 +9,25 @@
 use std::path::{Path, PathBuf};
 
 mod alerts;
+mod digests;
 mod heartbeat;
 pub mod lock;
 mod mend;
 mod outbox;
 mod silences;
+mod stories;
 mod summary;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use alerts::{History, Recorded, Throttle};
+pub use digests::{DIGEST_PREFIX, Digest};
 pub use heartbeat::{Counters, Heartbeat, broken_rule_names};
 pub use mend::QueuedDelivery;
 pub(crate) use outbox::now_ms;
 pub use outbox::{Delivery, DeliveryStatus, OutputIdentity, Queue};
 pub use silences::{NewSilence, Silence, Silences};
+pub use stories::DEFAULT_WINDOW as DEFAULT_STORY_WINDOW;
 pub use summary::{OutputSummary, SilenceSummary};
 
 /// Errors of the state store; each names the database file.
@@ -146,6 +150,9 @@ const MIGRATIONS: &[&str] = &[
          n INTEGER NOT NULL
      );
      INSERT OR IGNORE INTO revisions (what, n) VALUES ('operator', 0);",
+    // 9: stories (the index of recent articles' fingerprints), each alert's story and the
+    // first alert it is a copy of (`duplicate_of`), and the digests made.
+    stories::MIGRATION,
 ];
 
 /// The most of an error kept with a delivery, in bytes: the start of a response body or of a
@@ -184,6 +191,8 @@ pub struct FileRecord {
 pub struct State {
     conn: Connection,
     path: PathBuf,
+    /// Story grouping: its window and in-memory index.
+    stories: stories::Stories,
 }
 
 impl State {
@@ -224,6 +233,7 @@ impl State {
         let mut state = State {
             conn,
             path: path.to_path_buf(),
+            stories: Default::default(),
         };
         match state.foreign_tables() {
             Ok(tables) if !tables.is_empty() => {
@@ -388,13 +398,16 @@ impl State {
             .map_err(|e| self.error(e))?;
         match f(self) {
             Ok(r) => {
-                self.conn
-                    .execute_batch("COMMIT")
-                    .map_err(|e| self.error(e))?;
+                if let Err(e) = self.conn.execute_batch("COMMIT") {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    self.forget_story_index();
+                    return Err(self.error(e));
+                }
                 Ok(r)
             }
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
+                self.forget_story_index();
                 Err(e)
             }
         }

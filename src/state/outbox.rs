@@ -23,6 +23,19 @@ pub struct Queued {
     pub next_try_ms: i64,
 }
 
+impl Queued {
+    /// A row of `seq, alert_id, attempts, first_try_ms, next_try_ms`.
+    pub(super) fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Queued> {
+        Ok(Queued {
+            seq: r.get(0)?,
+            alert_id: r.get(1)?,
+            attempts: r.get::<_, i64>(2)? as u32,
+            first_try_ms: r.get(3)?,
+            next_try_ms: r.get(4)?,
+        })
+    }
+}
+
 /// Where one delivery stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeliveryStatus {
@@ -102,18 +115,7 @@ impl State {
                 "SELECT seq, alert_id, attempts, first_try_ms, next_try_ms FROM outbox
                  WHERE output = ?1 AND status = 'pending' ORDER BY seq LIMIT 1",
             )
-            .and_then(|mut st| {
-                st.query_row([output], |r| {
-                    Ok(Queued {
-                        seq: r.get(0)?,
-                        alert_id: r.get(1)?,
-                        attempts: r.get::<_, i64>(2)? as u32,
-                        first_try_ms: r.get(3)?,
-                        next_try_ms: r.get(4)?,
-                    })
-                })
-                .optional()
-            })
+            .and_then(|mut st| st.query_row([output], Queued::from_row).optional())
             .map_err(|e| self.error(e))
     }
 
@@ -262,9 +264,16 @@ impl State {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT coalesce(o.name, b.output), b.status, b.attempts, b.last_error
+                "SELECT coalesce(o.name, b.output), b.status, b.attempts, b.last_error, b.seq
                  FROM outbox b LEFT JOIN outputs o ON o.key = b.output
-                 WHERE b.alert_id = ?1 ORDER BY b.seq",
+                 WHERE b.alert_id = ?1
+                 UNION ALL
+                 SELECT coalesce(o.name, b.output) || ' (digest)', b.status, b.attempts,
+                     b.last_error, b.seq
+                 FROM digests d JOIN outbox b ON b.seq = d.seq
+                 LEFT JOIN outputs o ON o.key = b.output
+                 WHERE EXISTS (SELECT 1 FROM json_each(d.alerts) WHERE value = ?1)
+                 ORDER BY 5",
             )
             .map_err(e)?;
         let rows = st

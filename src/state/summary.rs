@@ -47,6 +47,7 @@ impl State {
         let state = State {
             conn,
             path: path.to_path_buf(),
+            stories: Default::default(),
         };
         state
             .conn

@@ -216,6 +216,7 @@ impl Daemon {
         // Opened first, for its errors (a folder that cannot be written, a foreign file), then
         // locked before anything is written: a second daemon on this state changes nothing.
         let mut state = State::open(&opts.state_path)?;
+        state.set_story_window(opts.config.stories.window);
         metrics.state_writable(true);
         let lock = StateLock::for_daemon(&opts.state_path)?;
         match state.forget_missing_files() {
@@ -622,6 +623,7 @@ impl Daemon {
                 "SIGHUP: {e}; its alerts are recorded but not delivered until a restart"
             );
         }
+        self.state.set_story_window(opts.config.stories.window);
         self.walker = walker;
         self.roots = roots;
         self.metrics.rules_loaded(rules.rules().len());

@@ -11,6 +11,7 @@ pub fn recorded(metrics: &Metrics, recorded: &[Recorded]) {
             Recorded::Duplicate => Suppression::Duplicate,
             Recorded::Suppressed => Suppression::Throttled,
             Recorded::Silenced(_) => Suppression::Silenced,
+            Recorded::SameStory(_) => Suppression::SameStory,
         };
         metrics.suppressed(reason);
     }

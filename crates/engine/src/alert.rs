@@ -126,6 +126,41 @@ pub struct Alert {
     pub article: AlertArticle,
     /// The terms the rule's calls found, in the order it asked for them.
     pub matches: Vec<Match>,
+    /// The story the article belongs to (16 hex digits): copies of one story — another
+    /// headline, a cut lead, the text in another page — share it where alerts are recorded
+    /// (the state keeps the id of the first copy seen); alone, an article's own
+    /// ([`Fingerprint::id`](crate::story::Fingerprint::id)). Empty in alerts recorded before
+    /// stories.
+    #[serde(default)]
+    pub story: String,
+    /// What the state groups copies of one story by (not part of the JSON): `None` on alerts
+    /// read back from JSON.
+    #[serde(skip)]
+    pub grouping: Option<StoryGrouping>,
+}
+
+/// How an alert takes part in story grouping where alerts are recorded.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct StoryGrouping {
+    /// The article's fingerprint, shared by the alerts of one article.
+    pub fingerprint: std::sync::Arc<crate::story::Fingerprint>,
+    /// Whether the rule alerts once per story (the default) rather than for every copy
+    /// (`//! stories: off`).
+    pub once_per_story: bool,
+}
+
+impl StoryGrouping {
+    /// Grouping by `fingerprint`, once per story or for every copy.
+    pub fn new(
+        fingerprint: std::sync::Arc<crate::story::Fingerprint>,
+        once_per_story: bool,
+    ) -> StoryGrouping {
+        StoryGrouping {
+            fingerprint,
+            once_per_story,
+        }
+    }
 }
 
 impl Alert {

@@ -36,6 +36,7 @@ pub mod article;
 mod error;
 pub mod memory;
 pub mod rules;
+pub mod story;
 mod text;
 pub mod time;
 

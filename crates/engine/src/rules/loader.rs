@@ -87,6 +87,16 @@ pub(super) fn description(source: &str) -> String {
         .join("\n")
 }
 
+/// Whether a rule's description leaves it alerting once per story: unless a line of it is
+/// `stories: off` (any case, any spaces around the colon).
+pub(super) fn once_per_story(description: &str) -> bool {
+    !description.lines().any(|l| {
+        l.split_once(':').is_some_and(|(key, value)| {
+            key.trim().eq_ignore_ascii_case("stories") && value.trim().eq_ignore_ascii_case("off")
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +112,13 @@ mod tests {
             "One.\nTwo."
         );
         assert_eq!(description("let x = 1;"), "");
+    }
+
+    #[test]
+    fn stories_off_is_a_line_of_the_description() {
+        assert!(once_per_story("Chips.\nstories: on"));
+        assert!(!once_per_story("Chips.\nStories : OFF"));
+        assert!(!once_per_story("stories: off"));
+        assert!(once_per_story("every story: off the record"));
     }
 }

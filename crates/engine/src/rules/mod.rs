@@ -101,6 +101,8 @@ pub struct Rule {
     ast: AST,
     /// What the rule needs from an article to do anything (for the prefilter).
     needs: prefilter::Needs,
+    /// See [`Rule::once_per_story`]; read from the description once.
+    once_per_story: bool,
 }
 
 impl Rule {
@@ -142,6 +144,12 @@ impl Rule {
         self.description
             .lines()
             .any(|l| l.trim().eq_ignore_ascii_case("disabled"))
+    }
+
+    /// Whether the rule alerts once per story (the default) or for every copy of one: a line
+    /// `stories: off` in its `//!` block says every copy (`stories: on` is the default said).
+    pub fn once_per_story(&self) -> bool {
+        self.once_per_story
     }
 
     /// Whether the analysis proves the rule can never do anything (raise an alert, print, …).
@@ -490,6 +498,7 @@ impl Ruleset {
             Ok(ast) => Ok(Rule {
                 name: name.into(),
                 path: path.to_path_buf(),
+                once_per_story: loader::once_per_story(&loader::description(source)),
                 description: loader::description(source),
                 needs: prefilter::analyze(&ast, &self.lists),
                 ast,

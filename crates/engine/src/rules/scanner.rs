@@ -14,8 +14,9 @@ use rhai::{Engine, Scope};
 
 use super::{Evaluation, Limits, RuleError, Ruleset, api, sandbox};
 use crate::Error;
-use crate::alert::{Alert, AlertArticle, Match};
+use crate::alert::{Alert, AlertArticle, Match, StoryGrouping};
 use crate::article::Article;
+use crate::story::Fingerprint;
 use crate::text::{self, Document, Hits};
 use crate::time::rfc3339;
 
@@ -195,8 +196,9 @@ impl<'r> Scanner<'r> {
             .flatten();
         let prepared = Arc::new(api::Prepared::new(article, doc, hits, terms));
         let article_ref = api::ArticleRef(prepared.clone(), self.frame.clone());
-        // The alerts' time and the article's hash, computed for the first alert.
-        let stamp: OnceLock<(String, String)> = OnceLock::new();
+        // The alerts' time, the article's hash and its story fingerprint, computed for the
+        // first alert: an article that raises none costs none of them.
+        let stamp: OnceLock<(String, String, Arc<Fingerprint>)> = OnceLock::new();
         let mut snippets = Snippets::default();
         self.scope.clear();
         self.scope.push("article", article_ref.clone());
@@ -233,7 +235,14 @@ impl<'r> Scanner<'r> {
             // Ids hash the rule's name: only this rule's alerts can repeat one.
             let first_of_rule = out.alerts.len();
             for raised in raised {
-                let (time, sha256) = stamp.get_or_init(|| (rfc3339(at), article.sha256()));
+                let (time, sha256, fingerprint) = stamp.get_or_init(|| {
+                    let fingerprint = Fingerprint::of(article);
+                    (
+                        rfc3339(at),
+                        fingerprint.sha256().to_string(),
+                        Arc::new(fingerprint),
+                    )
+                });
                 let key = raised.key.as_deref().unwrap_or(sha256);
                 let id = Alert::id_for(&rule.name, key);
                 if out.alerts[first_of_rule..].iter().any(|a| a.id == id) {
@@ -262,6 +271,11 @@ impl<'r> Scanner<'r> {
                             term: f.term,
                         })
                         .collect(),
+                    story: fingerprint.id(),
+                    grouping: Some(StoryGrouping::new(
+                        fingerprint.clone(),
+                        rule.once_per_story(),
+                    )),
                 });
             }
         }

@@ -12,7 +12,7 @@
 //! count each character as a word, so terms in them match as substrings.
 
 mod document;
-mod fold;
+pub(crate) mod fold;
 mod snippet;
 mod term;
 mod termset;
