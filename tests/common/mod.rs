@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod receiver;
+pub mod syndicate;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
