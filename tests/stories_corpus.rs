@@ -32,8 +32,8 @@ fn grouped(a: &Fingerprint, b: &Fingerprint) -> bool {
 }
 
 fn fingerprint(bytes: &[u8], name: &str) -> Fingerprint {
-    let articles = newswatch_engine::ingest(bytes, Path::new(name))
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let articles =
+        newswatch_engine::ingest(bytes, Path::new(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(articles.len(), 1, "{name}");
     Fingerprint::of(&articles[0])
 }
@@ -145,7 +145,10 @@ fn copies_are_grouped_and_different_articles_are_not() {
                     ));
                 }
             }
-            originals.entry(category.clone()).or_default().push(original);
+            originals
+                .entry(category.clone())
+                .or_default()
+                .push(original);
         }
     }
     let (hit, total) = by_kind

@@ -13,7 +13,9 @@ const FOOTER: &str = "Copyright 2026 Example Media Group. All rights reserved. A
     Careers Advertise with us Cookie settings Privacy policy Terms of use";
 
 /// Words a copy editor swaps in.
-const SWAPS: &[&str] = &["said", "reported", "new", "also", "however", "the", "a", "this"];
+const SWAPS: &[&str] = &[
+    "said", "reported", "new", "also", "however", "the", "a", "this",
+];
 
 /// An article as title and paragraphs.
 #[derive(Clone, Debug)]
@@ -161,7 +163,7 @@ fn page(story: &Story) -> String {
     format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{title} | Example Media</title>\
          <meta property=\"og:title\" content=\"{title}\"></head><body><nav>{NAV}</nav>\
-         <article><h1>{title}</h1>\n{}\n</article><aside>{SHARE}</aside><footer>{FOOTER}</footer>\
+         <article><h1>{title}</h1>\n<p class=\"byline\">By Example Media staff</p>\n{}\n</article><aside>{SHARE}</aside><footer>{FOOTER}</footer>\
          </body></html>\n",
         html_paragraphs(story)
     )
@@ -176,7 +178,7 @@ fn feed_item(story: &Story) -> String {
          <link>https://wire.example.org/story?utm_source=rss</link>\
          <description>{}</description></item></channel></rss>\n",
         escape(&story.title),
-        escape(&html_paragraphs(story))
+        escape(&format!("<p>(Example Wire)</p>{}", html_paragraphs(story)))
     )
 }
 
@@ -184,7 +186,7 @@ fn feed_item(story: &Story) -> String {
 fn json_item(story: &Story) -> String {
     serde_json::json!({
         "title": story.title,
-        "content": story.paragraphs.join("\n\n"),
+        "content": format!("{}\n\nReporting by the Example Aggregator desk.", story.paragraphs.join("\n\n")),
         "source": "Example Aggregator",
     })
     .to_string()
