@@ -269,3 +269,84 @@ pub(super) const MIGRATION: &str = "
         alerts TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS digests_by_output ON digests(output, to_ms);";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use newswatch_engine::Article;
+
+    /// `n` articles of about 300 words drawn from a vocabulary of 5,000 made-up words: each
+    /// its own story.
+    fn articles(n: usize) -> Vec<Article> {
+        let mut x: u64 = 7;
+        let mut word = move || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            format!("w{}", (x >> 33) % 5000)
+        };
+        (0..n)
+            .map(|i| {
+                let body: Vec<String> = (0..300).map(|_| word()).collect();
+                Article::new(format!("story {i}"), body.join(" "))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn copies_join_the_first_story_and_others_start_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::open(&dir.path().join("s.db")).unwrap();
+        let arts = articles(3);
+        let fp = |a: &Article| Fingerprint::of(a);
+        let first = state.story_of(&fp(&arts[0]), 1_000).unwrap();
+        assert_eq!(first, fp(&arts[0]).id());
+        let mut copy = arts[0].clone();
+        copy.title = "another headline".into();
+        copy.body.push_str(" and a footer added by the site");
+        assert_eq!(state.story_of(&fp(&copy), 2_000).unwrap(), first);
+        assert_ne!(state.story_of(&fp(&arts[1]), 3_000).unwrap(), first);
+        // Seen again within the window: the same; the index is read back by another process.
+        let other = State::open(&dir.path().join("s.db")).unwrap();
+        assert_eq!(other.story_of(&fp(&copy), 4_000).unwrap(), first);
+        // Past the window, a copy starts a story of its own.
+        state.set_story_window(Duration::from_secs(1));
+        assert_eq!(
+            state.story_of(&fp(&copy), 4_000 + PRUNE_EVERY_MS).unwrap(),
+            fp(&copy).id()
+        );
+        let (rows, _) = state.story_rows().unwrap();
+        assert_eq!(rows, 1, "rows out of the window are deleted");
+    }
+
+    /// The cost of the index: `cargo test --release --bin newswatch -- --ignored story_costs
+    /// --nocapture`.
+    #[test]
+    #[ignore]
+    fn story_costs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::open(&dir.path().join("s.db")).unwrap();
+        let arts = articles(10_000);
+        let start = std::time::Instant::now();
+        let fps: Vec<Fingerprint> = arts.iter().map(Fingerprint::of).collect();
+        let fingerprint = start.elapsed();
+        let start = std::time::Instant::now();
+        state
+            .batch(|s| {
+                for (i, f) in fps.iter().enumerate() {
+                    s.story_of(f, 1_000 + i as i64)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let index = start.elapsed();
+        let (rows, bytes) = state.story_rows().unwrap();
+        let n = arts.len() as f64;
+        println!(
+            "fingerprint {:.1} µs/article, index lookup+insert {:.1} µs/article, {} bytes/story in the table ({rows} stories)",
+            fingerprint.as_secs_f64() * 1e6 / n,
+            index.as_secs_f64() * 1e6 / n,
+            bytes / rows.max(1)
+        );
+    }
+}
