@@ -16,7 +16,6 @@
 //! ([`Unrecorded`]) and its record retried with backoff, saying so at each step; the queue
 //! waits meanwhile, and the alert is not delivered again — unless the process stops first.
 
-mod digest;
 mod workers;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +23,6 @@ use std::time::Duration;
 
 use crate::outputs::{DeliveryError, Filter, Output, Route};
 use crate::state::{OutputIdentity, Queue, State, StateError, now_ms};
-pub use digest::Schedule;
 use newswatch_engine::alert::Alert;
 pub use workers::Outbox;
 
@@ -284,14 +282,20 @@ pub fn drain_with(
 /// What one outbox row delivers: an alert, or a digest of alerts.
 enum Item {
     Alert(Alert),
-    Digest(crate::state::Digest),
+    Digest(crate::outputs::Digest),
 }
 
 impl Item {
     /// The item of the row `seq` for `alert_id`; `None` when what it names is gone.
     fn load(state: &State, alert_id: &str, seq: i64) -> Result<Option<Item>, StateError> {
         Ok(if alert_id.starts_with(crate::state::DIGEST_PREFIX) {
-            state.digest(seq)?.map(Item::Digest)
+            state.digest(seq)?.map(|d| {
+                Item::Digest(crate::outputs::Digest {
+                    from: d.from,
+                    to: d.to,
+                    alerts: d.alerts,
+                })
+            })
         } else {
             state.alert(alert_id)?.map(Item::Alert)
         })

@@ -499,6 +499,7 @@ fn ci_run_sets_the_corpus_only_where_it_exists() {
 const CORPUS_TESTS: &[(&str, Option<&[&str]>)] = &[
     ("corpus", None),
     ("ingest_corpus", None),
+    ("stories_corpus", None),
     (
         "ingest_contract",
         Some(&[

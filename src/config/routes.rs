@@ -139,7 +139,8 @@ pub fn build(configs: &[OutputConfig]) -> Result<Vec<Route>, OutputError> {
         };
         let output = match &c.digest {
             Some(digest) => Box::new(Digesting {
-                schedule: crate::outbox::Schedule::of(digest).map_err(OutputError::Config)?,
+                schedule: crate::outputs::Schedule::new(digest.every, digest.at.as_deref())
+                    .map_err(OutputError::Config)?,
                 output,
             }),
             None => output,

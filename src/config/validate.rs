@@ -302,7 +302,7 @@ impl OutputConfig {
         globs(&self.rules, &at.key("rules"), &mut problems);
         if let Some(digest) = &self.digest {
             let at = at.key("digest");
-            if let Err(e) = crate::outbox::Schedule::of(digest) {
+            if let Err(e) = crate::outputs::Schedule::new(digest.every, digest.at.as_deref()) {
                 let key = if e.starts_with("at:") {
                     at.key("at")
                 } else {

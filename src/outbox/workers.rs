@@ -319,7 +319,7 @@ impl Output for Counted<'_> {
         delivered
     }
 
-    fn digest_schedule(&self) -> Option<&super::Schedule> {
+    fn digest_schedule(&self) -> Option<&crate::outputs::Schedule> {
         self.output.digest_schedule()
     }
 }

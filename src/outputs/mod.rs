@@ -7,19 +7,19 @@
 
 mod command;
 mod desktop;
+mod digest;
 mod file;
 mod stdout;
 mod webhook;
 
 use globset::GlobSet;
 
-use crate::outbox::Schedule;
-pub use crate::state::Digest;
 use newswatch_engine::alert::{Alert, Severity};
 
 pub use command::CommandOutput;
 pub(crate) use command::kill_running;
 pub use desktop::DesktopOutput;
+pub use digest::{Digest, Schedule};
 pub use file::FileOutput;
 pub use stdout::StdoutOutput;
 pub use webhook::{WebhookOutput, check_url as check_webhook_url};

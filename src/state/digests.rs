@@ -18,43 +18,13 @@ use newswatch_engine::alert::Alert;
 /// What outbox rows of digests start their alert id with.
 pub const DIGEST_PREFIX: &str = "digest:";
 
-/// One digest as delivered: its period and its alerts, grouped by rule and story.
+/// A digest as recorded: its period and its alerts, grouped by rule and story.
 #[derive(Clone, Debug)]
-pub struct Digest {
+pub struct RecordedDigest {
     /// The period, RFC 3339 UTC: `[from, to)`.
     pub from: String,
     pub to: String,
     pub alerts: Vec<Alert>,
-}
-
-impl Digest {
-    /// `{"digest": {"from", "to"}, "alerts": [...]}` on one line.
-    pub fn to_json(&self) -> String {
-        serde_json::json!({
-            "digest": { "from": self.from, "to": self.to },
-            "alerts": self.alerts,
-        })
-        .to_string()
-    }
-
-    /// A summary for a notification: a title and a few lines (desktop).
-    pub fn summary(&self) -> (String, String) {
-        let title = format!(
-            "newswatch: {} alerts since {}",
-            self.alerts.len(),
-            self.from
-        );
-        let mut body: Vec<String> = self
-            .alerts
-            .iter()
-            .take(5)
-            .map(|a| format!("{}: {}", a.rule, a.article.title))
-            .collect();
-        if self.alerts.len() > 5 {
-            body.push(format!("and {} more", self.alerts.len() - 5));
-        }
-        (title, body.join("\n"))
-    }
 }
 
 impl State {
@@ -143,7 +113,7 @@ impl State {
 
     /// The digest of the outbox row `seq`: its period and its alerts (those still in the
     /// state), grouped by rule, then by story in the order stories first appear.
-    pub fn digest(&self, seq: i64) -> Result<Option<Digest>, StateError> {
+    pub fn digest(&self, seq: i64) -> Result<Option<RecordedDigest>, StateError> {
         let e = |e| self.error(e);
         let row: Option<(i64, i64, String)> = self
             .conn
@@ -178,7 +148,7 @@ impl State {
         let mut keyed: Vec<_> = alerts.iter().map(|a| (order(a), a.clone())).collect();
         keyed.sort_by(|x, y| x.0.cmp(&y.0));
         let ms = |t: i64| crate::time::rfc3339_ms(t);
-        Ok(Some(Digest {
+        Ok(Some(RecordedDigest {
             from: ms(from),
             to: ms(to),
             alerts: keyed.into_iter().map(|(_, a)| a).collect(),

@@ -21,7 +21,7 @@ mod summary;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use alerts::{History, Recorded, Throttle};
-pub use digests::{DIGEST_PREFIX, Digest};
+pub use digests::DIGEST_PREFIX;
 pub use heartbeat::{Counters, Heartbeat, broken_rule_names};
 pub use mend::QueuedDelivery;
 pub(crate) use outbox::now_ms;

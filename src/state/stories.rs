@@ -229,9 +229,9 @@ impl State {
         self.stories.index.borrow_mut().take();
     }
 
-    /// How many stories the index holds, and the bytes their rows take in the table (for the
-    /// measurements of `tests/stories.rs`).
-    pub fn story_rows(&self) -> Result<(u64, u64), StateError> {
+    /// How many stories the index holds, and the bytes their rows take in the table.
+    #[cfg(test)]
+    fn story_rows(&self) -> Result<(u64, u64), StateError> {
         self.conn
             .query_row(
                 "SELECT count(*), coalesce(sum(length(story) + length(sha256) + coalesce(length(url), 0)

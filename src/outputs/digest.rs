@@ -3,7 +3,7 @@
 //!
 //! Alerts are recorded and queued for the output as for any other (so they survive restarts
 //! and crashes in the state); its thread does not deliver them one by one. Once a period has
-//! ended, one transaction ([`State::make_digests`]) turns the alerts queued for it into one
+//! ended, one transaction (`State::make_digests`) turns the alerts queued for it into one
 //! outbox row — keyed by the output and the period's start, so a period gets one digest
 //! whatever restarts and crashes happen around it — and the alerts' own rows are removed.
 //! That row is then delivered like an alert: retried with backoff, `failed` for good, listed,
@@ -18,7 +18,46 @@ use std::time::Duration;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::config::DigestConfig;
+use newswatch_engine::alert::Alert;
+
+/// One digest as delivered: its period and its alerts, grouped by rule and story.
+#[derive(Clone, Debug)]
+pub struct Digest {
+    /// The period, RFC 3339 UTC: `[from, to)`.
+    pub from: String,
+    pub to: String,
+    pub alerts: Vec<Alert>,
+}
+
+impl Digest {
+    /// `{"digest": {"from", "to"}, "alerts": [...]}` on one line.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "digest": { "from": self.from, "to": self.to },
+            "alerts": self.alerts,
+        })
+        .to_string()
+    }
+
+    /// A summary for a notification: a title and a few lines (desktop).
+    pub fn summary(&self) -> (String, String) {
+        let title = format!(
+            "newswatch: {} alerts since {}",
+            self.alerts.len(),
+            self.from
+        );
+        let mut body: Vec<String> = self
+            .alerts
+            .iter()
+            .take(5)
+            .map(|a| format!("{}: {}", a.rule, a.article.title))
+            .collect();
+        if self.alerts.len() > 5 {
+            body.push(format!("and {} more", self.alerts.len() - 5));
+        }
+        (title, body.join("\n"))
+    }
+}
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -31,23 +70,22 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// The schedule `config` describes, or what is wrong with it (prefixed `at:` when it is the
+    /// The schedule of periods of `every` starting at the local time of day `at` (`HH:MM` or
+    /// `HH:MM:SS`; midnight without), or what is wrong with it (prefixed `at:` when it is the
     /// time of day).
-    pub fn of(config: &DigestConfig) -> Result<Schedule, String> {
-        let every_ms = i64::try_from(config.every.as_millis()).unwrap_or(i64::MAX);
-        if config.every < Duration::from_secs(1) || config.every.subsec_millis() != 0 {
+    pub fn new(every: Duration, at: Option<&str>) -> Result<Schedule, String> {
+        let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+        if every < Duration::from_secs(1) || every.subsec_millis() != 0 {
             return Err(format!(
-                "{:?} is not a period: give whole seconds at least, e.g. 1d, 6h, 15m",
-                config.every
+                "{every:?} is not a period: give whole seconds at least, e.g. 1d, 6h, 15m"
             ));
         }
         if !(every_ms % DAY_MS == 0 || DAY_MS % every_ms == 0) {
             return Err(format!(
-                "{:?} neither divides a day nor is whole days: give e.g. 1d, 7d, 12h, 6h, 15m",
-                config.every
+                "{every:?} neither divides a day nor is whole days: give e.g. 1d, 7d, 12h, 6h, 15m"
             ));
         }
-        let at_ms = match &config.at {
+        let at_ms = match at {
             None => 0,
             Some(at) => time_of_day(at).ok_or_else(|| {
                 format!("at: {at:?} is not a time of day: write HH:MM (24 h), e.g. \"08:00\"")
@@ -114,10 +152,7 @@ mod tests {
     use super::*;
 
     fn schedule(every: &str, at: Option<&str>) -> Result<Schedule, String> {
-        Schedule::of(&DigestConfig {
-            every: crate::config::parse_duration(every).unwrap(),
-            at: at.map(str::to_string),
-        })
+        Schedule::new(crate::config::parse_duration(every).unwrap(), at)
     }
 
     #[test]
