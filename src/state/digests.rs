@@ -155,3 +155,92 @@ impl State {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Silences, Throttle};
+
+    fn alert(id: &str, rule: &str, time: &str) -> Alert {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "time": time, "rule": rule, "severity": "high", "message": "m",
+            "tags": [], "fields": {}, "story": format!("story-{id}"),
+            "article": { "path": null, "title": id, "url": null, "source": null, "sha256": "0" },
+            "matches": [],
+        }))
+        .expect("an alert")
+    }
+
+    /// Periods of an hour.
+    fn hourly(t: i64) -> (i64, i64) {
+        let from = t - t.rem_euclid(3_600_000);
+        (from, from + 3_600_000)
+    }
+
+    #[test]
+    fn one_digest_per_period_whatever_is_recorded_late() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(&dir.path().join("s.db")).unwrap();
+        let (off, none) = (Throttle::default(), Silences::default());
+        let record = |id, rule, time| {
+            state
+                .record_alert(&alert(id, rule, time), &off, &none, &["out"])
+                .unwrap()
+        };
+        record("b1", "b", "2026-01-01T00:10:00Z");
+        record("a1", "a", "2026-01-01T00:20:00Z");
+        record("b2", "b", "2026-01-01T00:30:00Z");
+        let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        // Before the period ends: nothing; after: one digest, and only one however often asked.
+        assert_eq!(
+            state
+                .make_digests("out", hourly, at("2026-01-01T00:59:00Z"))
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            state
+                .make_digests("out", hourly, at("2026-01-01T01:00:01Z"))
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            state
+                .make_digests("out", hourly, at("2026-01-01T01:00:02Z"))
+                .unwrap(),
+            0
+        );
+        let head = state.next_digest("out").unwrap().unwrap();
+        assert!(head.alert_id.starts_with(DIGEST_PREFIX));
+        let digest = state.digest(head.seq).unwrap().unwrap();
+        assert_eq!(digest.from, "2026-01-01T00:00:00Z");
+        assert_eq!(digest.to, "2026-01-01T01:00:00Z");
+        let ids: Vec<&str> = digest.alerts.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["a1", "b1", "b2"], "by rule, then story, then time");
+        assert_eq!(
+            state.next_delivery("out").unwrap().unwrap().seq,
+            head.seq,
+            "alone queued"
+        );
+        state.delivered(head.seq).unwrap();
+        assert_eq!(state.deliveries("b1").unwrap()[0].output, "out (digest)");
+        // An alert of that period recorded after its digest goes into the next one.
+        record("a2", "a", "2026-01-01T00:50:00Z");
+        assert_eq!(
+            state
+                .make_digests("out", hourly, at("2026-01-01T01:30:00Z"))
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            state
+                .make_digests("out", hourly, at("2026-01-01T02:00:00Z"))
+                .unwrap(),
+            1
+        );
+        let next = state.next_digest("out").unwrap().unwrap();
+        let digest = state.digest(next.seq).unwrap().unwrap();
+        assert_eq!(digest.from, "2026-01-01T01:00:00Z");
+        assert_eq!(digest.alerts.len(), 1);
+    }
+}

@@ -80,7 +80,10 @@ impl State {
         self.conn
             .prepare(
                 "SELECT b.seq, b.alert_id, coalesce(a.rule, ''),
-                        coalesce(json_extract(a.json, '$.article.title'), ''),
+                        coalesce(json_extract(a.json, '$.article.title'),
+                            (SELECT 'digest of ' || json_array_length(d.alerts) || ' alerts from '
+                                 || datetime(d.from_ms / 1000, 'unixepoch') || ' UTC'
+                             FROM digests d WHERE d.seq = b.seq), ''),
                         b.output, coalesce(o.name, b.output), b.status, b.attempts,
                         b.next_try_ms, b.last_error
                  FROM outbox b

@@ -23,11 +23,15 @@
 //! fingerprints within 3 bits for near-identical web pages), is tuned for pages that are
 //! nearly the same; a syndicated copy with its lead cut and 10% of its words changed sits 12 to
 //! 20 bits away, where a block index cannot reach and a scan over every story would be needed.
-//! Measured on the labelled set built from the test corpus (`tests/stories_corpus.rs` in the
-//! program: 2,000+ variants of BBC and French articles against 40,000+ pairs of different
-//! articles of the same category), the exact Jaccard of word 3-shingles is at least 0.43 for
-//! every variant (0.6 for most) and at most 0.26 for every pair of different articles apart
-//! from the dataset's own copies of one story: a threshold of 0.3 between them.
+//! Measured on a sample of the test corpus (300 BBC and 150 French articles, word 3-shingles
+//! counted exactly), a syndicated copy keeps a Jaccard similarity of at least 0.43 to its
+//! original (10% of its words changed; 0.6 to 0.95 for a cut lead, a footer, another headline
+//! or another page around it), while different articles of one category stay at or below 0.26,
+//! apart from the dataset's own copies of one story: a threshold of 0.3 lies between them. The
+//! labelled set of the program's `tests/stories_corpus.rs` (486 articles, 4,374 copies read
+//! through ingest as text, HTML, feed, JSON and e-mail files, 20,438 pairs of different
+//! articles of one category) groups 99.98% of the copies with their original and merges 0.005%
+//! of the pairs (one) at this threshold.
 //!
 //! The signature is one-permutation MinHash with densification (Li, Owen & Zhang 2012;
 //! Shrivastava 2017): each shingle is hashed once and lands in one of [`SLOTS`] slots, which
