@@ -71,6 +71,14 @@ pub(crate) fn run(args: Args) -> u8 {
             print_snippet(&unset.path, unset.line, unset.column);
         }
     }
+    // OPML files of `feeds:`, with their own file, line and column.
+    for problem in crate::feeds::resolve_all(&config).1 {
+        errors += 1;
+        println!("{problem}");
+        if let (true, crate::Error::Config { path, line, column, .. }) = (snippets, &problem) {
+            print_snippet(path, *line, *column);
+        }
+    }
     let rules = match Ruleset::load_with(&dir, config.ruleset_options()) {
         Ok(rules) => rules,
         Err(e) => {

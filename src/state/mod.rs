@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 mod alerts;
+mod feeds;
 mod heartbeat;
 pub mod lock;
 mod mend;
@@ -19,6 +20,7 @@ mod summary;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use alerts::{History, Recorded, Throttle};
+pub use feeds::{FeedPoll, FeedRow};
 pub use heartbeat::{Counters, Heartbeat, broken_rule_names};
 pub use mend::QueuedDelivery;
 pub(crate) use outbox::now_ms;
@@ -146,6 +148,9 @@ const MIGRATIONS: &[&str] = &[
          n INTEGER NOT NULL
      );
      INSERT OR IGNORE INTO revisions (what, n) VALUES ('operator', 0);",
+    // 9: feeds — one row per configured feed (validators, schedule, health), and the items
+    // seen, by content. Stands alone, like 8.
+    feeds::MIGRATION,
 ];
 
 /// The most of an error kept with a delivery, in bytes: the start of a response body or of a
