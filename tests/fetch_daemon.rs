@@ -56,8 +56,16 @@ fn a_new_item_alerts_once_then_polls_are_not_modified() {
     let seen = server.count("/f.xml");
     server.wait_for("/f.xml", seen + 3, WAIT);
     let requests = server.requests("/f.xml");
-    assert!(requests[seen..].iter().all(|r| r.status == 304), "{requests:?}");
-    assert_eq!(json_lines(&s.path().join("alerts.jsonl")).len(), 1, "{}", d.log());
+    assert!(
+        requests[seen..].iter().all(|r| r.status == 304),
+        "{requests:?}"
+    );
+    assert_eq!(
+        json_lines(&s.path().join("alerts.jsonl")).len(),
+        1,
+        "{}",
+        d.log()
+    );
 }
 
 #[test]
@@ -90,7 +98,10 @@ fn retry_after_holds_its_feed_and_not_the_hosts_other_feed() {
         .iter()
         .filter(|r| r.at > busy[0].at && r.at < busy[1].at)
         .count();
-    assert!(meanwhile >= 3, "the other feed of the host: {meanwhile} polls in {gap:?}");
+    assert!(
+        meanwhile >= 3,
+        "the other feed of the host: {meanwhile} polls in {gap:?}"
+    );
 }
 
 #[test]
@@ -114,7 +125,10 @@ fn backoff_grows_after_errors_and_resets_on_success() {
     assert!(gaps[0] >= Duration::from_secs(2), "{gaps:?}");
     assert!(gaps[1] >= Duration::from_secs(4), "{gaps:?}");
     assert!(gaps[1] > gaps[0], "{gaps:?}");
-    assert!(gaps[3] < Duration::from_secs(2), "reset on success: {gaps:?}");
+    assert!(
+        gaps[3] < Duration::from_secs(2),
+        "reset on success: {gaps:?}"
+    );
     assert!(d.log().contains("HTTP 500: boom"), "{}", d.log());
 }
 
@@ -136,5 +150,8 @@ fn sighup_adds_and_removes_feeds() {
     assert_eq!(alerts[0]["message"], "From B");
     let a = server.count("/a.xml");
     server.wait_for("/b.xml", 3, WAIT);
-    assert!(server.count("/a.xml") <= a + 1, "a feed removed is polled no more");
+    assert!(
+        server.count("/a.xml") <= a + 1,
+        "a feed removed is polled no more"
+    );
 }

@@ -54,7 +54,9 @@ fn fetch(args: Args) -> Result<u8, String> {
     config.require_env().map_err(|e| e.to_string())?;
     let feeds = crate::feeds::resolve(config).map_err(|e| e.to_string())?;
     if feeds.is_empty() {
-        return Err("no feeds to fetch: list them under `feeds:` in the config (url: or opml:)".into());
+        return Err(
+            "no feeds to fetch: list them under `feeds:` in the config (url: or opml:)".into(),
+        );
     }
     let state_path = super::watch::state_path(args.state, config);
     let mut state = State::open(&state_path).map_err(|e| e.to_string())?;

@@ -242,7 +242,7 @@ fn to_json(s: &Status) -> Value {
             "last_success": f.last_ok_ms.map(time_of),
             "last_status": f.last_status,
             "last_error": f.last_error,
-            "next_poll": time_of(f.next_poll_ms),
+            "next_poll": (f.next_poll_ms > 0).then(|| time_of(f.next_poll_ms)),
             "items_seen": f.items_seen,
         })).collect::<Vec<_>>(),
     })

@@ -199,19 +199,36 @@ mod tests {
     fn bad_feeds_are_named_where_they_are_written() {
         assert_eq!(
             problems("feeds:\n  - url: ftp://x/feed\n"),
-            ["n.yaml:2:5: feeds[0].url: feed url \"ftp://x/feed\" must start with http:// or https://"]
+            [
+                "n.yaml:2:5: feeds[0].url: feed url \"ftp://x/feed\" must start with http:// or https://"
+            ]
         );
         let both = problems("feeds:\n  - url: http://x/a\n    opml: a.opml\n");
-        assert!(both[0].starts_with("n.yaml:3:5: feeds[0].opml: an entry is one feed"), "{both:?}");
+        assert!(
+            both[0].starts_with("n.yaml:3:5: feeds[0].opml: an entry is one feed"),
+            "{both:?}"
+        );
         let none = problems("feeds:\n  - every: 5m\n");
-        assert!(none[0].starts_with("n.yaml:2:5: feeds[0]: a feed needs `url:`"), "{none:?}");
+        assert!(
+            none[0].starts_with("n.yaml:2:5: feeds[0]: a feed needs `url:`"),
+            "{none:?}"
+        );
         let fast = problems("feeds:\n  - url: http://x/a\n    every: 500ms\n");
-        assert!(fast[0].starts_with("n.yaml:3:5: feeds[0].every: 500ms is shorter"), "{fast:?}");
+        assert!(
+            fast[0].starts_with("n.yaml:3:5: feeds[0].every: 500ms is shorter"),
+            "{fast:?}"
+        );
         let unit = problems("feed_defaults: { every: 30 }\n");
         assert!(unit[0].contains("has no unit"), "{unit:?}");
         let unknown = problems("feeds:\n  - url: http://x/a\n    evry: 5m\n");
-        assert!(unknown[0].starts_with("n.yaml:3:5: feeds[0]: unknown field `evry`"), "{unknown:?}");
+        assert!(
+            unknown[0].starts_with("n.yaml:3:5: feeds[0]: unknown field `evry`"),
+            "{unknown:?}"
+        );
         let zero = problems("feed_defaults:\n  max_size: 0\n");
-        assert!(zero[0].starts_with("n.yaml:2:3: feed_defaults.max_size: 0 refuses"), "{zero:?}");
+        assert!(
+            zero[0].starts_with("n.yaml:2:3: feed_defaults.max_size: 0 refuses"),
+            "{zero:?}"
+        );
     }
 }

@@ -345,8 +345,18 @@ pub struct OutputConfig {
 impl Config {
     /// The top-level keys, in the order the docs list them.
     const KEYS: &[&str] = &[
-        "watch", "rules", "state", "startup", "limits", "throttle", "retry", "outputs", "http",
-        "disabled", "feeds", "feed_defaults",
+        "watch",
+        "rules",
+        "state",
+        "startup",
+        "limits",
+        "throttle",
+        "retry",
+        "outputs",
+        "http",
+        "disabled",
+        "feeds",
+        "feed_defaults",
     ];
 
     /// Reads and validates the config file at `path`. With several problems, the error is the

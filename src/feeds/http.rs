@@ -90,7 +90,10 @@ impl Client {
         for _ in 0..=MAX_REDIRECTS {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return failed(None, format!("no complete answer within {:?}", asked.timeout));
+                return failed(
+                    None,
+                    format!("no complete answer within {:?}", asked.timeout),
+                );
             }
             let mut request = self.agent.get(&url).header("Accept", ACCEPT);
             if let Some(etag) = asked.etag {
@@ -277,7 +280,10 @@ mod tests {
 
     #[test]
     fn server_hints_are_read() {
-        assert_eq!(max_age("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(
+            max_age("public, max-age=600"),
+            Some(Duration::from_secs(600))
+        );
         assert_eq!(max_age("no-cache"), None);
         let now: jiff::Timestamp = "2026-03-01T10:00:00Z".parse().unwrap();
         assert_eq!(retry_after("5", now), Some(Duration::from_secs(5)));

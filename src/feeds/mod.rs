@@ -239,10 +239,10 @@ fn ingest(bytes: &[u8], content_type: Option<&str>, feed: &Feed) -> Result<Vec<A
     let parsed =
         newswatch_engine::article::ingest_with(bytes, Path::new(name), &IngestOptions::default())
             .map_err(|e| {
-                let e = e.to_string();
-                let e = e.strip_prefix(&format!("{name}: ")).unwrap_or(&e);
-                format!("not a feed that can be read: {e}")
-            })?;
+            let e = e.to_string();
+            let e = e.strip_prefix(&format!("{name}: ")).unwrap_or(&e);
+            format!("not a feed that can be read: {e}")
+        })?;
     for warning in &parsed.warnings {
         tracing::warn!("feed {}: {warning}", feed.shown);
     }

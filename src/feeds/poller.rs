@@ -32,7 +32,10 @@ enum Control {
     Feeds(Vec<Feed>, HashMap<String, FeedRow>),
     /// What a poll of `key` brought could not be recorded: ask in full next time, and treat
     /// the next success as the first again if this one was.
-    Unsure { key: String, first: bool },
+    Unsure {
+        key: String,
+        first: bool,
+    },
     /// A poll is done (from a poll thread).
     Done(Box<Done>),
     Stop,
@@ -369,7 +372,11 @@ fn host_of(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let authority = authority.rsplit('@').next().unwrap_or(authority);
-    format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase())
+    format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        authority.to_ascii_lowercase()
+    )
 }
 
 #[cfg(test)]
@@ -378,7 +385,10 @@ mod tests {
 
     #[test]
     fn hosts_are_scheme_name_and_port() {
-        assert_eq!(host_of("http://A.example:8080/x?y"), "http://a.example:8080");
+        assert_eq!(
+            host_of("http://A.example:8080/x?y"),
+            "http://a.example:8080"
+        );
         assert_eq!(host_of("https://u:p@b.example/f"), "https://b.example");
         assert_ne!(host_of("http://a/x"), host_of("https://a/x"));
     }

@@ -69,8 +69,8 @@ impl Jitter {
         let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let seed = n.wrapping_mul(0xD1B5_4A32_D192_ED03)
             ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
             ^ (u64::from(std::process::id()) << 32);
         Jitter(seed)
     }
@@ -117,10 +117,7 @@ mod tests {
             ..none
         };
         assert_eq!(after_success(S(900), huge), EVERY_MAX);
-        assert_eq!(
-            after_success(Duration::from_millis(10), none),
-            EVERY_MIN
-        );
+        assert_eq!(after_success(Duration::from_millis(10), none), EVERY_MIN);
     }
 
     #[test]

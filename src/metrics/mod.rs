@@ -127,7 +127,11 @@ pub enum FeedFetch {
 }
 
 impl FeedFetch {
-    const ALL: [FeedFetch; 3] = [FeedFetch::Fetched, FeedFetch::NotModified, FeedFetch::Failed];
+    const ALL: [FeedFetch; 3] = [
+        FeedFetch::Fetched,
+        FeedFetch::NotModified,
+        FeedFetch::Failed,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {

@@ -268,7 +268,10 @@ mod tests {
             (r.url.as_str(), r.title.as_deref(), r.failures, r.items_seen),
             ("http://b/f", Some("A"), 1, 2)
         );
-        assert_eq!((r.last_poll_ms, r.last_ok_ms, r.last_status), (Some(20), Some(3), Some(500)));
+        assert_eq!(
+            (r.last_poll_ms, r.last_ok_ms, r.last_status),
+            (Some(20), Some(3), Some(500))
+        );
         assert!(r.active);
         state.sync_feeds(&[]).unwrap();
         assert!(!state.feeds().unwrap()[0].active, "left the config");

@@ -14,7 +14,7 @@ use std::time::{Instant, SystemTime};
 
 use super::worker::Shared;
 use super::{Daemon, Msg, WatchError, tally};
-use crate::feeds::{Feed, Poller, Polled};
+use crate::feeds::{Feed, Polled, Poller};
 use crate::metrics::{ArticleResult, Metrics};
 use crate::state::{FeedPoll, FeedRow, Recorded, Silences, State, StateError, Throttle};
 use newswatch_engine::alert::Alert;
@@ -136,7 +136,10 @@ pub fn record<'t>(
 
 /// Says, once per poll, what it came to (at debug level when nothing is new).
 pub fn log(o: &FeedOutcome, recorded: &[Recorded]) {
-    let new = recorded.iter().filter(|r| **r != Recorded::Duplicate).count();
+    let new = recorded
+        .iter()
+        .filter(|r| **r != Recorded::Duplicate)
+        .count();
     if o.skipped > 0 {
         tracing::info!(
             "feed {}: first poll: {} item(s) recorded as seen, not evaluated (first_poll: skip)",
@@ -269,7 +272,8 @@ impl Daemon {
         }
         for o in &done {
             for e in &o.rule_errors {
-                self.errors.log(&e.rule, &format!("{e} (on feed {})", o.shown));
+                self.errors
+                    .log(&e.rule, &format!("{e} (on feed {})", o.shown));
             }
         }
     }
