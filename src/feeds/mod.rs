@@ -210,22 +210,57 @@ pub fn poll(
         }
         Err(why) => {
             metrics.feed_fetch(FeedFetch::Failed);
-            poll.failures = row.failures.saturating_add(1);
-            let wait = schedule::after_failure(feed.every, poll.failures, answer.retry_after);
-            tracing::warn!(
-                "feed {}: {why} ({} failure(s) in a row; next try in {}s)",
-                feed.shown,
-                poll.failures,
-                wait.as_secs()
-            );
-            poll.error = Some(why);
-            poll.next_poll_ms = next(Err(wait));
+            fail(&mut poll, &feed, row, why, answer.retry_after, next);
         }
     }
     Polled {
         feed,
         first,
         articles,
+        poll,
+    }
+}
+
+/// A poll that failed for `why`, with a backoff.
+fn fail(
+    poll: &mut FeedPoll,
+    feed: &Feed,
+    row: &FeedRow,
+    why: String,
+    retry_after: Option<Duration>,
+    next: impl FnOnce(Result<Duration, Duration>) -> i64,
+) {
+    poll.failures = row.failures.saturating_add(1);
+    let wait = schedule::after_failure(feed.every, poll.failures, retry_after);
+    tracing::warn!(
+        "feed {}: {why} ({} failure(s) in a row; next try in {}s)",
+        feed.shown,
+        poll.failures,
+        wait.as_secs()
+    );
+    poll.ok = false;
+    poll.error = Some(why);
+    poll.next_poll_ms = next(Err(wait));
+}
+
+/// A poll of `feed` that failed before it could say more (an internal error), for `why`.
+fn failed(
+    feed: Feed,
+    row: &FeedRow,
+    why: String,
+    next: impl FnOnce(Result<Duration, Duration>) -> i64,
+) -> Polled {
+    let mut poll = FeedPoll {
+        key: feed.key.clone(),
+        url: row.url.clone(),
+        polled_ms: crate::state::now_ms(),
+        ..FeedPoll::default()
+    };
+    fail(&mut poll, &feed, row, why, None, next);
+    Polled {
+        first: row.last_ok_ms.is_none(),
+        feed,
+        articles: None,
         poll,
     }
 }

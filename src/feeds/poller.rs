@@ -350,12 +350,25 @@ fn serve(
             return;
         };
         let key = feed.key.clone();
-        let polled = super::poll(client, feed, &row, metrics, |wait| {
+        let copy = feed.clone();
+        let mut next = |wait: Result<Duration, Duration>| {
             let wait = match wait {
                 Ok(w) => schedule::success_jitter(w, jitter.next()),
                 Err(w) => schedule::failure_jitter(w, jitter.next()),
             };
             now_ms() + wait.as_millis() as i64
+        };
+        // A bug in a parser must cost one poll of one feed, not the thread (nor, for
+        // `fetch`, the whole run waiting for it).
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            super::poll(client, feed, &row, metrics, &mut next)
+        }))
+        .unwrap_or_else(|panic| {
+            let why = format!(
+                "internal error while reading it ({}); please report this feed",
+                crate::panic_message(&panic)
+            );
+            super::failed(copy, &row, why, &mut next)
         });
         let poll = polled.poll.clone();
         // The consumer gone (stopping): the scheduler still frees the thread and the host.

@@ -206,7 +206,22 @@ impl FeedSide {
                 for polled in polls {
                     let rules = shared.rules.load_full();
                     let mut scanner = rules.scanner();
-                    let o = intake(&reader, &mut scanner, polled, &shared.metrics);
+                    let shown = polled.feed.shown.clone();
+                    // A bug must cost one poll, not the feeds: its items come again with the
+                    // next poll that reads the feed in full.
+                    let o = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        intake(&reader, &mut scanner, polled, &shared.metrics)
+                    }));
+                    let o = match o {
+                        Ok(o) => o,
+                        Err(panic) => {
+                            tracing::error!(
+                                "feed {shown}: internal error while evaluating it ({}); please report this feed",
+                                crate::panic_message(&panic)
+                            );
+                            continue;
+                        }
+                    };
                     if tx.send(Msg::Feed(Box::new(o))).is_err() {
                         return;
                     }
