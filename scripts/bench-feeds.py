@@ -95,6 +95,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
 
+    def handle_error(self, request, client_address):
+        pass  # pooled connections closed by the daemon as it stops
+
 
 servers = [Server(("127.0.0.1", 0), Handler) for _ in range(args.hosts)]
 for s in servers:
