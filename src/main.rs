@@ -9,6 +9,7 @@
 mod cli;
 mod config;
 mod error;
+mod feeds;
 mod metrics;
 mod outbox;
 mod outputs;

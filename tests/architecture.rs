@@ -413,6 +413,13 @@ fn metrics_know_nothing_of_the_config_the_state_outputs_the_daemon_or_the_comman
     );
 }
 
+// Feeds are a source: they hand polls on, and know neither what is done with them nor the
+// outputs (their rows are the state's plain data; nothing of them writes it).
+#[test]
+fn feeds_know_nothing_of_outputs_the_outbox_the_daemon_or_the_commands() {
+    program().assert_no_edges("feeds", &["outputs", "outbox", "watch", "cli"]);
+}
+
 #[test]
 fn sources_know_nothing_of_the_state_outputs_the_daemon_or_the_commands() {
     program().assert_no_edges("sources", &["state", "outputs", "watch", "cli"]);
@@ -500,6 +507,10 @@ const CORPUS_TESTS: &[(&str, Option<&[&str]>)] = &[
     ("corpus", None),
     ("ingest_corpus", None),
     ("stories_corpus", None),
+    (
+        "fetch",
+        Some(&["corpus_feeds_served_over_http_are_read_like_files"]),
+    ),
     (
         "ingest_contract",
         Some(&[

@@ -38,16 +38,7 @@ pub(crate) fn run(args: Args) -> u8 {
             };
             for problem in &problems {
                 errors += 1;
-                println!("{problem}");
-                if let (
-                    true,
-                    crate::Error::Config {
-                        path, line, column, ..
-                    },
-                ) = (snippets, problem)
-                {
-                    print_snippet(path, *line, *column);
-                }
+                show_config_problem(problem, snippets);
             }
             // Still check the rules: where `--rules` or the config say, else the default folder.
             let dir = (args.setup.rules.clone())
@@ -70,6 +61,11 @@ pub(crate) fn run(args: Args) -> u8 {
         if snippets {
             print_snippet(&unset.path, unset.line, unset.column);
         }
+    }
+    // OPML files of `feeds:`, with their own file, line and column.
+    for problem in crate::feeds::resolve_all(&config).1 {
+        errors += 1;
+        show_config_problem(&problem, snippets);
     }
     let rules = match Ruleset::load_with(&dir, config.ruleset_options()) {
         Ok(rules) => rules,
@@ -116,6 +112,20 @@ pub(crate) fn run(args: Args) -> u8 {
             dir.display()
         );
         1
+    }
+}
+
+/// A problem of the config (or of a file it names), with its snippet when it has a place.
+fn show_config_problem(problem: &crate::Error, snippets: bool) {
+    println!("{problem}");
+    if let (
+        true,
+        crate::Error::Config {
+            path, line, column, ..
+        },
+    ) = (snippets, problem)
+    {
+        print_snippet(path, *line, *column);
     }
 }
 

@@ -5,6 +5,7 @@
 mod alerts;
 mod check;
 mod explain;
+mod fetch;
 mod init;
 mod log;
 mod ordered;
@@ -48,6 +49,11 @@ enum Command {
     ///
     /// Runs until SIGINT or SIGTERM (exit 0 after a clean stop); SIGHUP re-reads the config.
     Watch(watch::Args),
+    /// Poll every feed of the config once, evaluate their new items, deliver the alerts (cron).
+    ///
+    /// A feed in a backoff or under a `Retry-After` waits. Exit code: 0 alerts raised, 1 none,
+    /// 2 could not run (bad config, no feeds, no rules folder, every feed failing).
+    Fetch(fetch::Args),
     /// Compile every rule (and the config) and print every problem as FILE:LINE:COL: message.
     ///
     /// Exit code: 0 no problems, 1 problems.
@@ -122,6 +128,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Watch(args) => watch::run(args),
+        Command::Fetch(args) => fetch::run(args),
         Command::Check(args) => check::run(args),
         Command::Alerts(args) => alerts::run(args),
         Command::Outbox(args) => outbox::run(args),

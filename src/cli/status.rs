@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::Format;
 use crate::state::lock::{self, Holder};
-use crate::state::{Heartbeat, OutputSummary, SilenceSummary, State, now_ms};
+use crate::state::{FeedRow, Heartbeat, OutputSummary, SilenceSummary, State, now_ms};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -46,6 +46,8 @@ struct Status {
     alerts: u64,
     outputs: Vec<OutputSummary>,
     silences: Vec<SilenceSummary>,
+    /// The feeds of the config (as the daemon or `fetch` last read it).
+    feeds: Vec<FeedRow>,
     /// What needs attention, one line each; none: healthy.
     problems: Vec<String>,
 }
@@ -98,6 +100,8 @@ fn gather(state_path: PathBuf) -> Result<Status, String> {
     let (files, alerts) = state.counts().map_err(|e| e.to_string())?;
     let outputs = state.output_summaries().map_err(|e| e.to_string())?;
     let silences = state.silence_summaries().map_err(|e| e.to_string())?;
+    let mut feeds = state.feeds().map_err(|e| e.to_string())?;
+    feeds.retain(|f| f.active);
     let mut problems = Vec::new();
     if daemon.is_none() {
         problems.push(match &heartbeat {
@@ -122,6 +126,15 @@ fn gather(state_path: PathBuf) -> Result<Status, String> {
             ));
         }
     }
+    for f in feeds.iter().filter(|f| f.failures > 0) {
+        problems.push(format!(
+            "feed {} is failing: {} poll(s) in a row ({}); next try {}",
+            feed_name(f),
+            f.failures,
+            f.last_error.as_deref().unwrap_or("no answer"),
+            time_of(f.next_poll_ms)
+        ));
+    }
     Ok(Status {
         state: state_path,
         daemon,
@@ -131,8 +144,14 @@ fn gather(state_path: PathBuf) -> Result<Status, String> {
         alerts,
         outputs,
         silences,
+        feeds,
         problems,
     })
+}
+
+/// A feed as `status` names it: its title, else its address.
+fn feed_name(f: &FeedRow) -> &str {
+    f.title.as_deref().unwrap_or(&f.key)
 }
 
 /// A time from Unix ms, as RFC 3339.
@@ -213,8 +232,19 @@ fn to_json(s: &Status) -> Value {
         "silences": s.silences.iter().map(|x| json!({
             "id": x.id, "comment": x.comment, "until": x.until,
         })).collect::<Vec<_>>(),
-        // Feeds are not built yet: always empty.
-        "feeds": [],
+        "feeds": s.feeds.iter().map(|f| json!({
+            "url": f.key,
+            "polled_url": f.url,
+            "title": f.title,
+            "healthy": f.failures == 0,
+            "failures": f.failures,
+            "last_poll": f.last_poll_ms.map(time_of),
+            "last_success": f.last_ok_ms.map(time_of),
+            "last_status": f.last_status,
+            "last_error": f.last_error,
+            "next_poll": (f.next_poll_ms > 0).then(|| time_of(f.next_poll_ms)),
+            "items_seen": f.items_seen,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -330,7 +360,34 @@ fn to_text(s: &Status) -> String {
             line(label, format!("{} until {}: {}", x.id, x.until, x.comment));
         }
     }
-    line("feeds", "none".into());
+    if s.feeds.is_empty() {
+        line("feeds", "none".into());
+    }
+    for (i, f) in s.feeds.iter().enumerate() {
+        let label = if i == 0 { "feeds" } else { "" };
+        let polled = match (f.last_poll_ms, f.failures) {
+            (None, _) => "never polled yet".to_string(),
+            (Some(at), 0) => format!("ok {} ago", span(age_s(at))),
+            (Some(at), n) => format!(
+                "FAILING ({n} in a row, last {} ago: {})",
+                span(age_s(at)),
+                f.last_error.as_deref().unwrap_or("no answer")
+            ),
+        };
+        let moved = if f.url != f.key {
+            format!(", moved to {}", f.url)
+        } else {
+            String::new()
+        };
+        line(
+            label,
+            format!(
+                "{}: {polled}, {} items seen{moved}",
+                feed_name(f),
+                f.items_seen
+            ),
+        );
+    }
     if s.problems.is_empty() {
         line("health", "ok".into());
     } else {

@@ -10,6 +10,7 @@
 //! `check` lists every problem; the other commands refuse to start on the first. Nothing here
 //! touches the file system beyond reading the config, so checking a config is harmless.
 
+mod feeds;
 mod http;
 mod identity;
 mod quantity;
@@ -28,6 +29,7 @@ use newswatch_engine::alert::Severity;
 use newswatch_engine::rules::{LimitKind, LimitValue, Limits, RulesetOptions};
 use quantity::{duration, opt_duration};
 
+pub use feeds::{EVERY_MAX, EVERY_MIN, FeedDefaults, FeedEntry, FirstPoll, check_feed_url};
 pub use http::HttpConfig;
 pub use quantity::parse_duration;
 pub use routes::{Identity, build as build_routes, identities as output_identities};
@@ -56,6 +58,10 @@ pub struct Config {
     pub disabled: Disabled,
     /// How copies of one story are grouped.
     pub stories: StoriesConfig,
+    /// Feeds to poll (`url:`) and OPML files listing them (`opml:`).
+    pub feeds: Vec<FeedEntry>,
+    /// What each feed uses unless its entry says otherwise.
+    pub feed_defaults: FeedDefaults,
 }
 
 /// `stories:` — copies of one story within `window` give one delivered alert per rule (the
@@ -375,8 +381,19 @@ pub struct OutputConfig {
 impl Config {
     /// The top-level keys, in the order the docs list them.
     const KEYS: &[&str] = &[
-        "watch", "rules", "state", "startup", "limits", "throttle", "retry", "outputs", "http",
-        "disabled", "stories",
+        "watch",
+        "rules",
+        "state",
+        "startup",
+        "limits",
+        "throttle",
+        "retry",
+        "outputs",
+        "http",
+        "disabled",
+        "feeds",
+        "feed_defaults",
+        "stories",
     ];
 
     /// Reads and validates the config file at `path`. With several problems, the error is the
@@ -492,6 +509,8 @@ impl Config {
                 "http" => sections.read(&at, &mut config.http),
                 "disabled" => sections.read(&at, &mut config.disabled),
                 "stories" => sections.read(&at, &mut config.stories),
+                "feeds" => config.feeds = sections.list(&at, value),
+                "feed_defaults" => sections.read(&at, &mut config.feed_defaults),
                 _ => {
                     let message = format!(
                         "{at}: unknown key: expected one of {}",

@@ -28,7 +28,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(key: KeyPath, message: impl Into<String>) -> Problem {
+    pub(super) fn new(key: KeyPath, message: impl Into<String>) -> Problem {
         Problem {
             key,
             message: message.into(),
@@ -370,7 +370,7 @@ fn globs(patterns: &[String], at: &KeyPath, problems: &mut Vec<Problem>) {
 }
 
 /// Expands `${VAR}` in a path, then a leading `~/`; an empty path is a problem.
-fn expand_path(path: &mut PathBuf, at: &KeyPath, problems: &mut Vec<Problem>) {
+pub(super) fn expand_path(path: &mut PathBuf, at: &KeyPath, problems: &mut Vec<Problem>) {
     let mut text = path.to_string_lossy().into_owned();
     if expand(&mut text, at, problems) {
         if text.trim().is_empty() {
@@ -385,7 +385,7 @@ fn expand_path(path: &mut PathBuf, at: &KeyPath, problems: &mut Vec<Problem>) {
 
 /// Replaces each `${VAR}` in `s` with the environment variable's value; false (and a problem
 /// at `at`) if one is unset or unclosed, leaving `s` as it was.
-fn expand(s: &mut String, at: &KeyPath, problems: &mut Vec<Problem>) -> bool {
+pub(super) fn expand(s: &mut String, at: &KeyPath, problems: &mut Vec<Problem>) -> bool {
     match expand_env(s) {
         Ok(expanded) => {
             *s = expanded;

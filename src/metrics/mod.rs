@@ -119,9 +119,32 @@ impl DeliveryResult {
 /// rule near its limits 250 ms. Written out: computed ones print as `0.00030000000000000003`.
 const EVAL_BUCKETS: [f64; 10] = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0];
 
-/// The results feed fetches will count under; registered now so that dashboards can be built
-/// before feeds exist.
-const FEED_RESULTS: [&str; 3] = ["fetched", "not_modified", "failed"];
+/// What one poll of a feed came to: `newswatch_feed_fetches_total{result}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedFetch {
+    /// The feed was read (a 2xx answer holding a feed).
+    Fetched,
+    /// Unchanged since the last poll (304).
+    NotModified,
+    /// No answer, an HTTP error, a redirect loop, over `max_size`, or not a feed.
+    Failed,
+}
+
+impl FeedFetch {
+    const ALL: [FeedFetch; 3] = [
+        FeedFetch::Fetched,
+        FeedFetch::NotModified,
+        FeedFetch::Failed,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            FeedFetch::Fetched => "fetched",
+            FeedFetch::NotModified => "not_modified",
+            FeedFetch::Failed => "failed",
+        }
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabel {
@@ -236,8 +259,10 @@ impl Metrics {
                 severity: s.as_str(),
             });
         }
-        for result in FEED_RESULTS {
-            let _ = m.feed_fetches.get_or_create(&ResultLabel { result });
+        for r in FeedFetch::ALL {
+            let _ = m
+                .feed_fetches
+                .get_or_create(&ResultLabel { result: r.as_str() });
         }
         // Counters are named without `_total`: the client appends it, as OpenMetrics has it.
         registry.register(
@@ -287,7 +312,7 @@ impl Metrics {
         );
         registry.register(
             "feed_fetches",
-            "Feed downloads by result (feeds are not fetched yet: zero)",
+            "Polls of feeds by result (fetched, not_modified, failed)",
             m.feed_fetches.clone(),
         );
         Metrics { registry, ..m }
@@ -337,6 +362,15 @@ impl Metrics {
         self.suppressed
             .get_or_create(&ReasonLabel {
                 reason: reason.as_str(),
+            })
+            .inc();
+    }
+
+    /// Counts one poll of a feed.
+    pub fn feed_fetch(&self, result: FeedFetch) {
+        self.feed_fetches
+            .get_or_create(&ResultLabel {
+                result: result.as_str(),
             })
             .inc();
     }

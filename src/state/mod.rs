@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 mod alerts;
 mod digests;
+mod feeds;
 mod heartbeat;
 pub mod lock;
 mod mend;
@@ -22,6 +23,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use alerts::{History, Recorded, Throttle};
 pub use digests::DIGEST_PREFIX;
+pub use feeds::{FeedPoll, FeedRow};
 pub use heartbeat::{Counters, Heartbeat, broken_rule_names};
 pub use mend::QueuedDelivery;
 pub(crate) use outbox::now_ms;
@@ -153,6 +155,9 @@ const MIGRATIONS: &[&str] = &[
     // 9: stories (the index of recent articles' fingerprints), each alert's story and the
     // first alert it is a copy of (`duplicate_of`), and the digests made.
     stories::MIGRATION,
+    // 10: feeds — one row per configured feed (validators, schedule, health), and the items
+    // seen, by content. Stands alone, like 8.
+    feeds::MIGRATION,
 ];
 
 /// The most of an error kept with a delivery, in bytes: the start of a response body or of a

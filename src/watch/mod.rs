@@ -55,6 +55,7 @@
 mod error;
 mod errorlog;
 mod events;
+pub(crate) mod feeds;
 mod filter;
 mod operator;
 mod pending;
@@ -135,6 +136,8 @@ enum Msg {
     Gone(Vec<PathBuf>),
     /// A reload is ready to be swapped in.
     Reloaded(Reloaded),
+    /// A feed was polled and its new items evaluated (`feeds`).
+    Feed(Box<feeds::FeedOutcome>),
 }
 
 impl From<Watched> for Msg {
@@ -201,6 +204,8 @@ struct Daemon {
     metrics: Arc<Metrics>,
     /// Counters and the heartbeat written from them.
     pulse: Pulse,
+    /// The feeds polled, and their outcomes waiting to be recorded.
+    feeds: feeds::FeedSide,
     /// One daemon per state: held until the process ends.
     _lock: StateLock,
 }
@@ -213,6 +218,7 @@ impl Daemon {
             crate::metrics::serve(http.listen, metrics.clone())?;
         }
         let roots = roots::resolve(&opts.paths, &opts.config)?;
+        let feed_list = crate::feeds::resolve(&opts.config)?;
         // Opened first, for its errors (a folder that cannot be written, a foreign file), then
         // locked before anything is written: a second daemon on this state changes nothing.
         let mut state = State::open(&opts.state_path)?;
@@ -246,6 +252,14 @@ impl Daemon {
             stopping: AtomicBool::new(false),
             metrics: metrics.clone(),
         });
+        let feeds = feeds::FeedSide::start(
+            feed_list,
+            &mut state,
+            shared.clone(),
+            tx.clone(),
+            &opts.state_path,
+            metrics.clone(),
+        )?;
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -316,6 +330,7 @@ impl Daemon {
             operator: Operator::default(),
             metrics,
             pulse: Pulse::new(),
+            feeds,
             _lock: lock,
         };
         // The silences in force before the first alert is recorded.
@@ -347,6 +362,7 @@ impl Daemon {
                 }
             }
             self.commit(done);
+            self.commit_feeds();
             if stop {
                 self.shutdown();
                 return;
@@ -419,6 +435,7 @@ impl Daemon {
             }
             Msg::Reloaded(Reloaded::Config(new)) => self.reconfigure(*new),
             Msg::Reloaded(Reloaded::RulesWatcher(watcher)) => self.rules_watcher = watcher,
+            Msg::Feed(outcome) => self.feeds.done.push(*outcome),
             Msg::Signal(_) | Msg::Done(_) => unreachable!("handled by the loop"),
         }
     }
@@ -614,7 +631,9 @@ impl Daemon {
             routes,
             walker,
             rules_watcher,
+            feeds,
         } = new;
+        self.feeds.reconfigure(&mut self.state, feeds);
         warn_of_orphans(&self.state, &routes);
         // Running outputs take their new build after the delivery in hand: never a second
         // thread on one queue, and the loop does not wait.
@@ -654,19 +673,25 @@ impl Daemon {
         while Instant::now() < deadline && busy(self) {
             let mut done = Vec::new();
             while let Ok(msg) = self.rx.recv_timeout(Duration::from_millis(10)) {
-                if let Msg::Done(o) = msg {
-                    done.push(*o);
+                match msg {
+                    Msg::Done(o) => done.push(*o),
+                    Msg::Feed(o) => self.feeds.done.push(*o),
+                    _ => {}
                 }
             }
             self.commit(done);
+            self.commit_feeds();
         }
         let mut done = Vec::new();
         while let Ok(msg) = self.rx.try_recv() {
-            if let Msg::Done(o) = msg {
-                done.push(*o);
+            match msg {
+                Msg::Done(o) => done.push(*o),
+                Msg::Feed(o) => self.feeds.done.push(*o),
+                _ => {}
             }
         }
         self.commit(done);
+        self.commit_feeds();
         // What the outputs have in hand is recorded too, within the two seconds of a stop.
         if !self.outbox.stop(started + STOP_BUDGET) {
             tracing::warn!(

@@ -56,6 +56,16 @@ impl Pulse {
         self.counters.alerts_raised += alerts as u64;
     }
 
+    /// Counts the items of a feed poll: `evaluated` of them run through the rules (each counts
+    /// as an article evaluated), raising `alerts` recorded; `last` the link of the last one.
+    pub fn count_items(&mut self, evaluated: usize, alerts: usize, last: Option<&str>) {
+        self.counters.articles_evaluated += evaluated as u64;
+        self.counters.alerts_raised += alerts as u64;
+        if let (Some(link), 1..) = (last, evaluated) {
+            self.last_article = Some((link.into(), now_ms()));
+        }
+    }
+
     /// Writes the heartbeat if a second has passed since the last (or `now` says so).
     pub fn beat(&mut self, state: &State, rules: &Ruleset, rules_dir: &Path, now: bool) {
         let at = Instant::now();

@@ -52,6 +52,8 @@ pub struct Reconfigured {
     /// The watch on the new rules folder, when the rules folder changed (`None` inside when
     /// it cannot be watched, which was said).
     pub rules_watcher: Option<Option<FolderWatcher>>,
+    /// The feeds to poll, OPML files read.
+    pub feeds: Vec<crate::feeds::Feed>,
 }
 
 /// What the reload thread starts from.
@@ -257,6 +259,7 @@ impl Setup {
             opts.rules_dir = dir.clone();
         }
         let roots = roots::resolve(&opts.paths, &opts.config)?;
+        let feeds = crate::feeds::resolve(&opts.config)?;
         // The same folder: a rule that no longer compiles keeps its last good version, as on
         // any edit. Another folder: its rules as they are.
         let same_rules = opts.rules_dir == self.rules_dir;
@@ -282,6 +285,7 @@ impl Setup {
             routes,
             walker,
             rules_watcher,
+            feeds,
         })
     }
 }

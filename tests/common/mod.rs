@@ -1,6 +1,7 @@
 //! Helpers for integration tests: run the real binary in a temp dir, find the corpus.
 #![allow(dead_code)]
 
+pub mod feed_server;
 pub mod receiver;
 pub mod syndicate;
 
