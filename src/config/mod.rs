@@ -12,6 +12,7 @@
 
 mod http;
 mod identity;
+mod nats;
 mod quantity;
 mod routes;
 mod validate;
@@ -29,6 +30,7 @@ use newswatch_engine::rules::{LimitKind, LimitValue, Limits, RulesetOptions};
 use quantity::{duration, opt_duration};
 
 pub use http::HttpConfig;
+pub use nats::{NatsConfig, check_stream_name, check_subject};
 pub use quantity::parse_duration;
 pub use routes::{Identity, build as build_routes, identities as output_identities};
 use validate::Section;
@@ -54,6 +56,8 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     /// Rules switched off, by name or glob (`chips/*`): compiled and listed, never evaluated.
     pub disabled: Disabled,
+    /// The fleet's NATS JetStream server, streams and consumer (`publish`, `consume`).
+    pub nats: Option<NatsConfig>,
 }
 
 /// `disabled:` — globs over rule names.
@@ -292,6 +296,8 @@ pub enum OutputKind {
     Command,
     Webhook,
     Desktop,
+    /// Alerts published to NATS JetStream (`SUBJECT.RULE`, `Nats-Msg-Id` = the alert id).
+    Nats,
 }
 
 /// One entry of `outputs:`. Which fields apply depends on `type`; [`OutputConfig::problems`]
@@ -318,7 +324,17 @@ pub struct OutputConfig {
     /// `webhook`: extra HTTP headers.
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
-    /// `command`, `webhook`: how long one delivery may take.
+    /// `nats`: alerts are published to `SUBJECT.RULE` (default `newswatch.alerts`).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// `nats`: the stream created for `SUBJECT.>` when none holds it (default
+    /// `NEWSWATCH_ALERTS`).
+    #[serde(default)]
+    pub stream: Option<String>,
+    /// `nats`: a NATS credentials file (`.creds`).
+    #[serde(default)]
+    pub credentials: Option<PathBuf>,
+    /// `command`, `webhook`, `nats`: how long one delivery may take.
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
     /// `command`: exit codes meaning the program will never take this alert: its delivery is
@@ -340,7 +356,7 @@ impl Config {
     /// The top-level keys, in the order the docs list them.
     const KEYS: &[&str] = &[
         "watch", "rules", "state", "startup", "limits", "throttle", "retry", "outputs", "http",
-        "disabled",
+        "disabled", "nats",
     ];
 
     /// Reads and validates the config file at `path`. With several problems, the error is the
@@ -455,6 +471,7 @@ impl Config {
                 "retry" => sections.read(&at, &mut config.retry),
                 "http" => sections.read(&at, &mut config.http),
                 "disabled" => sections.read(&at, &mut config.disabled),
+                "nats" => sections.read(&at, &mut config.nats),
                 _ => {
                     let message = format!(
                         "{at}: unknown key: expected one of {}",

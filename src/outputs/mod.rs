@@ -8,6 +8,7 @@
 mod command;
 mod desktop;
 mod file;
+pub mod nats;
 mod stdout;
 mod webhook;
 
@@ -19,6 +20,7 @@ pub use command::CommandOutput;
 pub(crate) use command::kill_running;
 pub use desktop::DesktopOutput;
 pub use file::FileOutput;
+pub use nats::{NatsOutput, NatsTarget, check_nats_url};
 pub use stdout::StdoutOutput;
 pub use webhook::{WebhookOutput, check_url as check_webhook_url};
 
