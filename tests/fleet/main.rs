@@ -20,7 +20,7 @@ const ALERTS: &str = "NEWSWATCH_ALERTS";
 const DURABLE: &str = "newswatch";
 
 /// Short waits, so that what a killed worker held comes back within the test.
-const CONFIG: &str = "nats:\n  ack_wait: 2s\n  batch: 16\n";
+const CONFIG: &str = "nats:\n  ack_wait: 2s\n  batch: 16\n  timeout: 2s\n";
 
 /// A sandbox with the rules the generated articles are made for, and the config.
 fn sandbox() -> Sandbox {
@@ -218,9 +218,9 @@ fn a_worker_killed_and_restarted_loses_nothing_and_repeats_nothing() {
     // Slow enough that the kill finds articles in hand.
     s.rule(
         "slow",
-        r#"let n = 0; for i in 0..3000 { n += i; } if n < 0 { alert("never"); }"#,
+        r#"let n = 0; for i in 0..1500 { n += i; } if n < 0 { alert("never"); }"#,
     );
-    generate(&s, "inbox", 600, "k");
+    generate(&s, "inbox", 240, "k");
     publish(&s, &server, &["inbox"]);
     let a = Worker::start(s.path(), &server, &[]);
     let b = Worker::start(s.path(), &server, &[]);
@@ -301,9 +301,9 @@ fn a_worker_rides_out_a_server_restart() {
     let s = sandbox();
     s.rule(
         "slow",
-        r#"let n = 0; for i in 0..3000 { n += i; } if n < 0 { alert("never"); }"#,
+        r#"let n = 0; for i in 0..1500 { n += i; } if n < 0 { alert("never"); }"#,
     );
-    generate(&s, "inbox", 400, "r");
+    generate(&s, "inbox", 240, "r");
     publish(&s, &server, &["inbox"]);
     let w = Worker::start(s.path(), &server, &[]);
     wait_for("a first alert", Duration::from_secs(30), || {
@@ -357,9 +357,9 @@ fn sigterm_with_work_in_flight_exits_0_within_2s_and_loses_nothing() {
     let s = sandbox();
     s.rule(
         "slow",
-        r#"let n = 0; for i in 0..5000 { n += i; } if n < 0 { alert("never"); }"#,
+        r#"let n = 0; for i in 0..2000 { n += i; } if n < 0 { alert("never"); }"#,
     );
-    generate(&s, "inbox", 400, "t");
+    generate(&s, "inbox", 240, "t");
     publish(&s, &server, &["inbox"]);
     let w = Worker::start(s.path(), &server, &[]);
     wait_for("a first alert", Duration::from_secs(30), || {

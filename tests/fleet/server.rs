@@ -95,10 +95,15 @@ impl Server {
         }
         // JetStream answers once it has read its store.
         let start = Instant::now();
-        while self
-            .try_js(|js| async move { js.query_account().await.map(|_| ()) })
-            .is_err()
-        {
+        let ready = |js: jetstream::Context| async move {
+            use async_nats::jetstream::context::GetStreamErrorKind;
+            match js.get_stream("READY_PROBE").await {
+                // "No such stream" is JetStream answering.
+                Err(e) if !matches!(e.kind(), GetStreamErrorKind::JetStream(_)) => Err(e),
+                _ => Ok(()),
+            }
+        };
+        while self.try_js(ready).is_err() {
             assert!(
                 start.elapsed() < Duration::from_secs(20),
                 "JetStream did not start:\n{}",
@@ -128,7 +133,7 @@ impl Server {
 
     fn try_js<T, F>(&self, f: impl FnOnce(jetstream::Context) -> F) -> Result<T, String>
     where
-        F: std::future::Future<Output = Result<T, async_nats::jetstream::context::AccountError>>,
+        F: std::future::Future<Output = Result<T, async_nats::jetstream::context::GetStreamError>>,
     {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
