@@ -40,6 +40,9 @@ use newswatch_engine::rules::{Ruleset, RulesetOptions};
 const EXPIRES: Duration = Duration::from_millis(500);
 /// After SIGINT/SIGTERM, the time to finish the articles in hand (DESIGN: exit within 2 s).
 const GRACE: Duration = Duration::from_millis(1500);
+/// The bytes of one batch at most: a batch of large articles must not fill memory, and any
+/// message fits (NATS caps a message at 64 MiB).
+const BATCH_BYTES: usize = 65 << 20;
 /// How long the alerts of one article are published again before it is left to be
 /// delivered again.
 const RETRY_FOR: Duration = Duration::from_secs(120);
@@ -196,6 +199,7 @@ impl Worker {
                 match consumer
                     .batch()
                     .max_messages(want)
+                    .max_bytes(BATCH_BYTES)
                     .expires(EXPIRES)
                     .messages()
                     .await

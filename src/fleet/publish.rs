@@ -20,8 +20,10 @@ use super::{NAME_HEADER, SOURCE_HEADER, Settings, stream};
 use crate::outputs::nats::{ConnectMode, connect};
 use crate::sources::Input;
 
-/// Publishes awaiting their acknowledgement at most.
+/// Publishes awaiting their acknowledgement at most…
 const IN_FLIGHT: usize = 256;
+/// …and bytes (a burst of large files must not fill memory).
+const IN_FLIGHT_BYTES: usize = 64 << 20;
 /// Files read ahead of the publisher.
 const READ_AHEAD: usize = 64;
 
@@ -94,6 +96,7 @@ async fn run(
     let mut done = Published::default();
     let mut in_flight = FuturesUnordered::new();
     let mut lost: Option<String> = None;
+    let mut bytes_in_flight = 0;
     while let Some(ready) = rx.recv().await {
         if let Some(why) = &lost {
             done.failed.push((ready.name, why.clone()));
@@ -114,9 +117,13 @@ async fn run(
             done.failed.push((ready.name, why));
             continue;
         }
-        while in_flight.len() >= IN_FLIGHT {
-            settle(&mut in_flight, &mut done, &client, &mut lost).await;
+        while in_flight.len() >= IN_FLIGHT
+            || (!in_flight.is_empty() && bytes_in_flight + bytes.len() > IN_FLIGHT_BYTES)
+        {
+            bytes_in_flight -= settle(&mut in_flight, &mut done, &client, &mut lost).await;
         }
+        let size = bytes.len();
+        bytes_in_flight += size;
         let id = format!("{:x}", Sha256::digest(&bytes));
         let mut headers = HeaderMap::new();
         headers.insert(NAME_HEADER, header_value(&ready.name).as_str());
@@ -133,7 +140,7 @@ async fn run(
                 Ok(ack) => ack.await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
-            (name, result)
+            (name, size, result)
         });
     }
     while !in_flight.is_empty() {
@@ -144,18 +151,24 @@ async fn run(
     Ok(done)
 }
 
-type Acked = (String, Result<jetstream::publish::PublishAck, String>);
+/// A file's name, size, and what the server said.
+type Acked = (
+    String,
+    usize,
+    Result<jetstream::publish::PublishAck, String>,
+);
 
-/// Waits for one acknowledgement. A failure while the connection is down ends the publish:
-/// what is left is not published (and said so), rather than each file waiting its timeout.
+/// Waits for one acknowledgement; returns the size of the file it was for. A failure while the
+/// connection is down ends the publish: what is left is not published (and said so), rather
+/// than each file waiting its timeout.
 async fn settle(
     in_flight: &mut FuturesUnordered<impl std::future::Future<Output = Acked>>,
     done: &mut Published,
     client: &async_nats::Client,
     lost: &mut Option<String>,
-) {
-    let Some((name, result)) = in_flight.next().await else {
-        return;
+) -> usize {
+    let Some((name, size, result)) = in_flight.next().await else {
+        return 0;
     };
     match result {
         Ok(ack) if ack.duplicate => done.duplicates += 1,
@@ -169,6 +182,7 @@ async fn settle(
             done.failed.push((name, e));
         }
     }
+    size
 }
 
 /// A header value holds no line breaks: they (and other control characters) become `?`.
