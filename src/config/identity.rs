@@ -148,6 +148,15 @@ mod tests {
             argv("{ type: file, path: a.jsonl }"),
             argv("{ type: file, path: b.jsonl }")
         );
+        let nats = "{ type: nats, url: 'nats://h:4222' }";
+        assert!(argv(nats).starts_with("nats:"));
+        for other in [
+            "{ type: nats, url: 'nats://h:4222', subject: a.b }",
+            "{ type: nats, url: 'nats://h:4222', stream: S }",
+            "{ type: nats, url: 'nats://h:4222', credentials: x.creds }",
+        ] {
+            assert_ne!(argv(other), argv(nats), "{other}");
+        }
     }
 
     #[test]
