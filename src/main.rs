@@ -4,12 +4,15 @@
 //! Modules follow the pipeline: `sources` and `watch` find articles, the engine ingests and
 //! evaluates them, `state` records alerts, `outbox` and `outputs` deliver them; `config` is the
 //! top layer that builds all of these from the YAML, and `cli` ties them together per command.
-//! `metrics` counts what the daemon does, for its optional HTTP endpoint.
+//! `metrics` counts what the daemon does, for its optional HTTP endpoint. `fleet` is the other
+//! daemon: a worker of many around a NATS JetStream server (`consume`), and its producer
+//! (`publish`).
 
 mod cli;
 mod config;
 mod error;
 mod feeds;
+mod fleet;
 mod metrics;
 mod outbox;
 mod outputs;

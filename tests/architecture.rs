@@ -16,8 +16,8 @@ use common::{SKIPPED, repo};
 // The engine's dependencies.
 
 /// Crates an embedder of the engine must not have to compile: SQLite, the CLI parser, the file
-/// watcher, the HTTP client, the desktop bus, signals, the log subscriber, an async runtime, the
-/// metrics client and the metrics endpoint's request parser.
+/// watcher, the HTTP client, the desktop bus, signals, the log subscriber, an async runtime and
+/// the NATS client, the metrics client and the metrics endpoint's request parser.
 const NOT_IN_THE_ENGINE: &[&str] = &[
     "rusqlite",
     "clap",
@@ -27,6 +27,7 @@ const NOT_IN_THE_ENGINE: &[&str] = &[
     "signal-hook",
     "tracing-subscriber",
     "tokio",
+    "async-nats",
     "prometheus-client",
     "httparse",
 ];

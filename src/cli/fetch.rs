@@ -60,6 +60,7 @@ fn fetch(args: Args) -> Result<u8, String> {
     }
     let state_path = super::watch::state_path(args.state, config);
     let mut state = State::open(&state_path).map_err(|e| e.to_string())?;
+    state.set_story_window(config.stories.window);
     let mut routes = crate::config::build_routes(&config.outputs).map_err(|e| e.to_string())?;
     // As `scan --deliver`: a daemon holding the state delivers what this records.
     let lock = match StateLock::for_scan(&state_path).map_err(|e| e.to_string())? {

@@ -13,11 +13,11 @@ use tracing_subscriber::registry::LookupSpan;
 /// Installs the stderr logger: `--log-level` if given, else `RUST_LOG`, else `info`.
 pub(super) fn init(level: Option<&str>) {
     // html5ever warns about markup it repairs ("foster parenting…"): noise about an article,
-    // not news about newswatch.
+    // not news about newswatch. The NATS client says at `info` what newswatch says itself.
     let filter = match level {
-        Some(level) => EnvFilter::new(format!("{level},html5ever=error")),
+        Some(level) => EnvFilter::new(format!("{level},html5ever=error,async_nats=warn")),
         None => EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| EnvFilter::new("info,html5ever=error")),
+            .unwrap_or_else(|_| EnvFilter::new("info,html5ever=error,async_nats=warn")),
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)

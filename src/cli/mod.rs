@@ -4,6 +4,7 @@
 
 mod alerts;
 mod check;
+mod consume;
 mod explain;
 mod fetch;
 mod init;
@@ -11,6 +12,7 @@ mod log;
 mod ordered;
 mod outbox;
 mod print;
+mod publish;
 mod rules;
 mod scan;
 mod silence;
@@ -92,6 +94,16 @@ enum Command {
         #[arg(default_value = ".rhai/definitions")]
         dir: PathBuf,
     },
+    /// A worker of a fleet: evaluate articles from a NATS JetStream stream, publish the alerts
+    /// back (to ALERTS_SUBJECT.RULE), then ack the articles.
+    ///
+    /// Runs until SIGINT or SIGTERM (exit 0 after finishing the articles in hand); 2 if it
+    /// cannot start (no rules folder, a bad config).
+    Consume(consume::Args),
+    /// Put files and folders (or `-`) into the fleet's articles stream, one message per file.
+    ///
+    /// Exit code: 0 all published, 2 something could not be (each named).
+    Publish(publish::Args),
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
     Completions {
         #[arg(value_enum)]
@@ -138,6 +150,8 @@ pub fn main() -> ExitCode {
         Command::Rules(args) => rules::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Init(args) => init::run(args),
+        Command::Consume(args) => consume::run(args),
+        Command::Publish(args) => publish::run(args),
         Command::Definitions { dir } => match newswatch_engine::rules::write_definitions(&dir) {
             Ok(()) => {
                 println!("wrote Rhai definitions to {}", dir.display());

@@ -39,6 +39,13 @@ struct Canonical<'a> {
     /// Sets: sorted, once each.
     rules: Vec<&'a str>,
     tags: Vec<&'a str>,
+    /// `nats` only: left out when absent, so that the keys of the other types stay as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credentials: Option<String>,
 }
 
 /// The stable key of the output configured by `config` (expanded, as
@@ -68,6 +75,9 @@ fn canonical(config: &OutputConfig) -> Vec<u8> {
         min_severity: config.min_severity.map(|s| s.as_str()),
         rules: set(&config.rules),
         tags: set(&config.tags),
+        subject: config.subject.as_deref(),
+        stream: config.stream.as_deref(),
+        credentials: config.credentials.as_deref().map(path_text),
     };
     serde_json::to_vec(&canonical).expect("plain data serializes")
 }
@@ -88,6 +98,7 @@ fn kind_name(kind: OutputKind) -> &'static str {
         OutputKind::Command => "command",
         OutputKind::Webhook => "webhook",
         OutputKind::Desktop => "desktop",
+        OutputKind::Nats => "nats",
     }
 }
 
@@ -137,6 +148,15 @@ mod tests {
             argv("{ type: file, path: a.jsonl }"),
             argv("{ type: file, path: b.jsonl }")
         );
+        let nats = "{ type: nats, url: 'nats://h:4222' }";
+        assert!(argv(nats).starts_with("nats:"));
+        for other in [
+            "{ type: nats, url: 'nats://h:4222', subject: a.b }",
+            "{ type: nats, url: 'nats://h:4222', stream: S }",
+            "{ type: nats, url: 'nats://h:4222', credentials: x.creds }",
+        ] {
+            assert_ne!(argv(other), argv(nats), "{other}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 mod feeds;
 mod http;
 mod identity;
+mod nats;
 mod quantity;
 mod routes;
 mod validate;
@@ -31,6 +32,7 @@ use quantity::{duration, opt_duration};
 
 pub use feeds::{EVERY_MAX, EVERY_MIN, FeedDefaults, FeedEntry, FirstPoll, check_feed_url};
 pub use http::HttpConfig;
+pub use nats::{NatsConfig, check_stream_name, check_subject};
 pub use quantity::parse_duration;
 pub use routes::{Identity, build as build_routes, identities as output_identities};
 use validate::Section;
@@ -62,6 +64,8 @@ pub struct Config {
     pub feeds: Vec<FeedEntry>,
     /// What each feed uses unless its entry says otherwise.
     pub feed_defaults: FeedDefaults,
+    /// The fleet's NATS JetStream server, streams and consumer (`publish`, `consume`).
+    pub nats: Option<NatsConfig>,
 }
 
 /// `stories:` — copies of one story within `window` give one delivered alert per rule (the
@@ -330,6 +334,8 @@ pub enum OutputKind {
     Command,
     Webhook,
     Desktop,
+    /// Alerts published to NATS JetStream (`SUBJECT.RULE`, `Nats-Msg-Id` = the alert id).
+    Nats,
 }
 
 /// One entry of `outputs:`. Which fields apply depends on `type`; [`OutputConfig::problems`]
@@ -356,7 +362,17 @@ pub struct OutputConfig {
     /// `webhook`: extra HTTP headers.
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
-    /// `command`, `webhook`: how long one delivery may take.
+    /// `nats`: alerts are published to `SUBJECT.RULE` (default `newswatch.alerts`).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// `nats`: the stream created for `SUBJECT.>` when none holds it (default
+    /// `NEWSWATCH_ALERTS`).
+    #[serde(default)]
+    pub stream: Option<String>,
+    /// `nats`: a NATS credentials file (`.creds`).
+    #[serde(default)]
+    pub credentials: Option<PathBuf>,
+    /// `command`, `webhook`, `nats`: how long one delivery may take.
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
     /// `command`: exit codes meaning the program will never take this alert: its delivery is
@@ -394,6 +410,7 @@ impl Config {
         "feeds",
         "feed_defaults",
         "stories",
+        "nats",
     ];
 
     /// Reads and validates the config file at `path`. With several problems, the error is the
@@ -511,6 +528,7 @@ impl Config {
                 "stories" => sections.read(&at, &mut config.stories),
                 "feeds" => config.feeds = sections.list(&at, value),
                 "feed_defaults" => sections.read(&at, &mut config.feed_defaults),
+                "nats" => sections.read(&at, &mut config.nats),
                 _ => {
                     let message = format!(
                         "{at}: unknown key: expected one of {}",

@@ -7,7 +7,7 @@ use globset::GlobSetBuilder;
 
 use super::{KeyPath, OutputConfig, OutputKind};
 use crate::outputs::{
-    CommandOutput, DesktopOutput, Digesting, FileOutput, Filter, Named, Output, OutputError, Route,
+    CommandOutput, DesktopOutput, Digesting, FileOutput, Filter, Named, NatsOutput, Output, OutputError, Route,
     StdoutOutput, WebhookOutput,
 };
 
@@ -33,6 +33,9 @@ fn default_output() -> OutputConfig {
         url: None,
         url_as_written: None,
         headers: Default::default(),
+        subject: None,
+        stream: None,
+        credentials: None,
         timeout: None,
         permanent_exit_codes: Vec::new(),
         min_severity: None,
@@ -55,6 +58,11 @@ fn own_name(c: &OutputConfig) -> String {
         OutputKind::Webhook => WebhookOutput::name_for(
             c.url.as_deref().unwrap_or_default(),
             c.url_as_written.as_deref(),
+        ),
+        OutputKind::Nats => NatsOutput::name_for(
+            c.url.as_deref().unwrap_or_default(),
+            c.url_as_written.as_deref(),
+            c.subject.as_deref(),
         ),
     }
 }
@@ -176,6 +184,14 @@ fn build_one(config: &OutputConfig) -> Result<(Box<dyn Output>, Filter), OutputE
             config.timeout,
         )?),
         OutputKind::Desktop => Box::new(DesktopOutput::new()?),
+        OutputKind::Nats => Box::new(NatsOutput::new(crate::outputs::NatsTarget {
+            url: config.url.clone().expect(CHECKED),
+            url_as_written: config.url_as_written.clone(),
+            subject: config.subject.clone(),
+            stream: config.stream.clone(),
+            credentials: config.credentials.clone(),
+            timeout: config.timeout,
+        })?),
     };
     let rules = if config.rules.is_empty() {
         None

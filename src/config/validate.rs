@@ -180,6 +180,9 @@ impl Section for OutputConfig {
         for (i, arg) in self.command.iter_mut().flatten().enumerate() {
             expand(arg, &at.key("command").index(i), &mut problems);
         }
+        if let Some(path) = &mut self.credentials {
+            expand_path(path, &at.key("credentials"), &mut problems);
+        }
         if let Some(url) = &mut self.url {
             if url.contains("${") {
                 self.url_as_written = Some(url.clone());
@@ -221,6 +224,11 @@ impl OutputConfig {
                 "url",
                 "url: https://…",
             ),
+            (
+                is(OutputKind::Nats) && self.url.is_none(),
+                "url",
+                "url: nats://127.0.0.1:4222",
+            ),
         ];
         for (missing, key, example) in needs {
             if missing {
@@ -234,13 +242,25 @@ impl OutputConfig {
                 !is(OutputKind::Command) && self.command.is_some(),
                 "command",
             ),
-            (!is(OutputKind::Webhook) && self.url.is_some(), "url"),
+            (
+                !is(OutputKind::Webhook) && !is(OutputKind::Nats) && self.url.is_some(),
+                "url",
+            ),
+            (!is(OutputKind::Nats) && self.subject.is_some(), "subject"),
+            (!is(OutputKind::Nats) && self.stream.is_some(), "stream"),
+            (
+                !is(OutputKind::Nats) && self.credentials.is_some(),
+                "credentials",
+            ),
             (
                 !is(OutputKind::Webhook) && !self.headers.is_empty(),
                 "headers",
             ),
             (
-                !is(OutputKind::Webhook) && !is(OutputKind::Command) && self.timeout.is_some(),
+                !is(OutputKind::Webhook)
+                    && !is(OutputKind::Command)
+                    && !is(OutputKind::Nats)
+                    && self.timeout.is_some(),
                 "timeout",
             ),
             (
@@ -264,10 +284,25 @@ impl OutputConfig {
             let message = "the program to run is empty: give its name or path first";
             problems.push(Problem::new(at.key("command").index(0), message));
         }
-        if let Some(url) = &self.url
-            && let Err(e) = crate::outputs::check_webhook_url(url)
+        if let Some(url) = &self.url {
+            let checked = if is(OutputKind::Nats) {
+                crate::outputs::check_nats_url(url)
+            } else {
+                crate::outputs::check_webhook_url(url)
+            };
+            if let Err(e) = checked {
+                problems.push(Problem::new(at.key("url"), e));
+            }
+        }
+        if let Some(subject) = &self.subject
+            && let Err(e) = super::nats::check_subject(subject)
         {
-            problems.push(Problem::new(at.key("url"), e));
+            problems.push(Problem::new(at.key("subject"), e));
+        }
+        if let Some(stream) = &self.stream
+            && let Err(e) = super::nats::check_stream_name(stream)
+        {
+            problems.push(Problem::new(at.key("stream"), e));
         }
         for (name, value) in &self.headers {
             if let Err(e) = check_header(name, value) {

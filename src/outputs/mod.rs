@@ -9,6 +9,7 @@ mod command;
 mod desktop;
 mod digest;
 mod file;
+pub mod nats;
 mod stdout;
 mod webhook;
 
@@ -21,6 +22,7 @@ pub(crate) use command::kill_running;
 pub use desktop::DesktopOutput;
 pub use digest::{Digest, Schedule};
 pub use file::FileOutput;
+pub use nats::{NatsOutput, NatsTarget, check_nats_url};
 pub use stdout::StdoutOutput;
 pub use webhook::{WebhookOutput, check_url as check_webhook_url};
 

@@ -85,7 +85,9 @@ use crate::state::lock::StateLock;
 use crate::state::{Recorded, State};
 pub use error::WatchError;
 use errorlog::ErrorLog;
-use events::{Change, FolderWatcher, Watched};
+use events::Change;
+/// The rules folder's watch, for the fleet's workers (`crate::fleet`), which reload like the daemon.
+pub(crate) use events::{FolderWatcher, Watched, watch_rules};
 use operator::Operator;
 use pulse::Pulse;
 use reload::{Reconfigured, Reloaded, Reloader, Request};
