@@ -7,8 +7,8 @@ use globset::GlobSetBuilder;
 
 use super::{KeyPath, OutputConfig, OutputKind};
 use crate::outputs::{
-    CommandOutput, DesktopOutput, Digesting, FileOutput, Filter, Named, NatsOutput, Output, OutputError, Route,
-    StdoutOutput, WebhookOutput,
+    CommandOutput, DesktopOutput, Digesting, FileOutput, Filter, Named, NatsOutput, Output,
+    OutputError, Route, StdoutOutput, WebhookOutput,
 };
 
 /// An output of the config as the state knows it, without building it (no file opened, no
