@@ -75,7 +75,8 @@ fn the_daemon_watches_around_an_unreadable_folder_and_reads_what_becomes_readabl
     let s = sandbox();
     s.write(
         "newswatch.yaml",
-        "watch:\n  - path: inbox\nstate: state.db\noutputs:\n  - type: file\n    path: alerts.jsonl\n",
+        // The articles differ by their titles alone: one story, were copies grouped.
+        "watch:\n  - path: inbox\nstate: state.db\nstories: { window: 0s }\noutputs:\n  - type: file\n    path: alerts.jsonl\n",
     );
     let locked = s.path().join("inbox/locked");
     s.write("inbox/locked/c.txt", article("c"));

@@ -152,7 +152,23 @@ mod tests {
     use super::*;
 
     fn schedule(every: &str, at: Option<&str>) -> Result<Schedule, String> {
-        Schedule::new(crate::config::parse_duration(every).unwrap(), at)
+        Schedule::new(duration(every), at)
+    }
+
+    /// `4s`, `6h`, `1d`, `500ms`: the few units these tests write (outputs do not read the
+    /// config's syntax).
+    fn duration(text: &str) -> std::time::Duration {
+        let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap();
+        let n: u64 = text[..digits].parse().unwrap();
+        let ms = match &text[digits..] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            unit => panic!("unit {unit}"),
+        };
+        std::time::Duration::from_millis(n * ms)
     }
 
     #[test]
