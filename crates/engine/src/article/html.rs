@@ -413,8 +413,13 @@ const BLOCKS: &[&str] = &[
 /// Table cells sit side by side: separated by a space, never glued.
 const CELLS: &[&str] = &["td", "th"];
 
-pub(super) fn hidden(e: &scraper::node::Element) -> bool {
-    if EXCLUDED.contains(&e.name()) || e.attr("hidden").is_some() {
+fn hidden(e: &scraper::node::Element) -> bool {
+    EXCLUDED.contains(&e.name()) || hidden_by_attributes(e)
+}
+
+/// Whether the element's attributes hide it (`hidden`, `aria-hidden`, an inline style).
+pub(super) fn hidden_by_attributes(e: &scraper::node::Element) -> bool {
+    if e.attr("hidden").is_some() {
         return true;
     }
     if e.attr("aria-hidden")

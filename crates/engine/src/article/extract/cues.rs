@@ -76,7 +76,7 @@ const FURNITURE: &[&str] = &[
 ];
 
 /// Whole words of class or id names that mark furniture.
-const FURNITURE_WORDS: &[&str] = &["ad", "ads", "nav", "navbar", "share", "sharing", "promo"];
+const FURNITURE_WORDS: &[&str] = &["ad", "ads", "nav", "navbar", "promo"];
 
 /// Parts of names that may hold the story even with a furniture name beside them
 /// (`main-column sidebar-left`).
@@ -170,10 +170,13 @@ fn names(e: &scraper::node::Element) -> Option<String> {
 
 /// Whether an element is left out with everything in it.
 pub(super) fn junk(e: &scraper::node::Element, name: &str, pass: Pass, in_table: bool) -> bool {
-    if NEVER_TEXT.contains(&name) || super::super::html::hidden(e) {
+    if NEVER_TEXT.contains(&name) || super::super::html::hidden_by_attributes(e) {
         return true;
     }
-    if !pass.strip_unlikely || matches!(name, "body" | "html" | "a" | "main" | "article") {
+    if !pass.strip_unlikely
+        || matches!(name, "body" | "html" | "a" | "main" | "article")
+        || story_body(e)
+    {
         return false;
     }
     if e
@@ -195,7 +198,7 @@ pub(super) fn junk(e: &scraper::node::Element, name: &str, pass: Pass, in_table:
 /// `WEIGHT` for per name with a positive one.
 pub(super) fn weight(e: &scraper::node::Element) -> i32 {
     let m = matchers();
-    let mut weight = 0;
+    let mut weight = if story_body(e) { WEIGHT } else { 0 };
     for part in [e.attr("class"), e.attr("id")].into_iter().flatten() {
         if part.is_empty() {
             continue;
@@ -209,6 +212,12 @@ pub(super) fn weight(e: &scraper::node::Element) -> i32 {
         }
     }
     weight
+}
+
+/// Whether schema.org microdata marks the element as the story's text.
+fn story_body(e: &scraper::node::Element) -> bool {
+    e.attr("itemprop")
+        .is_some_and(|p| p.split_ascii_whitespace().any(|p| p == "articleBody"))
 }
 
 /// Whether a class or id names sharing tools (left out of the story when short).

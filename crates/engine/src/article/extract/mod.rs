@@ -76,8 +76,15 @@ pub(super) fn main_text(doc: &Html, budget: &Budget) -> Result<Option<String>, S
         let roots = score::choose(&els, &mut scores, body as u32);
         let dropped = clean::clean(&els, &roots, pass);
         let Some(text) = layout::text(doc, &els, &roots, &dropped) else {
+            if std::env::var_os("NW_DEBUG").is_some() { eprintln!("layout mismatch"); }
             return Ok(None);
         };
+        if std::env::var_os("NW_DEBUG").is_some() {
+            for &r in &roots {
+                let el = &els[r as usize];
+                eprintln!("pass {pass:?} root {r} <{} class={:?}> text {} score {:?} len {}", el.name, el.class, el.text, scores.of(&els, r), text.len());
+            }
+        }
         if text.chars().count() >= ENOUGH {
             return Ok(Some(text));
         }
