@@ -65,7 +65,8 @@ pub(super) const ENOUGH: usize = 500;
 /// The story's text in `doc`; `None` when no pass found any (the caller then reads the page as
 /// a whole).
 pub(super) fn main_text(doc: &Html, budget: &Budget) -> Result<Option<String>, String> {
-    let mut longest: Option<String> = None;
+    // The best pass so far: its text, and what it is worth (characters, links counting against).
+    let mut best: Option<(String, i64)> = None;
     for pass in PASSES {
         budget.check()?;
         let els = tree::read(doc, pass);
@@ -75,22 +76,29 @@ pub(super) fn main_text(doc: &Html, budget: &Budget) -> Result<Option<String>, S
         let mut scores = score::score(&els);
         let roots = score::choose(&els, &mut scores, body as u32);
         let dropped = clean::clean(&els, &roots, pass);
-        let Some(text) = layout::text(doc, &els, &roots, &dropped) else {
-            if std::env::var_os("NW_DEBUG").is_some() { eprintln!("layout mismatch"); }
+        let Some(laid) = layout::text(doc, &els, &roots, &dropped) else {
             return Ok(None);
         };
         if std::env::var_os("NW_DEBUG").is_some() {
             for &r in &roots {
                 let el = &els[r as usize];
-                eprintln!("pass {pass:?} root {r} <{} class={:?}> text {} score {:?} len {}", el.name, el.class, el.text, scores.of(&els, r), text.len());
+                eprintln!("pass {pass:?} root {r} <{} class={:?}> text {} score {:?} len {} link {}", el.name, el.class, el.text, scores.of(&els, r), laid.text.len(), laid.link);
+                let mut a = el.parent;
+                while a != tree::NONE {
+                    let e = &els[a as usize];
+                    eprintln!("   up {a} <{} class={:?}> text {} raw {:?} final {:?} ld {}", e.name, e.class, e.text, scores.score[a as usize], scores.of(&els, a), e.link_density());
+                    a = e.parent;
+                }
             }
         }
-        if text.chars().count() >= ENOUGH {
-            return Ok(Some(text));
+        let chars = laid.text.chars().count();
+        if chars.saturating_sub(laid.link) >= ENOUGH {
+            return Ok(Some(laid.text));
         }
-        if longest.as_ref().is_none_or(|l| text.len() > l.len()) {
-            longest = Some(text);
+        let worth = chars as i64 - 3 * laid.link as i64;
+        if best.as_ref().is_none_or(|(_, w)| worth > *w) {
+            best = Some((laid.text, worth));
         }
     }
-    Ok(longest.filter(|t| !t.is_empty()))
+    Ok(best.map(|(text, _)| text).filter(|t| !t.is_empty()))
 }

@@ -170,11 +170,59 @@ pub(super) fn choose(els: &[El], scores: &mut Scores, body: u32) -> Vec<u32> {
         }
         best = parent;
     }
+    best = widen(els, best);
     if scores.score[best as usize].is_none() {
         let el = &els[best as usize];
         scores.score[best as usize] = Some(tag_weight(el.name) + el.weight as f32);
     }
     siblings(els, scores, best)
+}
+
+/// What an ancestor must add to the story's paragraphs (its share of their score) to hold the
+/// story instead.
+const WIDEN_GAIN: f32 = 0.25;
+
+/// The ancestor of `best` that holds the story when it is spread over several elements alike
+/// that are not siblings (steps of a how-to, sections each in its own wrapper): the highest one
+/// in which elements named as `best` is (same tag and class) add a good share to the story's
+/// paragraphs, and most of what the ancestor adds, with few links.
+fn widen(els: &[El], mut best: u32) -> u32 {
+    let b = &els[best as usize];
+    let Some(class) = b.class.filter(|c| !c.trim().is_empty()) else {
+        return best;
+    };
+    let name = b.name;
+    // The paragraphs' score in elements like `best` (not nested in one another), per ancestor.
+    let mut alike = vec![0.0f32; els.len()];
+    let mut i = 0;
+    while i < els.len() {
+        let el = &els[i];
+        if !el.junk && el.name == name && el.class == Some(class) && i as u32 != best {
+            let mut at = el.parent;
+            while at != NONE {
+                alike[at as usize] += el.mass;
+                at = els[at as usize].parent;
+            }
+            i = el.end as usize;
+        } else {
+            i += 1;
+        }
+    }
+    let base = els[best as usize].mass;
+    let mut at = els[best as usize].parent;
+    while at != NONE && els[at as usize].parent != NONE {
+        let a = &els[at as usize];
+        let b = &els[best as usize];
+        let gain = a.mass - b.mass;
+        let text = a.text.saturating_sub(b.text).max(1) as f32;
+        let link = a.link.saturating_sub(b.link) as f32;
+        let like = alike[at as usize];
+        if like >= WIDEN_GAIN * base && like >= 0.5 * gain && link / text < 0.3 {
+            best = at;
+        }
+        at = a.parent;
+    }
+    best
 }
 
 /// The element's children that are read.

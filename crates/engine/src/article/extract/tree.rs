@@ -52,6 +52,8 @@ pub(super) struct El<'a> {
     /// number, counting those of 25 characters or more.
     pub own_score: f32,
     pub own_paragraphs: u32,
+    /// The scores of all the paragraphs in it (its own and its descendants').
+    pub mass: f32,
     /// Its class attribute.
     pub class: Option<&'a str>,
     /// Whether its class or id names sharing tools.
@@ -128,6 +130,7 @@ pub(super) const MIN_PARAGRAPH: u32 = 25;
 #[derive(Clone, Copy, Default)]
 struct Run {
     len: u32,
+    link: u32,
     commas: u32,
     /// A `<br>` came last (only white space since): a second one ends the paragraph.
     br: bool,
@@ -174,7 +177,8 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
     let mut skipping: Option<NodeId> = None;
     let end_run = |els: &mut Vec<El<'a>>, runs: &mut Vec<Run>, holder: u32| {
         let run = std::mem::take(&mut runs[holder as usize]);
-        if run.len >= MIN_PARAGRAPH {
+        // Mostly links (a menu, a list of headlines) is not a paragraph.
+        if run.len >= MIN_PARAGRAPH && run.link * 2 <= run.len {
             let el = &mut els[holder as usize];
             el.own_score += paragraph_score(run.len, run.commas);
             el.own_paragraphs += 1;
@@ -215,6 +219,7 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
                             block_child: false,
                             own_score: 0.0,
                             own_paragraphs: 0,
+                            mass: 0.0,
                             class: e.attr("class"),
                             sharing: cues::sharing(e),
                             ends_sentence: false,
@@ -296,6 +301,9 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
                         }
                         let run = &mut runs[holder as usize];
                         run.len += len + u32::from(run.len > 0);
+                        if links > 0 {
+                            run.link += len;
+                        }
                         run.commas += commas;
                         run.br = false;
                     }
@@ -338,6 +346,9 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
         }
     }
     // What each element holds, from its children's: children come after their parent.
+    for el in &mut els {
+        el.mass = el.own_score;
+    }
     for i in (1..els.len()).rev() {
         let el = &els[i];
         let parent = el.parent as usize;
@@ -360,6 +371,7 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
         let (text, link, commas) = (el.text, el.link, el.commas);
         let counts = [el.p, el.img, el.li, el.input, el.embed, el.tr, el.th, el.tables];
         let ends_sentence = el.ends_sentence;
+        let mass = el.mass;
         let parent = &mut els[parent];
         parent.text += text + u32::from(parent.text > 0 && text > 0);
         parent.link += link;
@@ -374,6 +386,7 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
         parent.th += counts[6];
         parent.tables += counts[7];
         parent.ends_sentence |= ends_sentence;
+        parent.mass += mass;
     }
     els
 }
