@@ -79,18 +79,6 @@ pub(super) fn main_text(doc: &Html, budget: &Budget) -> Result<Option<String>, S
         let Some(laid) = layout::text(doc, &els, &roots, &dropped) else {
             return Ok(None);
         };
-        if std::env::var_os("NW_DEBUG").is_some() {
-            for &r in &roots {
-                let el = &els[r as usize];
-                eprintln!("pass {pass:?} root {r} <{} class={:?}> text {} score {:?} len {} link {}", el.name, el.class, el.text, scores.of(&els, r), laid.text.len(), laid.link);
-                let mut a = el.parent;
-                while a != tree::NONE {
-                    let e = &els[a as usize];
-                    eprintln!("   up {a} <{} class={:?}> text {} raw {:?} final {:?} ld {}", e.name, e.class, e.text, scores.score[a as usize], scores.of(&els, a), e.link_density());
-                    a = e.parent;
-                }
-            }
-        }
         let chars = laid.text.chars().count();
         if chars.saturating_sub(laid.link) >= ENOUGH {
             return Ok(Some(laid.text));

@@ -64,10 +64,14 @@ pub(super) fn score(els: &[El]) -> Scores {
         if el.junk || el.own_score <= 0.0 {
             continue;
         }
-        let container = if paragraph_tag(el.name) || (container_tag(el.name) && !el.block_child)
+        // An element holding several paragraphs of its own (text cut by `<br><br>`) holds
+        // them as a container does.
+        let several = el.own_paragraphs > 1;
+        let container = if !several
+            && (paragraph_tag(el.name) || (container_tag(el.name) && !el.block_child))
         {
             el.parent
-        } else if container_tag(el.name) {
+        } else if several || container_tag(el.name) {
             i as u32
         } else {
             continue;

@@ -64,8 +64,7 @@ pub(super) struct El<'a> {
     pub tr: u32,
     pub th: u32,
     pub tables: u32,
-    /// Whether it is inside a `table`, `code` or `pre`, or a `figure`.
-    pub in_table_or_code: bool,
+    /// Whether it is inside a `figure`.
     pub in_figure: bool,
 }
 
@@ -226,7 +225,6 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
                             tr: 0,
                             th: 0,
                             tables: 0,
-                            in_table_or_code,
                             in_figure: figures > 0,
                         });
                         runs.push(Run::default());
