@@ -44,8 +44,11 @@ pub(super) fn parse(bytes: &[u8], budget: &Budget) -> Result<Parsed, String> {
         .or_else(|| text_of(page.title.map(|(id, _)| id)).map(|t| super::one_line(&t)))
         .or_else(|| text_of(page.h1.map(|(id, _)| id)).map(|t| super::one_line(&t)))
         .unwrap_or_default();
-    let body = text_of(page.article.map(|(id, _, _)| id))
-        .or_else(|| text_of(page.main.map(|(id, _)| id)))
+    let body = match super::extract::main_text(&doc, budget)? {
+        Some(body) => Some(body),
+        None => text_of(page.article.map(|(id, _, _)| id)),
+    }
+    .or_else(|| text_of(page.main.map(|(id, _)| id)))
         .or_else(|| text_of(page.body.map(|(id, _)| id)))
         .unwrap_or_else(|| visible_text(doc.root_element()));
     drop(doc);
@@ -411,7 +414,12 @@ const BLOCKS: &[&str] = &[
 const CELLS: &[&str] = &["td", "th"];
 
 fn hidden(e: &scraper::node::Element) -> bool {
-    if EXCLUDED.contains(&e.name()) || e.attr("hidden").is_some() {
+    EXCLUDED.contains(&e.name()) || hidden_by_attributes(e)
+}
+
+/// Whether the element's attributes hide it (`hidden`, `aria-hidden`, an inline style).
+pub(super) fn hidden_by_attributes(e: &scraper::node::Element) -> bool {
+    if e.attr("hidden").is_some() {
         return true;
     }
     if e.attr("aria-hidden")
@@ -465,7 +473,7 @@ fn visible_text(root: ElementRef) -> String {
 }
 
 /// The break an element puts before and after its content.
-fn gap_around(name: &str) -> Gap {
+pub(super) fn gap_around(name: &str) -> Gap {
     if BLOCKS.contains(&name) {
         Gap::Paragraph
     } else if name == "br" {
@@ -478,7 +486,7 @@ fn gap_around(name: &str) -> Gap {
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-enum Gap {
+pub(super) enum Gap {
     #[default]
     None,
     Space,
@@ -501,19 +509,19 @@ impl Gap {
 /// Text being laid out: runs of white space collapse to one space, and a break is written
 /// only between two pieces of text (never leading or trailing), the widest one winning.
 #[derive(Default)]
-struct TextOut {
-    text: String,
+pub(super) struct TextOut {
+    pub(super) text: String,
     pending: Gap,
 }
 
 impl TextOut {
-    fn gap(&mut self, gap: Gap) {
+    pub(super) fn gap(&mut self, gap: Gap) {
         if gap > self.pending {
             self.pending = gap;
         }
     }
 
-    fn push(&mut self, text: &str, pre: bool) {
+    pub(super) fn push(&mut self, text: &str, pre: bool) {
         for c in text.chars() {
             match c {
                 '\n' if pre => self.gap(Gap::Line),

@@ -11,6 +11,7 @@ mod budget;
 mod date;
 mod decode;
 mod email;
+mod extract;
 mod feed;
 mod feed_repair;
 mod html;
