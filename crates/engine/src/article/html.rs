@@ -49,8 +49,8 @@ pub(super) fn parse(bytes: &[u8], budget: &Budget) -> Result<Parsed, String> {
         None => text_of(page.article.map(|(id, _, _)| id)),
     }
     .or_else(|| text_of(page.main.map(|(id, _)| id)))
-        .or_else(|| text_of(page.body.map(|(id, _)| id)))
-        .unwrap_or_else(|| visible_text(doc.root_element()));
+    .or_else(|| text_of(page.body.map(|(id, _)| id)))
+    .unwrap_or_else(|| visible_text(doc.root_element()));
     drop(doc);
     let (title, body) = (html_guard::unmark(title), html_guard::unmark(body));
     if title.is_empty() && body.is_empty() {

@@ -264,7 +264,10 @@ fn siblings(els: &[El], scores: &Scores, best: u32) -> Vec<u32> {
             } else {
                 0.0
             };
-            if scores.of(els, s).is_some_and(|score| score + bonus >= threshold) {
+            if scores
+                .of(els, s)
+                .is_some_and(|score| score + bonus >= threshold)
+            {
                 return true;
             }
             if el.name == "p" {
