@@ -281,7 +281,7 @@ pub fn drain_with(
 
 /// What one outbox row delivers: an alert, or a digest of alerts.
 enum Item {
-    Alert(Alert),
+    Alert(Box<Alert>),
     Digest(crate::outputs::Digest),
 }
 
@@ -297,7 +297,7 @@ impl Item {
                 })
             })
         } else {
-            state.alert(alert_id)?.map(Item::Alert)
+            state.alert(alert_id)?.map(|a| Item::Alert(Box::new(a)))
         })
     }
 

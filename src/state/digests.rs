@@ -146,11 +146,10 @@ impl State {
             (a.rule.clone(), story)
         };
         let mut keyed: Vec<_> = alerts.iter().map(|a| (order(a), a.clone())).collect();
-        keyed.sort_by(|x, y| x.0.cmp(&y.0));
-        let ms = |t: i64| crate::time::rfc3339_ms(t);
+        keyed.sort_by_key(|(key, _)| key.clone());
         Ok(Some(RecordedDigest {
-            from: ms(from),
-            to: ms(to),
+            from: crate::time::rfc3339_ms(from),
+            to: crate::time::rfc3339_ms(to),
             alerts: keyed.into_iter().map(|(_, a)| a).collect(),
         }))
     }
