@@ -36,19 +36,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let read = |(id, bytes): &(String, Vec<u8>), say: bool| {
-        match newswatch_engine::ingest(bytes, Path::new(&format!("{id}.html"))) {
-            Ok(mut articles) if !articles.is_empty() => {
-                let a = articles.swap_remove(0);
-                (a.title, a.body)
+    let read = |(id, bytes): &(String, Vec<u8>), say: bool| match newswatch_engine::ingest(
+        bytes,
+        Path::new(&format!("{id}.html")),
+    ) {
+        Ok(mut articles) if !articles.is_empty() => {
+            let a = articles.swap_remove(0);
+            (a.title, a.body)
+        }
+        Ok(_) => (String::new(), String::new()),
+        Err(e) => {
+            if say {
+                eprintln!("{id}: {e}");
             }
-            Ok(_) => (String::new(), String::new()),
-            Err(e) => {
-                if say {
-                    eprintln!("{id}: {e}");
-                }
-                (String::new(), String::new())
-            }
+            (String::new(), String::new())
         }
     };
     let bytes: usize = pages.iter().map(|(_, b)| b.len()).sum();
@@ -117,7 +118,10 @@ fn load(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
         }
         let page: serde_json::Value = serde_json::from_str(&line).map_err(|e| e.to_string())?;
         let (Some(id), Some(html)) = (page["id"].as_str(), page["html_file"].as_str()) else {
-            return Err(format!("{}: a line without id or html_file", truth.display()));
+            return Err(format!(
+                "{}: a line without id or html_file",
+                truth.display()
+            ));
         };
         let path = dir.join(html);
         let mut bytes = Vec::new();

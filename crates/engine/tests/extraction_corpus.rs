@@ -135,7 +135,10 @@ fn extraction_f1_per_subset_stays_at_its_floor() {
     };
     let dir = corpus.join("extraction");
     if !dir.join("ground-truth.jsonl").is_file() {
-        println!("skipped: no extraction/ground-truth.jsonl in {}", corpus.display());
+        println!(
+            "skipped: no extraction/ground-truth.jsonl in {}",
+            corpus.display()
+        );
         return;
     }
     let pages = pages(&dir);
@@ -144,8 +147,12 @@ fn extraction_f1_per_subset_stays_at_its_floor() {
         .stack_size(newswatch_engine::STACK_SIZE)
         .build()
         .expect("threads");
-    let scores: Vec<(f64, f64, f64)> =
-        pool.install(|| pages.par_iter().map(|p| score(&body(p), &p.truth)).collect());
+    let scores: Vec<(f64, f64, f64)> = pool.install(|| {
+        pages
+            .par_iter()
+            .map(|p| score(&body(p), &p.truth))
+            .collect()
+    });
     let mut sums: HashMap<&str, (f64, f64, f64, usize)> = HashMap::new();
     for (page, &(p, r, f)) in pages.iter().zip(&scores) {
         for key in [page.subset.as_str(), "ALL"] {

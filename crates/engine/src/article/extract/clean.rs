@@ -105,7 +105,11 @@ pub(super) fn clean(els: &[El], roots: &[u32], pass: Pass) -> Vec<bool> {
             let drop = !in_data[i - start]
                 && !data_table(el)
                 && (leave_out(el, &held, pass) || (el.sharing && held.text < SHORT_SHARING));
-            let gone = if drop { Held::of(el) } else { removed[i - start] };
+            let gone = if drop {
+                Held::of(el)
+            } else {
+                removed[i - start]
+            };
             dropped[i] = drop;
             let p = el.parent as usize;
             if el.parent != NONE && p >= start {

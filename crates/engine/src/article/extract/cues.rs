@@ -80,7 +80,9 @@ const FURNITURE_WORDS: &[&str] = &["ad", "ads", "nav", "navbar", "promo"];
 
 /// Parts of names that may hold the story even with a furniture name beside them
 /// (`main-column sidebar-left`).
-const MAY_HOLD_STORY: &[&str] = &["and", "article", "body", "column", "content", "main", "shadow"];
+const MAY_HOLD_STORY: &[&str] = &[
+    "and", "article", "body", "column", "content", "main", "shadow",
+];
 
 /// Parts of names that weigh against an element.
 const NEGATIVE: &[&str] = &[
@@ -179,8 +181,7 @@ pub(super) fn junk(e: &scraper::node::Element, name: &str, pass: Pass, in_table:
     {
         return false;
     }
-    if e
-        .attr("role")
+    if e.attr("role")
         .is_some_and(|role| FURNITURE_ROLES.contains(&role.trim().to_ascii_lowercase().as_str()))
     {
         return true;

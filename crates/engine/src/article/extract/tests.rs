@@ -85,7 +85,11 @@ fn the_story_beats_a_teaser_article() {
         <div class="content"><h1>Harbour pier to be rebuilt</h1>{}</div>{teaser}</div></body>"#,
         story(4)
     ));
-    assert!(a.body.starts_with("Harbour pier to be rebuilt"), "{}", a.body);
+    assert!(
+        a.body.starts_with("Harbour pier to be rebuilt"),
+        "{}",
+        a.body
+    );
     assert_story(&a.body, 4);
     assert!(!a.body.contains("Another story"), "{}", a.body);
 }
@@ -186,11 +190,7 @@ fn a_page_of_little_text_keeps_it() {
 #[test]
 fn hostile_shapes_are_read_in_one_pass() {
     // Deep nesting of scored paragraphs and very wide pages: linear, no panic.
-    let deep = format!(
-        "<body>{}{}</body>",
-        "<div>".repeat(1_000),
-        story(3)
-    );
+    let deep = format!("<body>{}{}</body>", "<div>".repeat(1_000), story(3));
     assert_story(&page(&deep).body, 3);
     let wide = format!("<body>{}</body>", story(1).repeat(20_000));
     assert!(page(&wide).body.len() > 1_000_000);

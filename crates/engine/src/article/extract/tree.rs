@@ -205,7 +205,11 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
                             next_sibling: NONE,
                             end: index + 1,
                             junk,
-                            weight: if pass.weigh_classes { cues::weight(e) } else { 0 },
+                            weight: if pass.weigh_classes {
+                                cues::weight(e)
+                            } else {
+                                0
+                            },
                             text: 0,
                             link: 0,
                             commas: 0,
@@ -367,7 +371,9 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
             el.heading
         };
         let (text, link, commas) = (el.text, el.link, el.commas);
-        let counts = [el.p, el.img, el.li, el.input, el.embed, el.tr, el.th, el.tables];
+        let counts = [
+            el.p, el.img, el.li, el.input, el.embed, el.tr, el.th, el.tables,
+        ];
         let ends_sentence = el.ends_sentence;
         let mass = el.mass;
         let parent = &mut els[parent];
