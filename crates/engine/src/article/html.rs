@@ -1,9 +1,12 @@
 //! HTML (`.html`, `.htm`): a saved web page, parsed with html5ever (through `scraper`) the way a
 //! browser parses it, and turned into the text a reader sees.
 //!
-//! Title: `og:title`, else `<title>`, else the first `<h1>`. Body: the visible text of the
-//! page's `<article>` (the one with the most text), else `<main>`, else `<body>`. Visible means
-//! without scripts, styles, navigation, headers, footers, asides, forms and hidden elements.
+//! Title: `og:title`, else `<title>`, else the first `<h1>`. Body: the story's text, as the
+//! extractor finds it (see `extract`: paragraphs score the elements around them, class names,
+//! roles and link text weigh, boilerplate inside the story is left out); when it finds none,
+//! the visible text of the page's `<article>` (the one with the most text), else `<main>`,
+//! else `<body>`. Visible means without scripts, styles, navigation, headers, footers, asides,
+//! forms and hidden elements.
 //! Text is laid out as it is shown: inline elements join without a space
 //! (`<b>Deep</b><b>Seek</b>` is `DeepSeek`), block elements are separated by a blank line,
 //! `<br>` by a line break. [`to_text`] does the same for HTML fragments of feeds, JSON and mail.

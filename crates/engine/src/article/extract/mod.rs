@@ -62,8 +62,8 @@ const PASSES: [Pass; 4] = [
 /// Characters of text a pass must find to be taken without trying the next.
 pub(super) const ENOUGH: usize = 500;
 
-/// The story's text in `doc`; `None` when no pass found any (the caller then reads the page as
-/// a whole).
+/// The story's text in `doc`; `None` when no paragraph of the page scored in any pass (a page
+/// of a few short lines: the caller then reads its `<article>`, `<main>` or `<body>` whole).
 pub(super) fn main_text(doc: &Html, budget: &Budget) -> Result<Option<String>, String> {
     // The best pass so far: its text, and what it is worth (characters, links counting against).
     let mut best: Option<(String, i64)> = None;
@@ -74,7 +74,9 @@ pub(super) fn main_text(doc: &Html, budget: &Budget) -> Result<Option<String>, S
             return Ok(None);
         };
         let mut scores = score::score(&els);
-        let roots = score::choose(&els, &mut scores, body as u32);
+        let Some(roots) = score::choose(&els, &mut scores, body as u32) else {
+            continue;
+        };
         let dropped = clean::clean(&els, &roots, pass);
         let Some(laid) = layout::text(doc, &els, &roots, &dropped) else {
             return Ok(None);

@@ -101,9 +101,9 @@ pub(super) fn contains(els: &[El], a: u32, b: u32) -> bool {
     a < b && b < els[a as usize].end
 }
 
-/// The element holding the story and the siblings kept beside it, in the page's order; the
-/// page's `<body>` when nothing scored. `None` for a page without a body.
-pub(super) fn choose(els: &[El], scores: &mut Scores, body: u32) -> Vec<u32> {
+/// The element holding the story and the siblings kept beside it, in the page's order (the
+/// page's `<body>` when it scores best); `None` when no paragraph scored anything.
+pub(super) fn choose(els: &[El], scores: &mut Scores, body: u32) -> Option<Vec<u32>> {
     // The best candidates, best first.
     let mut top: Vec<(u32, f32)> = Vec::with_capacity(TOP + 1);
     for i in 0..els.len() as u32 {
@@ -117,11 +117,9 @@ pub(super) fn choose(els: &[El], scores: &mut Scores, body: u32) -> Vec<u32> {
             top.truncate(TOP);
         }
     }
-    let Some(&(mut best, best_score)) = top.first() else {
-        return vec![body];
-    };
+    let &(mut best, best_score) = top.first()?;
     if best == body {
-        return vec![body];
+        return Some(vec![body]);
     }
     // The story spread over several children of one element: that element holds it.
     let others: Vec<u32> = top[1..]
@@ -179,7 +177,7 @@ pub(super) fn choose(els: &[El], scores: &mut Scores, body: u32) -> Vec<u32> {
         let el = &els[best as usize];
         scores.score[best as usize] = Some(tag_weight(el.name) + el.weight as f32);
     }
-    siblings(els, scores, best)
+    Some(siblings(els, scores, best))
 }
 
 /// What an ancestor must add to the story's paragraphs (its share of their score) to hold the
