@@ -336,10 +336,10 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
                     end_run(&mut els, &mut runs, index);
                 }
                 // A block ends its parent's paragraph too.
-                if is_block(name) {
-                    if let Some(&holder) = holders.last() {
-                        end_run(&mut els, &mut runs, holder);
-                    }
+                if is_block(name)
+                    && let Some(&holder) = holders.last()
+                {
+                    end_run(&mut els, &mut runs, holder);
                 }
                 links -= usize::from(name == "a");
                 tables -= usize::from(matches!(name, "table" | "code" | "pre"));
