@@ -539,7 +539,9 @@ impl Trouble {
     /// After a few failures in a row, and every few after: whether to set the streams and the
     /// consumer up again.
     fn should_set_up_again(&mut self) -> bool {
-        let due = self.failures >= 3 && self.failures.is_multiple_of(3) && self.set_up_at != self.failures;
+        let due = self.failures >= 3
+            && self.failures.is_multiple_of(3)
+            && self.set_up_at != self.failures;
         if due {
             self.set_up_at = self.failures;
         }
