@@ -276,7 +276,9 @@ fn thousands_of_nested_articles() {
 fn formatting_elements_left_open() {
     let page = read_within(open_formatting_elements(200_000), 12).expect("read");
     assert!(page.articles[0].body.ends_with("x\n\nx"));
-    let page = read_within(open_formatting_plain(1_000_000), 20).expect("read");
+    // A debug build on a loaded machine reads this 1 MB in ~20 s since extraction's pass; a
+    // quadratic reading would take hours.
+    let page = read_within(open_formatting_plain(1_000_000), 40).expect("read");
     assert!(page.articles[0].body.ends_with("x\n\nx"));
 }
 
