@@ -194,20 +194,21 @@ fn widen(els: &[El], mut best: u32) -> u32 {
         return best;
     };
     let name = b.name;
-    // The paragraphs' score in elements like `best` (not nested in one another), per ancestor.
+    // The paragraphs' score in elements like `best` (outside it, the outermost of nested ones),
+    // summed per ancestor, children before their parent: linear in the page.
     let mut alike = vec![0.0f32; els.len()];
-    let mut i = 0;
-    while i < els.len() {
+    for i in (0..els.len()).rev() {
         let el = &els[i];
-        if !el.junk && el.name == name && el.class == Some(class) && i as u32 != best {
-            let mut at = el.parent;
-            while at != NONE {
-                alike[at as usize] += el.mass;
-                at = els[at as usize].parent;
-            }
-            i = el.end as usize;
-        } else {
-            i += 1;
+        if el.junk {
+            continue;
+        }
+        if i as u32 == best {
+            alike[i] = 0.0;
+        } else if el.name == name && el.class == Some(class) {
+            alike[i] = el.mass;
+        }
+        if el.parent != NONE {
+            alike[el.parent as usize] += alike[i];
         }
     }
     let base = els[best as usize].mass;

@@ -31,7 +31,7 @@ pub(super) struct El<'a> {
     pub end: u32,
     /// Left out with everything in it.
     pub junk: bool,
-    /// What its class and id say (see [`cues::weight`]).
+    /// What its class and id say (see [`cues::Cues`]).
     pub weight: i32,
     /// Visible characters in it (white space runs count one), of which in links.
     pub text: u32,
@@ -195,7 +195,8 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
                         let name = local_name(e);
                         let parent = open.last().copied().unwrap_or(NONE);
                         let in_table_or_code = tables > 0;
-                        let junk = cues::junk(e, name, pass, in_table_or_code);
+                        let cues = cues::of(e, name, pass, in_table_or_code);
+                        let junk = cues.junk;
                         let block = is_block(name);
                         els.push(El {
                             id: node.id(),
@@ -205,11 +206,7 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
                             next_sibling: NONE,
                             end: index + 1,
                             junk,
-                            weight: if pass.weigh_classes {
-                                cues::weight(e)
-                            } else {
-                                0
-                            },
+                            weight: cues.weight,
                             text: 0,
                             link: 0,
                             commas: 0,
@@ -224,7 +221,7 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
                             own_paragraphs: 0,
                             mass: 0.0,
                             class: e.attr("class"),
-                            sharing: cues::sharing(e),
+                            sharing: cues.sharing,
                             ends_sentence: false,
                             tr: 0,
                             th: 0,
