@@ -131,6 +131,10 @@ fn leave_out(el: &El, held: &Held, pass: Pass) -> bool {
     if el.weight < 0 {
         return true;
     }
+    // Headlines of other stories: headings that are links, most of those in it.
+    if el.linked_headings >= 2 && el.linked_headings * 2 >= el.headings {
+        return true;
+    }
     if held.commas >= 10 {
         return false;
     }

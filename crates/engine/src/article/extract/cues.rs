@@ -138,7 +138,12 @@ struct Matchers {
 fn matchers() -> &'static Matchers {
     static MATCHERS: OnceLock<Matchers> = OnceLock::new();
     MATCHERS.get_or_init(|| {
-        let build = |words: &[&str]| AhoCorasick::new(words).expect("plain words");
+        let build = |words: &[&str]| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(words)
+                .expect("plain words")
+        };
         Matchers {
             furniture: build(FURNITURE),
             may_hold: build(MAY_HOLD_STORY),
@@ -148,83 +153,69 @@ fn matchers() -> &'static Matchers {
     })
 }
 
-/// Whether `names` (lowercase) has one of `words` as a whole word.
+/// Whether `names` has one of `words` (lowercase) as a whole word, ignoring ASCII case.
 fn has_word(names: &str, words: &[&str]) -> bool {
     names
         .split(|c: char| !c.is_alphanumeric())
-        .any(|w| words.contains(&w))
+        .any(|w| words.iter().any(|word| w.eq_ignore_ascii_case(word)))
 }
 
-/// The element's class and id, lowercase, space-separated; `None` without either.
-fn names(e: &scraper::node::Element) -> Option<String> {
-    let (class, id) = (e.attr("class"), e.attr("id"));
-    if class.is_none() && id.is_none() {
-        return None;
-    }
-    let mut names = String::new();
-    for part in [class, id].into_iter().flatten() {
-        names.push_str(part);
-        names.push(' ');
-    }
-    names.make_ascii_lowercase();
-    Some(names)
+/// What markup says of one element.
+pub(super) struct Cues {
+    /// Left out with everything in it.
+    pub junk: bool,
+    /// What its class and id say: [`WEIGHT`] against per name (class, id) with a negative
+    /// cue, [`WEIGHT`] for per name with a positive one (and for `itemprop="articleBody"`).
+    pub weight: i32,
+    /// Its class or id names sharing tools (left out of the story when short).
+    pub sharing: bool,
 }
 
-/// Whether an element is left out with everything in it.
-pub(super) fn junk(e: &scraper::node::Element, name: &str, pass: Pass, in_table: bool) -> bool {
-    if NEVER_TEXT.contains(&name) || super::super::html::hidden_by_attributes(e) {
-        return true;
-    }
-    if !pass.strip_unlikely
-        || matches!(name, "body" | "html" | "a" | "main" | "article")
-        || story_body(e)
-    {
-        return false;
-    }
-    if e.attr("role")
-        .is_some_and(|role| FURNITURE_ROLES.contains(&role.trim().to_ascii_lowercase().as_str()))
-    {
-        return true;
-    }
-    if in_table {
-        return false;
-    }
-    let Some(names) = names(e) else { return false };
+/// The cues of element `e` (named `name`), in a pass, inside a table or not.
+pub(super) fn of(e: &scraper::node::Element, name: &str, pass: Pass, in_table: bool) -> Cues {
+    let (class, id) = (
+        e.attr("class").filter(|c| !c.is_empty()),
+        e.attr("id").filter(|c| !c.is_empty()),
+    );
+    let story = e
+        .attr("itemprop")
+        .is_some_and(|p| p.split_ascii_whitespace().any(|p| p == "articleBody"));
     let m = matchers();
-    (m.furniture.is_match(&names) || has_word(&names, FURNITURE_WORDS))
-        && !m.may_hold.is_match(&names)
-}
-
-/// What an element's class and id say: `WEIGHT` against per name with a negative cue,
-/// `WEIGHT` for per name with a positive one.
-pub(super) fn weight(e: &scraper::node::Element) -> i32 {
-    let m = matchers();
-    let mut weight = if story_body(e) { WEIGHT } else { 0 };
-    for part in [e.attr("class"), e.attr("id")].into_iter().flatten() {
-        if part.is_empty() {
-            continue;
+    let names = [class, id];
+    let parts = || names.into_iter().flatten();
+    let junk = NEVER_TEXT.contains(&name)
+        || super::super::html::hidden_by_attributes(e)
+        || (pass.strip_unlikely
+            && !matches!(name, "body" | "html" | "a" | "main" | "article")
+            && !story
+            && (e.attr("role").is_some_and(|role| {
+                FURNITURE_ROLES
+                    .iter()
+                    .any(|r| role.trim().eq_ignore_ascii_case(r))
+            }) || (!in_table
+                && parts().any(|p| m.furniture.is_match(p) || has_word(p, FURNITURE_WORDS))
+                && !parts().any(|p| m.may_hold.is_match(p)))));
+    let mut weight = if story { WEIGHT } else { 0 };
+    if pass.weigh_classes {
+        for part in parts() {
+            if m.negative.is_match(part) || has_word(part, NEGATIVE_WORDS) {
+                weight -= WEIGHT;
+            }
+            if m.positive.is_match(part) {
+                weight += WEIGHT;
+            }
         }
-        let part = part.to_ascii_lowercase();
-        if m.negative.is_match(&part) || has_word(&part, NEGATIVE_WORDS) {
-            weight -= WEIGHT;
-        }
-        if m.positive.is_match(&part) {
-            weight += WEIGHT;
-        }
+    } else {
+        weight = 0;
     }
-    weight
-}
-
-/// Whether schema.org microdata marks the element as the story's text.
-fn story_body(e: &scraper::node::Element) -> bool {
-    e.attr("itemprop")
-        .is_some_and(|p| p.split_ascii_whitespace().any(|p| p == "articleBody"))
-}
-
-/// Whether a class or id names sharing tools (left out of the story when short).
-pub(super) fn sharing(e: &scraper::node::Element) -> bool {
-    [e.attr("class"), e.attr("id")]
-        .into_iter()
-        .flatten()
-        .any(|part| part.to_ascii_lowercase().contains("share"))
+    let sharing = parts().any(|p| {
+        p.as_bytes()
+            .windows(5)
+            .any(|w| w.eq_ignore_ascii_case(b"share"))
+    });
+    Cues {
+        junk,
+        weight,
+        sharing,
+    }
 }

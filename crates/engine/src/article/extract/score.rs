@@ -184,30 +184,37 @@ pub(super) fn choose(els: &[El], scores: &mut Scores, body: u32) -> Option<Vec<u
 /// story instead.
 const WIDEN_GAIN: f32 = 0.25;
 
+/// How many times the choice's paragraphs (their score) the prose outside it must be, with at
+/// least [`FRAGMENT_PROSE`] points per hundred characters and at most [`FRAGMENT_LINKS`] of it
+/// links, for the choice to be taken as a fragment of the page's text.
+const FRAGMENT: f32 = 2.0;
+const FRAGMENT_PROSE: f32 = 1.5;
+const FRAGMENT_LINKS: f32 = 0.1;
+
 /// The ancestor of `best` that holds the story when it is spread over several elements alike
 /// that are not siblings (steps of a how-to, sections each in its own wrapper): the highest one
 /// in which elements named as `best` is (same tag and class) add a good share to the story's
 /// paragraphs, and most of what the ancestor adds, with few links.
 fn widen(els: &[El], mut best: u32) -> u32 {
     let b = &els[best as usize];
-    let Some(class) = b.class.filter(|c| !c.trim().is_empty()) else {
-        return best;
-    };
+    // Without a class, nothing is alike.
+    let class = b.class.filter(|c| !c.trim().is_empty());
     let name = b.name;
-    // The paragraphs' score in elements like `best` (not nested in one another), per ancestor.
+    // The paragraphs' score in elements like `best` (outside it, the outermost of nested ones),
+    // summed per ancestor, children before their parent: linear in the page.
     let mut alike = vec![0.0f32; els.len()];
-    let mut i = 0;
-    while i < els.len() {
+    for i in (0..els.len()).rev() {
         let el = &els[i];
-        if !el.junk && el.name == name && el.class == Some(class) && i as u32 != best {
-            let mut at = el.parent;
-            while at != NONE {
-                alike[at as usize] += el.mass;
-                at = els[at as usize].parent;
-            }
-            i = el.end as usize;
-        } else {
-            i += 1;
+        if el.junk {
+            continue;
+        }
+        if i as u32 == best {
+            alike[i] = 0.0;
+        } else if class.is_some() && el.name == name && el.class == class {
+            alike[i] = el.mass;
+        }
+        if el.parent != NONE {
+            alike[el.parent as usize] += alike[i];
         }
     }
     let base = els[best as usize].mass;
@@ -219,7 +226,13 @@ fn widen(els: &[El], mut best: u32) -> u32 {
         let text = a.text.saturating_sub(b.text).max(1) as f32;
         let link = a.link.saturating_sub(b.link) as f32;
         let like = alike[at as usize];
-        if like >= WIDEN_GAIN * base && like >= 0.5 * gain && link / text < 0.3 {
+        let spread = like >= WIDEN_GAIN * base && like >= 0.5 * gain && link / text < 0.3;
+        // Most of the page's prose lies outside the choice, with few links: the page is one
+        // long text in several parts (a page of several reports, a paper in sections).
+        let fragment = gain >= FRAGMENT * base
+            && gain * 100.0 / text >= FRAGMENT_PROSE
+            && link / text <= FRAGMENT_LINKS;
+        if spread || fragment {
             best = at;
         }
         at = a.parent;

@@ -31,7 +31,7 @@ pub(super) struct El<'a> {
     pub end: u32,
     /// Left out with everything in it.
     pub junk: bool,
-    /// What its class and id say (see [`cues::weight`]).
+    /// What its class and id say (see [`cues::Cues`]).
     pub weight: i32,
     /// Visible characters in it (white space runs count one), of which in links.
     pub text: u32,
@@ -60,6 +60,10 @@ pub(super) struct El<'a> {
     pub sharing: bool,
     /// Whether its text has a full stop ending a sentence (`. ` or at its end).
     pub ends_sentence: bool,
+    /// Headings (`h1`–`h6`) inside it, and those of them that are mostly a link (the
+    /// headlines of a list of other stories).
+    pub headings: u32,
+    pub linked_headings: u32,
     /// Table rows, header cells (and `thead`, `caption`), tables inside it.
     pub tr: u32,
     pub th: u32,
@@ -195,7 +199,8 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
                         let name = local_name(e);
                         let parent = open.last().copied().unwrap_or(NONE);
                         let in_table_or_code = tables > 0;
-                        let junk = cues::junk(e, name, pass, in_table_or_code);
+                        let cues = cues::of(e, name, pass, in_table_or_code);
+                        let junk = cues.junk;
                         let block = is_block(name);
                         els.push(El {
                             id: node.id(),
@@ -205,11 +210,7 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
                             next_sibling: NONE,
                             end: index + 1,
                             junk,
-                            weight: if pass.weigh_classes {
-                                cues::weight(e)
-                            } else {
-                                0
-                            },
+                            weight: cues.weight,
                             text: 0,
                             link: 0,
                             commas: 0,
@@ -224,8 +225,10 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
                             own_paragraphs: 0,
                             mass: 0.0,
                             class: e.attr("class"),
-                            sharing: cues::sharing(e),
+                            sharing: cues.sharing,
                             ends_sentence: false,
+                            headings: 0,
+                            linked_headings: 0,
                             tr: 0,
                             th: 0,
                             tables: 0,
@@ -365,11 +368,11 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
             parent.embed += embed;
             continue;
         }
-        let heading = if matches!(el.name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
-            el.text
-        } else {
-            el.heading
-        };
+        let is_heading = matches!(el.name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6");
+        let heading = if is_heading { el.text } else { el.heading };
+        let linked = is_heading && el.text > 0 && el.link * 5 >= el.text * 4;
+        let headings = el.headings + u32::from(is_heading);
+        let linked_headings = el.linked_headings + u32::from(linked);
         let (text, link, commas) = (el.text, el.link, el.commas);
         let counts = [
             el.p, el.img, el.li, el.input, el.embed, el.tr, el.th, el.tables,
@@ -391,6 +394,8 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
         parent.tables += counts[7];
         parent.ends_sentence |= ends_sentence;
         parent.mass += mass;
+        parent.headings += headings;
+        parent.linked_headings += linked_headings;
     }
     els
 }
