@@ -31,9 +31,32 @@ use std::path::Path;
 
 use newswatch_engine::Article;
 
-/// Met at least, per category (measured when this test was written; raise them as reading
-/// improves).
-const FLOOR: &[(&str, usize)] = &[];
+/// Met at least, per category, and in all: what newswatch met when this was written (raise
+/// them as reading improves). Before forgiving feed reading it met 365 of these 754: Atom 0.3
+/// 28, Atom 1.0 47, sanitize 147, RDF 1, RSS 20, ampersands 70, dates 6, encodings 3,
+/// entities 9, ill-formed 2, namespaces 5, cdf 0, itunes 0, media-rss 2, node_precedence 2,
+/// sgml 1, xml 2, xml:base 20.
+const FLOOR: &[(&str, usize)] = &[
+    ("Atom 0.3", 39),
+    ("Atom 1.0", 50),
+    ("HTML in texts (sanitize)", 178),
+    ("RDF (RSS 1.0)", 6),
+    ("RSS 0.9x/2.0", 28),
+    ("ampersands", 70),
+    ("dates", 13),
+    ("encodings", 6),
+    ("entities", 252),
+    ("ill-formed", 2),
+    ("namespaces", 8),
+    ("other well-formed (cdf)", 5),
+    ("other well-formed (itunes)", 2),
+    ("other well-formed (media-rss)", 4),
+    ("other well-formed (node_precedence)", 2),
+    ("other well-formed (sgml)", 1),
+    ("other well-formed (xml)", 3),
+    ("xml:base", 36),
+    ("all", 705),
+];
 
 /// One checkable expectation.
 #[derive(Debug)]
@@ -477,7 +500,7 @@ fn feedparser_expectations_met_stay_at_their_floor() {
     let Some(corpus) = common::corpus() else {
         return;
     };
-    let (tally, misses) = run_suite(&corpus.join("feedparser"));
+    let (mut tally, misses) = run_suite(&corpus.join("feedparser"));
     if std::env::var_os("NEWSWATCH_FEEDPARSER").is_some() {
         for miss in &misses {
             println!("missed {miss}");
@@ -491,6 +514,7 @@ fn feedparser_expectations_met_stay_at_their_floor() {
         missed += x;
     }
     println!("{:<32} {met:>5} {missed:>7}", "all");
+    tally.insert("all".into(), (met, missed));
     for (name, floor) in FLOOR {
         let (m, _) = tally.get(*name).copied().unwrap_or_default();
         assert!(m >= *floor, "{name}: {m} met, fewer than {floor}");

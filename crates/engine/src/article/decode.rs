@@ -78,7 +78,8 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], declared: Option<&'static Encoding>) -
 /// demoronizing). Each is the Windows-1252 character of its byte, as browsers read `&#146;`.
 fn c1_as_windows_1252(text: Cow<'_, str>) -> Cow<'_, str> {
     let c1 = |w: &[u8]| w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1]);
-    if !text.as_bytes().windows(2).any(c1) {
+    // `contains` on bytes is a `memchr`: the common case costs next to nothing.
+    if !text.as_bytes().contains(&0xC2) || !text.as_bytes().windows(2).any(c1) {
         return text;
     }
     Cow::Owned(
@@ -115,7 +116,11 @@ pub(crate) fn detect(bytes: &[u8]) -> &'static Encoding {
             let (c, _) = WINDOWS_1252.decode_without_bom_handling(&bytes[i..=i]);
             c.chars().all(is_western)
         });
-        return if isolated || western { WINDOWS_1252 } else { UTF_8 };
+        return if isolated || western {
+            WINDOWS_1252
+        } else {
+            UTF_8
+        };
     }
     prefer_western(bytes, guess(bytes))
 }
@@ -587,7 +592,10 @@ mod tests {
         // A few bytes side by side, each what Western text holds: Windows-1252.
         assert_eq!(text(b"This is a \xa3\x93test.\x94"), "This is a £“test.”");
         // C1 controls in UTF-8 are Windows-1252 text read as Latin-1 once.
-        assert_eq!(text("don\u{92}t \u{93}quote\u{94}".as_bytes()), "don’t “quote”");
+        assert_eq!(
+            text("don\u{92}t \u{93}quote\u{94}".as_bytes()),
+            "don’t “quote”"
+        );
         // A stray bad byte in UTF-8 text keeps the rest UTF-8.
         let mut mixed = "Pékin, été, à Paris, déjà ".as_bytes().to_vec();
         mixed.push(0xA3);
