@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use newswatch_engine::{Error, article};
+use newswatch_engine::Error;
+use newswatch_engine::article::{self, Article, Format, IngestOptions};
 
 /// One thing to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +56,26 @@ impl Input {
             Input::File { path, .. } => article::read_file(path, max_size),
             Input::Stdin => article::read_to_limit(std::io::stdin().lock(), self.path(), max_size),
         }
+    }
+
+    /// The articles in `bytes`, this input's content: a file's in the format of its
+    /// extension, standard input's in `stdin_format`, else in the format its content shows
+    /// ([`Format::sniff`]). What had to be skipped or repaired is logged as a warning naming
+    /// the input.
+    pub fn ingest(
+        &self,
+        bytes: &[u8],
+        stdin_format: Option<Format>,
+    ) -> Result<Vec<Article>, Error> {
+        let mut options = IngestOptions::default();
+        if *self == Input::Stdin {
+            options = options.format(stdin_format.unwrap_or_else(|| Format::sniff(bytes)));
+        }
+        let parsed = article::ingest_with(bytes, self.path(), &options)?;
+        for warning in &parsed.warnings {
+            tracing::warn!("{}: {warning}", self.path().display());
+        }
+        Ok(parsed.articles)
     }
 }
 

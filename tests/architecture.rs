@@ -513,6 +513,10 @@ const CORPUS_TESTS: &[(&str, Option<&[&str]>)] = &[
         Some(&["corpus_feeds_served_over_http_are_read_like_files"]),
     ),
     (
+        "feedparser_suite",
+        Some(&["feedparser_expectations_met_stay_at_their_floor"]),
+    ),
+    (
         "ingest_contract",
         Some(&[
             "feedparser_atom_texts_of_odd_types_are_read",

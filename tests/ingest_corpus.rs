@@ -83,19 +83,76 @@ fn feeds_folder() {
     // ElementTree (count of <item>/<entry> with text): the differences are feeds feed-rs does
     // not read (base64 content, RSS 0.90 and RDF items without links, dc:title, <rss> without
     // <channel>) and files ElementTree refuses (undeclared HTML entities, legacy charsets).
-    // Skipped: 56 without a channel, feed or JSON Feed (the feedparser encoding tests are empty
+    // The Atom 0.3 files whose texts have MIME types (text/plain, application/xhtml+xml) give
+    // 19 entries more, and 11 feedparser atom10 files with a text of a type feed-rs refuses (10
+    // base64, 1 empty), read as text or decoded, 5: 346 + 19 + 5 = 370 when feed-rs alone read
+    // them. The forgiving reader (feed_xml, feed_fallback) reads 28 more: RSS 0.90 (2 files),
+    // RDF items without links (2), dc:title and dc:description (2), XHTML bodies and
+    // `fullitem` (6 + 4 with xml:lang), Atom 0.3 XHTML content without a `mode` (7 files, 8
+    // entries), markup written in a description (1), the item of a truncated RDF feed
+    // (illformed/rdf_channel_empty_textinput.xml), `<rss>` and `<rdf>` roots without a
+    // channel (3): 398.
+    // Skipped: 50 without a channel, feed or JSON Feed (the feedparser encoding tests are empty
     // <rss></rss> documents; 3 feed-rs samples are plain XML catalogs; rss_empty_document);
-    // 3 malformed (documents truncated before a complete item). Warned: 2 DTDs declaring plain
-    // entities, 1 truncated feed read up to its last complete item
-    // (illformed/rdf_channel_empty_textinput.xml), and 11 feedparser atom10 files with a text of
-    // a type feed-rs refuses (10 base64, 1 empty), read as text or decoded: 5 entries. The
-    // silent Atom 0.3 repair reads 19 entries more whose texts have MIME types (text/plain,
-    // application/xhtml+xml): 346 + 5 + 19 = 370.
+    // 4 malformed: documents cut off before their first complete item.
+    // Warned (one line each): 331 feeds that hold no items and 248 whose items have neither a
+    // title nor text say so (feedparser's tests of feed-level and single fields); 17 atom10
+    // files with a text of a type feed-rs refuses; 7 repaired (HTML entities, references to C1
+    // controls, documents cut off after their items); 2 DTDs declaring plain entities; 2
+    // unreadable dates.
     let skipped = [
-        ("no RSS channel, Atom feed or JSON Feed found", 56),
-        ("malformed feed", 3),
+        ("no RSS channel, Atom feed or JSON Feed found", 50),
+        ("malformed feed", 4),
     ];
-    expect("feeds", 850, 370, &skipped, 14);
+    expect("feeds", 850, 398, &skipped, 607);
+}
+
+/// Every feed in `feeds/` that holds items gives articles, or says why it gives none: a
+/// warning, or the reason it is skipped.
+#[test]
+fn no_feed_with_items_gives_nothing_silently() {
+    let Some(corpus) = corpus() else { return };
+    let mut files = Vec::new();
+    collect(&corpus.join("feeds"), &mut files);
+    let mut with_items = 0;
+    let mut silent = Vec::new();
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        let lower = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
+        let holds_items = ["<item", "<entry", ":item", ":entry", "\"items\""]
+            .iter()
+            .any(|tag| {
+                lower.match_indices(tag).any(|(i, _)| {
+                    let after = lower[i + tag.len()..].chars().next();
+                    tag.ends_with('"')
+                        || after.is_some_and(|c| c == '>' || c == '/' || c.is_whitespace())
+                })
+            });
+        if !holds_items {
+            continue;
+        }
+        with_items += 1;
+        if let Ok(parsed) = newswatch_engine::article::ingest_with_warnings(&bytes, &path)
+            && parsed.articles.is_empty()
+            && parsed.warnings.is_empty()
+        {
+            silent.push(path.display().to_string());
+        }
+    }
+    assert!(with_items > 400, "{with_items} feeds with items");
+    assert!(silent.is_empty(), "no article and no word: {silent:#?}");
+}
+
+/// Files of a supported format under `dir`.
+fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else if newswatch_engine::article::is_supported(&path) {
+            out.push(path);
+        }
+    }
 }
 
 #[test]
@@ -204,6 +261,48 @@ fn legacy_encodings_decode_to_the_words_in_the_original() {
             assert!(text.contains(word), "{file}: no {word:?} in {text}");
         }
     }
+}
+
+/// Folders of Latin-script legacy texts, and the encoding their name says. Windows-1252 and
+/// Latin-1 text must not be read as a Central European encoding, nor Central European and
+/// Turkish text as Windows-1252 (`decode`'s preference for Western text when chardetng hesitates).
+const LATIN: &[(&str, &encoding_rs::Encoding)] = &[
+    ("iso-8859-1", encoding_rs::WINDOWS_1252),
+    ("windows-1252", encoding_rs::WINDOWS_1252),
+    ("iso-8859-2-croatian", encoding_rs::ISO_8859_2),
+    ("iso-8859-2-czech", encoding_rs::ISO_8859_2),
+    ("iso-8859-2-polish", encoding_rs::ISO_8859_2),
+    ("iso-8859-2-slovak", encoding_rs::ISO_8859_2),
+    ("iso-8859-2-slovene", encoding_rs::ISO_8859_2),
+    ("windows-1250-czech", encoding_rs::WINDOWS_1250),
+    ("windows-1250-polish", encoding_rs::WINDOWS_1250),
+    ("windows-1250-romanian", encoding_rs::WINDOWS_1250),
+    ("windows-1250-slovak", encoding_rs::WINDOWS_1250),
+    ("iso-8859-9-turkish", encoding_rs::WINDOWS_1254),
+    ("windows-1254-turkish", encoding_rs::WINDOWS_1254),
+];
+
+#[test]
+fn latin_texts_decode_exactly_as_their_folder_says() {
+    let Some(corpus) = corpus() else { return };
+    let one_line = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut checked = 0;
+    for (folder, encoding) in LATIN {
+        let dir = corpus.join("encodings/chardet").join(folder);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "txt") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let expected = encoding.decode_without_bom_handling(&bytes).0;
+            let articles = newswatch_engine::ingest(&bytes, &path).unwrap();
+            let read = format!("{} {}", articles[0].title, articles[0].body);
+            assert_eq!(one_line(&read), one_line(&expected), "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 27);
 }
 
 #[test]

@@ -394,6 +394,43 @@ fn legacy_encodings_match_rules_like_utf8() {
     );
 }
 
+/// Mostly-ASCII English in Windows-1252 (typographic quotes, `£`) is read as Windows-1252, so
+/// the shipped `ai_funding` rule sees `£2,900m` (read as Windows-1250 it was `Ł2,900m`); a
+/// declared charset newswatch cannot decode is named in a warning before the bytes are read in
+/// the one detected.
+#[test]
+fn western_text_keeps_its_pound_signs_and_unknown_charsets_are_named() {
+    let ai_funding = std::fs::read_to_string(repo().join("rules/ai_funding.rhai")).unwrap();
+    let s = sandbox(
+        &[("ai_funding", &ai_funding), ("every", EVERY)],
+        &["encodings/windows-1252-en.txt", "encodings/ibm855.xml"],
+    );
+    let run = scan(&s, &["inbox"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let funding = of_rule(&run, "ai_funding");
+    assert_eq!(funding.len(), 1, "{}", run.stdout);
+    assert_eq!(
+        funding[0]["message"],
+        "AI funding: AI start-up raises £2,900m"
+    );
+    let every = of_rule(&run, "every");
+    let text = every
+        .iter()
+        .find(|a| a["article"]["path"] == "inbox/windows-1252-en.txt")
+        .unwrap();
+    assert_eq!(
+        text["fields"]["body"],
+        "The London artificial intelligence start-up said on Monday it had raised £2,900m in new \
+         funding, and that “demand for our AI models” would keep growing. Its chief executive’s \
+         stake is worth about £400m."
+    );
+    assert_eq!(
+        run.stderr.trim(),
+        "warn: inbox/ibm855.xml: declares the charset \"IBM855\", which newswatch cannot decode: \
+         read as windows-1255 (detected)"
+    );
+}
+
 #[test]
 fn binary_and_oversized_files_are_skipped_with_one_line_each() {
     let s = sandbox(&[("deepseek_h200", DEEPSEEK_H200)], &["json/one.json"]);

@@ -42,7 +42,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Evaluate rules on files, folders (recursively) and `-` (stdin); print the alerts.
+    /// Evaluate rules on files, folders (recursively) and `-` (stdin, read in the format its
+    /// content shows, or `--stdin-format`'s); print the alerts.
     ///
     /// Exit code: 0 alerts raised, 1 none, 2 the scan could not do its job (missing path, no
     /// rules folder, bad config; with --strict also a skipped file or a failing rule).

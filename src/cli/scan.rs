@@ -25,9 +25,13 @@ use newswatch_engine::rules::{Evaluation, Scanner};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// Files and folders to scan (folders recursively); `-` reads one article from stdin.
+    /// Files and folders to scan (folders recursively); `-` reads stdin.
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<PathBuf>,
+    /// Read `-` (stdin) as FMT: text, markdown, html, feed, json, jsonl or email [default:
+    /// the format its content shows].
+    #[arg(long, value_name = "FMT", value_parser = parse_format)]
+    stdin_format: Option<article::Format>,
     #[command(flatten)]
     setup: super::Setup,
     /// Output format [default: text on a terminal, json otherwise].
@@ -182,7 +186,7 @@ pub(crate) fn run(args: Args) -> u8 {
         |scanner, input| {
             // A bug in a parser must cost one file, not the whole scan.
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                scan_one(scanner, input, max_file_size)
+                scan_one(scanner, input, max_file_size, args.stdin_format)
             }))
             .unwrap_or_else(|panic| {
                 Err(Error::Malformed {
@@ -351,14 +355,20 @@ fn select(
     Ok(rules)
 }
 
-/// Reads, ingests and evaluates one input.
+/// `--stdin-format`'s value: a format's name (or an extension of its files).
+fn parse_format(name: &str) -> Result<article::Format, String> {
+    name.parse()
+}
+
+/// Reads, ingests and evaluates one input (stdin in `stdin_format`, else as sniffed).
 fn scan_one(
     scanner: &mut Scanner<'_>,
     input: &Input,
     max_file_size: u64,
+    stdin_format: Option<article::Format>,
 ) -> Result<Vec<Evaluation>, Error> {
     let bytes = input.read(max_file_size)?;
-    let articles = article::ingest(&bytes, input.path())?;
+    let articles = input.ingest(&bytes, stdin_format)?;
     let now = SystemTime::now();
     articles
         .into_iter()

@@ -9,7 +9,11 @@
 use std::borrow::Cow;
 
 use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
-use encoding_rs::{Encoding, ISO_2022_JP, UTF_8, WINDOWS_1252};
+use encoding_rs::{
+    BIG5, EUC_KR, Encoding, GBK, ISO_2022_JP, ISO_8859_2, ISO_8859_3, ISO_8859_4, ISO_8859_10,
+    ISO_8859_13, ISO_8859_14, ISO_8859_15, ISO_8859_16, MACINTOSH, SHIFT_JIS, UTF_8, WINDOWS_1250,
+    WINDOWS_1252, WINDOWS_1254, WINDOWS_1257, WINDOWS_1258, X_MAC_CYRILLIC,
+};
 
 use super::iso2022kr;
 
@@ -58,10 +62,10 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], declared: Option<&'static Encoding>) -
                 return ISO_2022_JP.decode_without_bom_handling(bytes).0;
             }
         }
-        return Cow::Borrowed(text);
+        return c1_as_windows_1252(Cow::Borrowed(text));
     }
     if mostly_utf8(bytes) {
-        return String::from_utf8_lossy(bytes);
+        return c1_as_windows_1252(String::from_utf8_lossy(bytes));
     }
     let encoding = declared
         .map(Encoding::output_encoding)
@@ -69,11 +73,33 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], declared: Option<&'static Encoding>) -
     encoding.decode_without_bom_handling(bytes).0
 }
 
+/// UTF-8 text with C1 control characters (U+0080 to U+009F), which no text means: Windows-1252
+/// text read as Latin-1 and written as UTF-8 (`don\u{92}t` for `don’t`, what feedparser calls
+/// demoronizing). Each is the Windows-1252 character of its byte, as browsers read `&#146;`.
+fn c1_as_windows_1252(text: Cow<'_, str>) -> Cow<'_, str> {
+    let c1 = |w: &[u8]| w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1]);
+    // `contains` on bytes is a `memchr`: the common case costs next to nothing.
+    if !text.as_bytes().contains(&0xC2) || !text.as_bytes().windows(2).any(c1) {
+        return text;
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match u32::from(c) {
+                code @ 0x80..=0x9F => {
+                    html5ever::data::C1_REPLACEMENTS[(code - 0x80) as usize].unwrap_or(c)
+                }
+                _ => c,
+            })
+            .collect(),
+    )
+}
+
 /// Guesses the legacy encoding of bytes that are not UTF-8.
-fn detect(bytes: &[u8]) -> &'static Encoding {
+pub(crate) fn detect(bytes: &[u8]) -> &'static Encoding {
     // Fewer than four non-ASCII bytes are too little evidence for the detector (it reads the
-    // `£` of an English text as Polish `Ł`). Lone high bytes between ASCII ones are the mark of
-    // a single-byte encoding: the most common one wins. Others stay UTF-8, with U+FFFD.
+    // `£` of an English text as Polish `Ł`). Lone high bytes between ASCII ones, or a few that
+    // Windows-1252 reads as what Western text holds (`£“`), are the mark of a single-byte
+    // encoding: the most common one wins. Others stay UTF-8, with U+FFFD.
     let high: Vec<usize> = bytes
         .iter()
         .enumerate()
@@ -86,9 +112,120 @@ fn detect(bytes: &[u8]) -> &'static Encoding {
         let isolated = high
             .iter()
             .all(|&i| i.checked_sub(1).is_none_or(ascii_at) && ascii_at(i + 1));
-        return if isolated { WINDOWS_1252 } else { UTF_8 };
+        let western = high.iter().all(|&i| {
+            let (c, _) = WINDOWS_1252.decode_without_bom_handling(&bytes[i..=i]);
+            c.chars().all(is_western)
+        });
+        return if isolated || western {
+            WINDOWS_1252
+        } else {
+            UTF_8
+        };
     }
-    guess(bytes)
+    prefer_western(bytes, guess(bytes))
+}
+
+/// Latin-script single-byte encodings chardetng may choose over Windows-1252.
+const LATIN: &[&Encoding] = &[
+    WINDOWS_1250,
+    ISO_8859_2,
+    WINDOWS_1254,
+    WINDOWS_1257,
+    ISO_8859_4,
+    ISO_8859_13,
+    WINDOWS_1258,
+    ISO_8859_3,
+    ISO_8859_10,
+    ISO_8859_14,
+    ISO_8859_15,
+    ISO_8859_16,
+    MACINTOSH,
+];
+
+/// Windows-1252 rather than `guess`, another Latin single-byte encoding, when the two read
+/// the bytes alike but for a few bytes that Windows-1252 reads as what Western text holds.
+///
+/// chardetng scores each encoding on the pairs of letters it makes, and mostly-ASCII text gives
+/// it few pairs to go on: an English text whose only non-ASCII bytes are typographic quotes
+/// (alike in Windows-1250 and 1252) and a `£` is read as Windows-1250, the `£` as `Ł`
+/// (`Ł2,900`). Central European and Turkish texts differ from Windows-1252 on many bytes, and
+/// on some that Windows-1252 reads as what no Western text holds (`³` for `ł`, `¹` for `ą`,
+/// `ý` for `ı`, `¾` for ISO-8859-2's `ž`): those stay as chardetng guessed.
+fn prefer_western(bytes: &[u8], guess: &'static Encoding) -> &'static Encoding {
+    if !LATIN.contains(&guess) {
+        return guess;
+    }
+    let high: Vec<u8> = (0x80..=0xFF).collect();
+    let table = |encoding: &'static Encoding| -> Vec<char> {
+        let text = encoding.decode_without_bom_handling(&high).0;
+        text.chars().collect()
+    };
+    let (western, guessed) = (table(WINDOWS_1252), table(guess));
+    if western.len() != 128 || guessed.len() != 128 {
+        return guess;
+    }
+    let sample = &bytes[..bytes.len().min(DETECT_SAMPLE)];
+    let letter = |b: Option<&u8>| {
+        b.is_some_and(|&b| {
+            b.is_ascii_alphabetic() || (b >= 0x80 && guessed[usize::from(b - 0x80)].is_alphabetic())
+        })
+    };
+    let (mut differing, mut letters) = (0usize, 0usize);
+    for (i, &b) in sample.iter().enumerate() {
+        if b.is_ascii_alphabetic() {
+            letters += 1;
+        }
+        if b < 0x80 {
+            continue;
+        }
+        let (w, g) = (
+            western[usize::from(b - 0x80)],
+            guessed[usize::from(b - 0x80)],
+        );
+        if w.is_alphabetic() {
+            letters += 1;
+        }
+        if w == g {
+            continue;
+        }
+        if !is_western(w) {
+            return guess;
+        }
+        // A symbol where the guess reads a letter that stands by a digit or alone (`£2,900`
+        // read `Ł2,900`) tells for Windows-1252: it is not counted against it.
+        let (prev, next) = (
+            i.checked_sub(1).and_then(|p| sample.get(p)),
+            sample.get(i + 1),
+        );
+        let digit = |b: Option<&u8>| b.is_some_and(u8::is_ascii_digit);
+        let symbol = !w.is_alphabetic()
+            && g.is_alphabetic()
+            && (digit(prev) || digit(next) || (!letter(prev) && !letter(next)));
+        if !symbol {
+            differing += 1;
+        }
+    }
+    // "A few": one in a hundred letters (and one in any text).
+    if differing * 100 <= letters.max(100) {
+        WINDOWS_1252
+    } else {
+        guess
+    }
+}
+
+/// Characters Western European text is written with, beyond ASCII: typographic punctuation,
+/// currency and common symbols, and the accented letters of French, Spanish, Portuguese,
+/// Italian, German, Dutch and the Nordic languages (not Icelandic's `ð`, `þ`, `ý`, which
+/// Turkish encodings put `ğ`, `ş`, `ı` in).
+fn is_western(c: char) -> bool {
+    matches!(
+        c,
+        '\u{a0}' | '¡' | '¢' | '£' | '¥' | '§' | '©' | '«' | '®' | '°' | '±' | '´' | 'µ' | '¶'
+            | '·' | '»' | '¿' | '×' | '÷' | '€' | '‚' | '„' | '…' | '†' | '‡' | '‰' | '‹' | '›'
+            | '‘' | '’' | '“' | '”' | '•' | '–' | '—' | '™' | 'Œ' | 'œ' | 'Š' | 'š' | 'Ž' | 'ž'
+            | 'Ÿ' | 'ß' | 'ÿ'
+            | 'À'..='Ï' | 'Ñ'..='Ö' | 'Ø'..='Ü' | 'à'..='ï' | 'ñ'..='ö' | 'ø'..='ü'
+    )
 }
 
 /// chardetng's guess, from the start of the bytes.
@@ -246,6 +383,11 @@ pub(crate) fn xml_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
 
 /// The encoding whose label follows `name`, `=` and an optional quote in `tag`.
 fn label_after(tag: &[u8], name: &[u8]) -> Option<&'static Encoding> {
+    encoding_for(raw_label_after(tag, name)?)
+}
+
+/// The label that follows `name`, `=` and an optional quote in `tag`.
+fn raw_label_after<'t>(tag: &'t [u8], name: &[u8]) -> Option<&'t [u8]> {
     let at = find_ascii_ci(tag, name)?;
     let value = tag[at + name.len()..]
         .trim_ascii_start()
@@ -257,7 +399,77 @@ fn label_after(tag: &[u8], name: &[u8]) -> Option<&'static Encoding> {
         .iter()
         .position(|&b| !(b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
         .unwrap_or(value.len());
-    Encoding::for_label(&value[..len])
+    Some(&value[..len]).filter(|label| !label.is_empty())
+}
+
+/// The encoding a charset label names: a WHATWG label, or a name documents use for an
+/// encoding encoding_rs has under another (`MacCyrillic`, `cp932`, `latin-1`).
+fn encoding_for(label: &[u8]) -> Option<&'static Encoding> {
+    if let Some(encoding) = Encoding::for_label(label) {
+        return Some(encoding);
+    }
+    let name = String::from_utf8_lossy(label)
+        .trim()
+        .to_ascii_lowercase()
+        .replace('_', "-");
+    Encoding::for_label(name.as_bytes()).or(match name.as_str() {
+        "maccyrillic" | "mac-cyrillic" | "x-mac-ukrainian" | "macukrainian" => Some(X_MAC_CYRILLIC),
+        "macroman" | "mac-roman" | "mac" => Some(MACINTOSH),
+        "cp932" | "windows-932" | "shift-jisx0213" => Some(SHIFT_JIS),
+        "cp936" | "windows-936" => Some(GBK),
+        "cp949" | "windows-949" | "uhc" => Some(EUC_KR),
+        "cp950" | "windows-950" | "big5-hkscs" => Some(BIG5),
+        "latin-1" | "iso-latin-1" | "cp819" => Some(WINDOWS_1252),
+        _ => None,
+    })
+}
+
+/// Where a document may declare its charset.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Declaration {
+    /// `<meta charset>` of an HTML page.
+    Html,
+    /// The XML declaration of a feed.
+    Xml,
+}
+
+/// A warning when the document declares a charset newswatch cannot decode (`IBM855`) and its
+/// bytes need one (they are not UTF-8): it is read in the encoding detected instead, named.
+pub(crate) fn unsupported_charset(bytes: &[u8], declaration: Declaration) -> Option<String> {
+    if bom(bytes).is_some() || std::str::from_utf8(bytes).is_ok() || mostly_utf8(bytes) {
+        return None;
+    }
+    let label = match declaration {
+        Declaration::Html => {
+            let head = &bytes[..bytes.len().min(PRESCAN)];
+            let mut rest = head;
+            let mut found = None;
+            while let Some(at) = find_ascii_ci(rest, b"<meta") {
+                let tag = &rest[at..];
+                let end = tag.iter().position(|&b| b == b'>').unwrap_or(tag.len());
+                if let Some(label) = raw_label_after(&tag[..end], b"charset") {
+                    found = Some(label);
+                    break;
+                }
+                rest = &tag[end..];
+            }
+            found
+        }
+        Declaration::Xml => {
+            let start = &bytes[..bytes.len().min(PRESCAN)];
+            let decl = start.trim_ascii_start().strip_prefix(b"<?xml")?;
+            let end = decl.windows(2).position(|w| w == b"?>")?;
+            raw_label_after(&decl[..end], b"encoding")
+        }
+    }?;
+    if encoding_for(label).is_some() {
+        return None;
+    }
+    Some(format!(
+        "declares the charset {:?}, which newswatch cannot decode: read as {} (detected)",
+        String::from_utf8_lossy(label),
+        detect(bytes).name()
+    ))
 }
 
 fn find_ascii_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -377,10 +589,86 @@ mod tests {
         assert!(bbc.contains("\u{a3}15.8m"), "{bbc}");
         // Too little evidence for any encoding: replacement characters.
         assert_eq!(text(b"Title \xff\xfe"), "Title \u{fffd}\u{fffd}");
+        // A few bytes side by side, each what Western text holds: Windows-1252.
+        assert_eq!(text(b"This is a \xa3\x93test.\x94"), "This is a £“test.”");
+        // C1 controls in UTF-8 are Windows-1252 text read as Latin-1 once.
+        assert_eq!(
+            text("don\u{92}t \u{93}quote\u{94}".as_bytes()),
+            "don’t “quote”"
+        );
         // A stray bad byte in UTF-8 text keeps the rest UTF-8.
         let mut mixed = "Pékin, été, à Paris, déjà ".as_bytes().to_vec();
         mixed.push(0xA3);
         assert!(text(&mixed).starts_with("Pékin, été, à Paris"));
+    }
+
+    /// Western text in Windows-1252 with few non-ASCII bytes, and Central European and Turkish
+    /// text with few, each read in its encoding.
+    #[test]
+    fn mostly_ascii_western_text_is_windows_1252() {
+        let western = [
+            "The company said on Tuesday that it had raised \u{a3}2,900 from investors, and \u{201c}we\u{2019}re delighted\u{201d} with the result, its chief executive told reporters.",
+            "Britain\u{2019}s chip designer said revenue rose to \u{a3}120m. \u{201c}Demand remains strong,\u{201d} the chief executive said. Analysts had expected \u{a3}110m, and the shares rose.",
+            "The European Commission fined the company \u{20ac}2.4bn on Wednesday. \u{201c}This is a clear signal,\u{201d} the commissioner said of the firm\u{2019}s practices.",
+            "Intel\u{ae} and AMD\u{ae} chips \u{2013} about \u{a3}300 each \u{2013} are in the new servers, the company\u{2019}s report says, with \u{a5}40,000 for the Japanese model.",
+            "Le pr\u{e9}sident a d\u{e9}clar\u{e9} mardi que la soci\u{e9}t\u{e9} investirait \u{e0} Grenoble, pr\u{e8}s de l\u{2019}usine o\u{f9} \u{ab} tout a commenc\u{e9} \u{bb}.",
+            "Die Bundesregierung will die F\u{f6}rderung f\u{fc}r Halbleiter erh\u{f6}hen. \u{201e}Das ist wichtig\u{201c}, sagte der Minister. Kosten: 5 Mrd. \u{20ac}.",
+        ];
+        for text in western {
+            let bytes = WINDOWS_1252.encode(text).0;
+            assert_eq!(decode(&bytes, None), text);
+        }
+        let others = [
+            (
+                WINDOWS_1250,
+                "Prezydent powiedzia\u{142} we wtorek, \u{17c}e sp\u{f3}\u{142}ka zainwestuje w now\u{105} fabryk\u{119} chip\u{f3}w.",
+            ),
+            (
+                WINDOWS_1250,
+                "Prezident v \u{fa}ter\u{fd} \u{159}ekl, \u{17e}e spole\u{10d}nost bude investovat do nov\u{e9} tov\u{e1}rny na \u{10d}ipy v \u{10c}esk\u{e9} republice.",
+            ),
+            (
+                ISO_8859_2,
+                "Spolo\u{10d}nos\u{165} \u{161}tartuje v\u{fd}robu \u{10d}ipov v \u{17d}iline, povedal \u{161}\u{e9}f firmy.",
+            ),
+            (
+                WINDOWS_1254,
+                "Cumhurba\u{15f}kan\u{131} sal\u{131} g\u{fc}n\u{fc} \u{15f}irketin yeni bir \u{e7}ip fabrikas\u{131}na yat\u{131}r\u{131}m yapaca\u{11f}\u{131}n\u{131} s\u{f6}yledi.",
+            ),
+        ];
+        for (encoding, text) in others {
+            let bytes = encoding.encode(text).0;
+            assert_eq!(decode(&bytes, None), text, "{}", encoding.name());
+        }
+    }
+
+    #[test]
+    fn undecodable_declared_charsets_are_named() {
+        let cyrillic = b"<?xml version=\"1.0\" encoding=\"IBM855\"?><rss><channel><title>\xdd\xe1\xb7\xeb\xa8\xe5</title></channel></rss>";
+        let warning = unsupported_charset(cyrillic, Declaration::Xml).unwrap();
+        assert!(
+            warning.starts_with(
+                "declares the charset \"IBM855\", which newswatch cannot decode: read as "
+            ),
+            "{warning}"
+        );
+        assert!(warning.ends_with(" (detected)"), "{warning}");
+        let page = b"<html><head><meta charset=\"x-unknown-8\"></head><body>caf\xe9 cr\xe8me</body></html>";
+        assert!(
+            unsupported_charset(page, Declaration::Html)
+                .unwrap()
+                .contains("\"x-unknown-8\"")
+        );
+        // UTF-8 bytes need no charset; one encoding_rs knows by another name is no problem.
+        let utf8 = "<?xml version='1.0' encoding='IBM855'?><rss>Привет</rss>";
+        assert_eq!(unsupported_charset(utf8.as_bytes(), Declaration::Xml), None);
+        let mac =
+            b"<?xml version='1.0' encoding='MacCyrillic'?><rss>\x8f\xf0\xe8\xe2\xe5\xf2</rss>";
+        assert_eq!(unsupported_charset(mac, Declaration::Xml), None);
+        assert_eq!(xml_encoding(mac), Some(X_MAC_CYRILLIC));
+        assert!(decode(mac, xml_encoding(mac)).contains("Привет"));
+        assert_eq!(encoding_for(b"cp932"), Some(SHIFT_JIS));
+        assert_eq!(encoding_for(b"IBM855"), None);
     }
 
     #[test]

@@ -1,46 +1,52 @@
-//! Repairs for feeds that feed-rs refuses or reads as empty but that still hold readable items:
-//! an `<rss>` root with a version it does not know (0.93, 0.94, 2.01 or none) and Atom 0.3 are
-//! read as RSS 2.0 and Atom 1.0, with Atom 0.3's MIME-typed texts (silently: these are old
-//! formats, not damage); a text element whose `type` feed-rs refuses (`<title type="">`,
+//! What feed-rs needs to read a well-formed feed (`feed_xml` made it so) it would otherwise
+//! refuse or read as empty: an `<rss>` root with a version it does not know (0.93, 0.94, 2.01
+//! or none) and Atom 0.3 are read as RSS 2.0 and Atom 1.0, with Atom 0.3's MIME-typed texts
+//! and its modes (`base64` decoded, `xml` read as XHTML) — silently: these are old formats, not
+//! damage; a text element whose `type` feed-rs refuses (`<title type="">`,
 //! `<rights type="application/octet-stream">`: it gives up on the whole feed for one of them)
-//! is read as text, or decoded when it holds base64 as Atom says a non-text type does; and a
-//! document cut off in the middle (a truncated download) is read up to its last complete item.
-//! Each repair of damage is one warning.
+//! is read as text, or decoded when it holds base64 as Atom says a non-text type does, with a
+//! warning.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::ops::Range;
 
+use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
-use quick_xml::{NsReader, Reader};
 
 const ATOM_03: &str = "http://purl.org/atom/ns#";
 const ATOM_10: &str = "http://www.w3.org/2005/Atom";
 const MEDIA_RSS: &str = "http://search.yahoo.com/mrss/";
 
-/// A repaired copy of `xml`, and a warning when the repair recovered from damage; `None` when
-/// nothing applies.
-pub(super) fn repair(xml: &str) -> Option<(String, Option<String>)> {
+/// `xml` (well-formed, from `feed_xml`) as feed-rs reads it, and a warning when texts of a
+/// type feed-rs refuses had to be read as text; borrowed when nothing applies.
+pub(super) fn normalize(xml: &str) -> (Cow<'_, str>, Option<String>) {
     let mut fixed = rss_version(xml);
     if xml.contains(ATOM_03) {
         fixed = Some(fixed.as_deref().unwrap_or(xml).replace(ATOM_03, ATOM_10));
     }
-    let mut warnings = Vec::new();
-    if let Some((typed, warning)) = text_types(fixed.as_deref().unwrap_or(xml)) {
+    let mut warning = None;
+    // Only Atom's and Media RSS's texts are typed.
+    let typed = [ATOM_10, ATOM_03, MEDIA_RSS]
+        .iter()
+        .any(|ns| xml.contains(ns));
+    if let Some((typed, w)) = typed
+        .then(|| text_types(fixed.as_deref().unwrap_or(xml)))
+        .flatten()
+    {
         fixed = Some(typed);
-        // Atom 0.3 typed its texts with MIME types (`text/plain`, `application/xhtml+xml`):
-        // reading them is reading the old format, not repairing damage.
+        // Atom 0.3 typed its texts with MIME types (`text/plain`, `application/xhtml+xml`)
+        // and modes (`base64`, `xml`): reading them is reading the old format, not repairing
+        // damage.
         if !xml.contains(ATOM_03) {
-            warnings.push(warning);
+            warning = w;
         }
     }
-    if let Some((closed, items)) = close_truncated(fixed.as_deref().unwrap_or(xml)) {
-        fixed = Some(closed);
-        warnings.push(format!(
-            "malformed or truncated XML: read the {items} complete items before the damage"
-        ));
+    match fixed {
+        Some(fixed) => (Cow::Owned(fixed), warning),
+        None => (Cow::Borrowed(xml), None),
     }
-    fixed.map(|fixed| (fixed, (!warnings.is_empty()).then(|| warnings.join("; "))))
 }
 
 /// The document with its `<rss>` root's version set to 2.0, when it is missing or unknown.
@@ -76,56 +82,6 @@ fn rss_version(xml: &str) -> Option<String> {
     ))
 }
 
-/// Cuts a document that does not parse after its last complete `</item>` or `</entry>` and
-/// closes the elements still open there, with the number of items kept.
-fn close_truncated(xml: &str) -> Option<(String, usize)> {
-    if parses(xml) {
-        return None;
-    }
-    let cut = ["</item>", "</entry>"]
-        .iter()
-        .filter_map(|end| xml.rfind(end).map(|at| at + end.len()))
-        .max()?;
-    let kept = &xml[..cut];
-    let mut reader = Reader::from_str(kept);
-    let mut open: Vec<String> = Vec::new();
-    let mut items = 0;
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e)) => open.push(e.name().as_ref().to_string()),
-            Ok(Event::End(e)) => {
-                open.pop();
-                let name = e.name();
-                let local = name.local_name();
-                items += usize::from(matches!(local.as_ref(), "item" | "entry"));
-            }
-            Ok(Event::Eof) => break,
-            Ok(_) => {}
-            Err(_) => return None,
-        }
-    }
-    let mut closed = kept.to_string();
-    for name in open.iter().rev() {
-        closed.push_str(&format!("</{name}>"));
-    }
-    (items > 0).then_some((closed, items))
-}
-
-/// Whether the whole document is well-formed as far as nesting goes.
-fn parses(xml: &str) -> bool {
-    let mut reader = Reader::from_str(xml);
-    let mut depth = 0usize;
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(_)) => depth += 1,
-            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
-            Ok(Event::Eof) => return depth == 0,
-            Ok(_) => {}
-            Err(_) => return false,
-        }
-    }
-}
-
 /// Elements feed-rs reads as text, by the `type` values it accepts there.
 #[derive(Clone, Copy)]
 enum TextElement {
@@ -155,10 +111,15 @@ impl TextElement {
         }
     }
 
-    /// The accepted type to read a refused `kind` as: XHTML or HTML when it says so, HTML
-    /// for decoded base64 (which feedparser's tests hold to be markup), else plain text.
-    fn replacement(self, kind: &str) -> &'static str {
+    /// The accepted type to read a refused `kind` as, written in `mode`: XHTML for XML markup
+    /// and when it says so, HTML when it says so and for decoded base64 of no text type (which
+    /// feedparser's tests hold to be markup), else plain text.
+    fn replacement_in(self, kind: &str, mode: Mode) -> &'static str {
+        let kind = kind.to_ascii_lowercase();
+        let kind = kind.as_str();
         match self {
+            TextElement::Atom | TextElement::AtomContent if mode == Mode::Xml => "xhtml",
+            TextElement::Media if mode == Mode::Xml => "html",
             TextElement::Atom | TextElement::AtomContent if kind.contains("xhtml") => "xhtml",
             _ if kind.contains("html") || kind == BASE64 => "html",
             TextElement::Media => "plain",
@@ -189,16 +150,30 @@ struct Pending {
     /// Its start tag without `type`, to be closed with the new one.
     head: String,
     kind: String,
+    /// Its `mode` (Atom 0.3).
+    mode: Mode,
     /// Whether its content has been only text so far.
     plain: bool,
 }
 
-/// The document with each text element of a type feed-rs refuses rewritten to one it reads,
-/// and a warning naming the types; `None` when there is none.
-fn text_types(xml: &str) -> Option<(String, String)> {
+/// Atom 0.3's `mode` of a text: how its content is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// As its type says (or `escaped`).
+    AsTyped,
+    /// Base64 of the text.
+    Base64,
+    /// XML markup.
+    Xml,
+}
+
+/// The document with each text element of a type feed-rs refuses (or misreads) rewritten to
+/// one it reads, and a warning naming the types it refuses; `None` when there is none.
+fn text_types(xml: &str) -> Option<(String, Option<String>)> {
     let mut reader = NsReader::from_str(xml);
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
     let mut kinds = BTreeSet::new();
+    let mut refused_count = 0;
     let mut pending: Option<Pending> = None;
     loop {
         let before = reader.buffer_position() as usize;
@@ -216,13 +191,17 @@ fn text_types(xml: &str) -> Option<(String, String)> {
         match event {
             Event::Start(e) | Event::Empty(e) if pending.is_none() => {
                 let Some(element) = element else { continue };
-                let Some(kind) = refused_type(&e, element) else {
+                let Some((kind, mode, refused)) = refused_type(&e, element) else {
                     continue;
                 };
-                kinds.insert(kind.clone());
+                if refused {
+                    kinds.insert(kind.clone());
+                    refused_count += 1;
+                }
                 let head = without_type(&e);
+                let replacement = element.replacement_in(&kind, mode);
                 if xml[before..after].ends_with("/>") {
-                    let tag = format!("{head} type=\"{}\"/>", element.replacement(&kind));
+                    let tag = format!("{head} type=\"{replacement}\"/>");
                     edits.push((before..after, tag));
                 } else {
                     pending = Some(Pending {
@@ -230,6 +209,7 @@ fn text_types(xml: &str) -> Option<(String, String)> {
                         tag: before..after,
                         head,
                         kind,
+                        mode,
                         plain: true,
                     });
                 }
@@ -238,20 +218,31 @@ fn text_types(xml: &str) -> Option<(String, String)> {
             Event::End(_) if pending.is_some() => {
                 let p = pending.take()?;
                 let content = &xml[p.tag.end..before];
-                edits.push(match base64_text(&p.kind, content).filter(|_| p.plain) {
-                    Some(decoded) => (
-                        p.tag.start..before,
-                        format!(
-                            "{} type=\"{}\">{}",
-                            p.head,
-                            p.element.replacement(BASE64),
-                            escape(&decoded)
-                        ),
-                    ),
+                let decoded = match p.mode {
+                    Mode::Base64 => decode_base64(&super::feed_fallback::inner_text(content)),
+                    _ => base64_text(&p.kind, content),
+                };
+                edits.push(match decoded.filter(|_| p.plain) {
+                    Some(decoded) => {
+                        let kind = if p.mode == Mode::Base64 {
+                            &p.kind
+                        } else {
+                            BASE64
+                        };
+                        let replacement = p.element.replacement_in(kind, Mode::AsTyped);
+                        let replacement = if p.mode == Mode::Base64 && replacement == "xhtml" {
+                            "html"
+                        } else {
+                            replacement
+                        };
+                        (
+                            p.tag.start..before,
+                            format!("{} type=\"{replacement}\">{}", p.head, escape(&decoded)),
+                        )
+                    }
                     None => {
-                        let tag =
-                            format!("{} type=\"{}\">", p.head, p.element.replacement(&p.kind));
-                        (p.tag, tag)
+                        let replacement = p.element.replacement_in(&p.kind, p.mode);
+                        (p.tag, format!("{} type=\"{replacement}\">", p.head))
                     }
                 });
             }
@@ -264,7 +255,11 @@ fn text_types(xml: &str) -> Option<(String, String)> {
         }
     }
     if let Some(p) = pending {
-        let tag = format!("{} type=\"{}\">", p.head, p.element.replacement(&p.kind));
+        let tag = format!(
+            "{} type=\"{}\">",
+            p.head,
+            p.element.replacement_in(&p.kind, p.mode)
+        );
         edits.push((p.tag, tag));
     }
     if edits.is_empty() {
@@ -281,28 +276,58 @@ fn text_types(xml: &str) -> Option<(String, String)> {
     }
     fixed.push_str(&xml[copied..]);
     let kinds: Vec<String> = kinds.iter().map(|k| format!("{k:?}")).collect();
-    Some((
-        fixed,
+    let warning = (refused_count > 0).then(|| {
         format!(
-            "read {} elements of a content type feed-rs refuses ({}) as text",
-            edits.len(),
+            "read {refused_count} elements of a content type feed-rs refuses ({}) as text",
             kinds.join(", ")
-        ),
-    ))
+        )
+    });
+    Some((fixed, warning))
 }
 
-/// The `type` of a text element when feed-rs would refuse it.
-fn refused_type(e: &BytesStart, element: TextElement) -> Option<String> {
-    let kind = e.try_get_attribute("type").ok()??;
-    let kind = kind.value.trim().to_string();
-    (!element.accepts(&kind)).then_some(kind)
+/// The `type` of a text element when feed-rs would refuse it, or would read it as it is
+/// where Atom says it is base64 (content of a MIME type that is not text nor XML) or its
+/// `mode` (Atom 0.3) says how to read it (`base64`, `xml`); that mode; and whether feed-rs
+/// refuses it.
+fn refused_type(e: &BytesStart, element: TextElement) -> Option<(String, Mode, bool)> {
+    let value = |name: &str| {
+        let attr = e.try_get_attribute(name).ok()??;
+        Some(attr.value.trim().to_string())
+    };
+    let mode = match value("mode").map(|m| m.to_ascii_lowercase()).as_deref() {
+        Some("base64") => Mode::Base64,
+        Some("xml") => Mode::Xml,
+        _ => Mode::AsTyped,
+    };
+    let kind = value("type");
+    if mode == Mode::Xml
+        && let Some(kind) = kind.as_deref().filter(|k| k.contains("xhtml"))
+    {
+        // Read as XHTML by its type already.
+        return (!element.accepts(kind)).then(|| (kind.to_string(), Mode::AsTyped, true));
+    }
+    match (kind, mode) {
+        (kind, Mode::Base64 | Mode::Xml) => Some((kind.unwrap_or_default(), mode, false)),
+        (Some(kind), Mode::AsTyped) if !element.accepts(&kind) => Some((kind, mode, true)),
+        (Some(kind), Mode::AsTyped) => {
+            let lower = kind.to_ascii_lowercase();
+            let base64 = matches!(element, TextElement::AtomContent)
+                && lower.contains('/')
+                && !lower.starts_with("text/")
+                && !lower.contains("xml")
+                && !lower.contains("html");
+            base64.then_some((kind, Mode::AsTyped, false))
+        }
+        (None, Mode::AsTyped) => None,
+    }
 }
 
-/// `<name attr="…"` without its `type` attribute (other attributes kept as written).
+/// `<name attr="…"` without its `type` and `mode` attributes (other attributes kept as
+/// written).
 fn without_type(e: &BytesStart) -> String {
     let mut head = format!("<{}", e.name().as_ref());
     for attr in e.attributes().flatten() {
-        if attr.key.as_ref() == "type" {
+        if matches!(attr.key.as_ref(), "type" | "mode") {
             continue;
         }
         let value = &attr.value;
@@ -318,6 +343,11 @@ fn base64_text(kind: &str, content: &str) -> Option<String> {
     {
         return None;
     }
+    decode_base64(content)
+}
+
+/// Base64 of UTF-8 text without control characters, decoded.
+fn decode_base64(content: &str) -> Option<String> {
     let mut bytes = Vec::new();
     let (mut bits, mut count) = (0u32, 0);
     let digits = content.trim().trim_end_matches('=');
@@ -352,6 +382,13 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn repair(xml: &str) -> Option<(String, Option<String>)> {
+        match normalize(xml) {
+            (Cow::Owned(fixed), warning) => Some((fixed, warning)),
+            (Cow::Borrowed(_), _) => None,
+        }
+    }
 
     #[test]
     fn unknown_rss_versions_become_2_0() {
@@ -398,14 +435,19 @@ PHA+wqkgQSAmYW1wOyBCPC9wPg==
     }
 
     #[test]
-    fn truncated_documents_keep_their_complete_items() {
-        let xml = "<rss version=\"2.0\"><channel><item><title>a</title></item><item><title>b</ti";
-        let (fixed, warning) = repair(xml).unwrap();
+    fn atom_03_modes_are_read_silently() {
+        let atom = r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><entry>
+<title type="text/html" mode="base64">RXhhbXBsZSA8Yj5BdG9tPC9iPg==</title>
+<summary mode="base64">RXhhbXBsZQ==</summary>
+<content type="text/html" mode="xml"><b>x</b></content></entry></feed>"#;
+        let (fixed, warning) = repair(atom).unwrap();
         assert_eq!(
             fixed,
-            "<rss version=\"2.0\"><channel><item><title>a</title></item></channel></rss>"
+            r#"<feed version="0.3" xmlns="http://www.w3.org/2005/Atom"><entry>
+<title type="html">Example &lt;b&gt;Atom&lt;/b&gt;</title>
+<summary type="text">Example</summary>
+<content type="xhtml"><b>x</b></content></entry></feed>"#
         );
-        assert!(warning.unwrap().contains("the 1 complete items"));
-        assert!(repair("<rss version=\"2.0\"><channel><title>x").is_none());
+        assert_eq!(warning, None);
     }
 }

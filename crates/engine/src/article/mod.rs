@@ -13,7 +13,9 @@ mod decode;
 mod email;
 mod extract;
 mod feed;
+mod feed_fallback;
 mod feed_repair;
+mod feed_xml;
 mod html;
 mod html_guard;
 mod iso2022kr;
@@ -163,31 +165,144 @@ impl From<Vec<Article>> for Parsed {
 /// when the budget ran out).
 type Parse = fn(&[u8], &Budget) -> Result<Parsed, String>;
 
-/// File extensions (lowercase, `""` for none) and their parsers.
-const FORMATS: &[(&[&str], Parse)] = &[
-    (&["txt", "text", ""], plain::parse),
-    (&["md", "markdown"], markdown::parse),
-    (&["html", "htm", "xhtml"], html::parse),
-    (&["xml", "rss", "atom", "rdf"], feed::parse),
-    (&["json"], json::parse),
-    (&["jsonl", "ndjson"], json::parse_lines),
-    (&["eml"], email::parse),
-];
+/// The formats newswatch reads. A file's format is chosen by its extension
+/// ([`Format::of_path`]); bytes without a name (standard input) can have theirs told by their
+/// content ([`Format::sniff`]), or be given one ([`IngestOptions::format`]).
+///
+/// ```
+/// use std::path::Path;
+/// use newswatch_engine::article::Format;
+///
+/// assert_eq!(Format::of_path(Path::new("wire.rss")), Some(Format::Feed));
+/// assert_eq!(Format::sniff(b"<!DOCTYPE html><title>H200</title>"), Format::Html);
+/// assert_eq!("jsonl".parse::<Format>(), Ok(Format::JsonLines));
+/// assert!("pdf".parse::<Format>().unwrap_err().contains("text, markdown, html"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// Plain text: the first line is the title.
+    Text,
+    /// Markdown, with optional YAML front matter.
+    Markdown,
+    /// An HTML page.
+    Html,
+    /// An RSS, Atom or RDF feed (XML), or a JSON Feed.
+    Feed,
+    /// JSON: an object, an array of objects (or JSON Lines, or a JSON Feed).
+    Json,
+    /// JSON Lines: one object per line.
+    JsonLines,
+    /// An e-mail message (RFC 5322).
+    Email,
+}
 
-fn parser_for(path: &Path) -> Option<Parse> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    FORMATS
-        .iter()
-        .find(|(exts, _)| exts.contains(&ext.as_str()))
-        .map(|(_, parse)| *parse)
+impl Format {
+    /// Every format, in the order their names are listed.
+    pub const ALL: &[Format] = &[
+        Format::Text,
+        Format::Markdown,
+        Format::Html,
+        Format::Feed,
+        Format::Json,
+        Format::JsonLines,
+        Format::Email,
+    ];
+
+    /// The format's name: `text`, `markdown`, `html`, `feed`, `json`, `jsonl`, `email`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Markdown => "markdown",
+            Format::Html => "html",
+            Format::Feed => "feed",
+            Format::Json => "json",
+            Format::JsonLines => "jsonl",
+            Format::Email => "email",
+        }
+    }
+
+    /// The file extensions (lowercase, `""` for none) of files read in this format.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Format::Text => &["txt", "text", ""],
+            Format::Markdown => &["md", "markdown"],
+            Format::Html => &["html", "htm", "xhtml"],
+            Format::Feed => &["xml", "rss", "atom", "rdf"],
+            Format::Json => &["json"],
+            Format::JsonLines => &["jsonl", "ndjson"],
+            Format::Email => &["eml"],
+        }
+    }
+
+    fn parser(self) -> Parse {
+        match self {
+            Format::Text => plain::parse,
+            Format::Markdown => markdown::parse,
+            Format::Html => html::parse,
+            Format::Feed => feed::parse,
+            Format::Json => json::parse,
+            Format::JsonLines => json::parse_lines,
+            Format::Email => email::parse,
+        }
+    }
+
+    /// The format of files named like `path`, by their extension; `None` when newswatch does
+    /// not read such files in folders (they are read as plain text when named).
+    pub fn of_path(path: &Path) -> Option<Format> {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        Format::ALL
+            .iter()
+            .copied()
+            .find(|f| f.extensions().contains(&ext.as_str()))
+    }
+
+    /// The format `bytes` are in, told by their content: an HTML page (a doctype, an `<html>`
+    /// element or other HTML tags first), an XML feed (an `<rss>`, `<feed>`, `<rdf:RDF>` root,
+    /// or any XML document), JSON (an object or array; also JSON Lines), an e-mail message
+    /// (header fields, one of them a mail's own, up to a blank line), else plain text. Only the
+    /// start of the bytes is looked at.
+    pub fn sniff(bytes: &[u8]) -> Format {
+        read::sniff(bytes)
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    /// A format by its name, or by an extension of its files (`md`, `xml`, `eml`, …), in any
+    /// case; `Err` lists the names.
+    fn from_str(name: &str) -> Result<Format, String> {
+        let wanted = name.trim().trim_start_matches('.').to_ascii_lowercase();
+        Format::ALL
+            .iter()
+            .copied()
+            .find(|f| {
+                f.name() == wanted
+                    || (!wanted.is_empty() && f.extensions().contains(&wanted.as_str()))
+            })
+            .ok_or_else(|| {
+                let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                format!(
+                    "unknown format {name:?}: the formats are {}",
+                    names.join(", ")
+                )
+            })
+    }
 }
 
 /// Whether files named like `path` are read when a folder is scanned or watched.
 pub fn is_supported(path: &Path) -> bool {
-    parser_for(path).is_some()
+    Format::of_path(path).is_some()
 }
 
 /// Reads the articles in `bytes`, the content of the file `path`, choosing the format by the
@@ -272,12 +387,17 @@ pub struct IngestOptions {
     /// `skipped: refused: …`); [`DEFAULT_INGEST_TIMEOUT`] unless set. The parsers' input bounds
     /// keep real and hostile files far below it; it is the net for what they did not foresee.
     pub timeout: Duration,
+    /// The format to read the bytes in; `None` (the default): the one of the path's extension,
+    /// plain text for unknown ones. Standard input has no extension: give it
+    /// [`Format::sniff`]'s.
+    pub format: Option<Format>,
 }
 
 impl Default for IngestOptions {
     fn default() -> IngestOptions {
         IngestOptions {
             timeout: DEFAULT_INGEST_TIMEOUT,
+            format: None,
         }
     }
 }
@@ -286,6 +406,22 @@ impl IngestOptions {
     /// These options with another timeout.
     pub fn timeout(mut self, timeout: Duration) -> IngestOptions {
         self.timeout = timeout;
+        self
+    }
+
+    /// These options reading the bytes as `format`, whatever the path's extension.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use newswatch_engine::article::{Format, IngestOptions, ingest_with};
+    ///
+    /// let page = b"<html><head><title>H200</title></head><body><p>DeepSeek.</p></body></html>";
+    /// let sniffed = IngestOptions::default().format(Format::sniff(page));
+    /// let parsed = ingest_with(page, Path::new("-"), &sniffed).unwrap();
+    /// assert_eq!(parsed.articles[0].title, "H200");
+    /// ```
+    pub fn format(mut self, format: Format) -> IngestOptions {
+        self.format = Some(format);
         self
     }
 }
@@ -297,11 +433,23 @@ pub fn ingest_with(bytes: &[u8], path: &Path, options: &IngestOptions) -> Result
         path: path.to_path_buf(),
         offset: e.offset,
     })?;
-    let parse = parser_for(path).unwrap_or(plain::parse);
-    let mut parsed = parse(bytes, &budget).map_err(|message| Error::Malformed {
+    let format = options
+        .format
+        .or_else(|| Format::of_path(path))
+        .unwrap_or(Format::Text);
+    let mut parsed = format.parser()(bytes, &budget).map_err(|message| Error::Malformed {
         path: path.to_path_buf(),
         message: format!("skipped: {message}"),
     })?;
+    // A charset the file declares and newswatch cannot decode: said before what was read.
+    let declared = match format {
+        Format::Html => Some(decode::Declaration::Html),
+        Format::Feed => Some(decode::Declaration::Xml),
+        _ => None,
+    };
+    if let Some(warning) = declared.and_then(|d| decode::unsupported_charset(bytes, d)) {
+        parsed.warnings.insert(0, warning);
+    }
     let shown = path.display().to_string();
     // `lang` stays as the format gave it (or `None`): detection costs more than matching a
     // few rules, so rules get it on first use of `article.lang`, and embedders call

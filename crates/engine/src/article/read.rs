@@ -1,4 +1,5 @@
-//! Reading an input's bytes under a size limit: the first step of ingest.
+//! Reading an input's bytes under a size limit: the first step of ingest; and telling the
+//! format of bytes that come without a name (standard input) by their content.
 //!
 //! The limit applies before a byte is read where the size is known, and as the reading goes
 //! where it is not (standard input), so no input can make the engine hold more than the limit.
@@ -11,6 +12,7 @@
 use std::io::Read;
 use std::path::Path;
 
+use super::{Format, decode};
 use crate::Error;
 
 /// Reads the regular file at `path` whole, refusing more than `max_size` bytes, and anything
@@ -144,9 +146,201 @@ fn too_large(path: &Path, size: u64, limit: u64) -> Error {
     }
 }
 
+/// Bytes looked at to tell a format.
+const SNIFF: usize = 8 * 1024;
+
+/// The format `bytes` are in, by their content (see [`Format::sniff`]).
+pub(super) fn sniff(bytes: &[u8]) -> Format {
+    let head = &bytes[..bytes.len().min(SNIFF)];
+    let text = decode::decode(head, None);
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    if text.starts_with('{') || (text.starts_with('[') && json_array(&text[1..])) {
+        return Format::Json;
+    }
+    if text.starts_with('<') {
+        return markup(text);
+    }
+    if is_email(text) {
+        return Format::Email;
+    }
+    Format::Text
+}
+
+/// Whether what follows a `[` starts a JSON array (of objects, strings, numbers …), not a
+/// bracketed word of text (`[Update] …`).
+fn json_array(rest: &str) -> bool {
+    let rest = rest.trim_start();
+    rest.starts_with(['{', '[', '"', ']', '-'])
+        || rest.starts_with(|c: char| c.is_ascii_digit())
+        || ["true", "false", "null"]
+            .iter()
+            .any(|w| rest.starts_with(w))
+}
+
+/// HTML or a feed, by the document's first element (after the XML declaration, comments,
+/// processing instructions and the doctype).
+fn markup(mut text: &str) -> Format {
+    let mut xml = false;
+    loop {
+        text = text.trim_start();
+        let skip = |text: &str, end: &str| text.find(end).map(|e| e + end.len());
+        let len = if text.starts_with("<?") {
+            xml = true;
+            skip(text, "?>")
+        } else if text.starts_with("<!--") {
+            skip(text, "-->")
+        } else if text
+            .get(..9)
+            .is_some_and(|d| d.eq_ignore_ascii_case("<!doctype"))
+        {
+            let end = text.find('>').unwrap_or(text.len());
+            let name = text[9..end].trim_start().to_ascii_lowercase();
+            if name.starts_with("html") {
+                return Format::Html;
+            }
+            Some(end + 1)
+        } else {
+            None
+        };
+        match len {
+            Some(len) => text = &text[len.min(text.len())..],
+            None => break,
+        }
+    }
+    let name: String = text
+        .strip_prefix('<')
+        .unwrap_or("")
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !matches!(c, '>' | '/'))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let local = name.rsplit(':').next().unwrap_or("");
+    match local {
+        "rss" | "feed" | "rdf" | "channel" | "entry" => Format::Feed,
+        "html" | "head" | "body" => Format::Html,
+        // Another XML document is read by the feed reader, which says what it is not.
+        _ if xml => Format::Feed,
+        _ => Format::Html,
+    }
+}
+
+/// Header fields of a mail's own, one of which an e-mail message has.
+const MAIL_FIELDS: &[&str] = &[
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "received",
+    "return-path",
+    "mime-version",
+    "delivered-to",
+    "reply-to",
+    "sender",
+];
+
+/// Whether a header field's name (lowercase) is one a message may start with: a mail's own,
+/// or one that mail software adds (`X-…`, `DKIM-Signature`, `Content-Type` …).
+fn is_header_name(name: &str) -> bool {
+    MAIL_FIELDS.contains(&name)
+        || ["x-", "arc-", "dkim-", "list-", "content-", "thread-"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        || [
+            "authentication-results",
+            "received-spf",
+            "cc",
+            "bcc",
+            "in-reply-to",
+            "references",
+            "importance",
+            "precedence",
+            "user-agent",
+            "feedback-id",
+            "envelope-to",
+        ]
+        .contains(&name)
+}
+
+/// Whether `text` starts with an e-mail message's header: lines of fields (`Name: value`, or
+/// a continuation starting with white space) up to a blank line, at least two, the first a
+/// field mail has and one a mail's own (`From`, `Subject`, `Received` …). An mbox's `From `
+/// line may come first.
+fn is_email(text: &str) -> bool {
+    let mut lines = text.lines().peekable();
+    if lines.peek().is_some_and(|l| l.starts_with("From ")) {
+        lines.next();
+    }
+    let (mut fields, mut mail) = (0, false);
+    for line in lines {
+        if line.trim().is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) && fields > 0 {
+            continue;
+        }
+        let Some((name, _)) = line.split_once(':') else {
+            return false;
+        };
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return false;
+        }
+        let name = name.to_ascii_lowercase();
+        if fields == 0 && !is_header_name(&name) {
+            return false;
+        }
+        fields += 1;
+        mail |= MAIL_FIELDS.contains(&name.as_str());
+    }
+    fields >= 2 && mail
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_are_told_by_content() {
+        let cases: &[(&[u8], Format)] = &[
+            (b"<!DOCTYPE html>\n<html><head><title>x</title>", Format::Html),
+            (b"  <html lang=fr><body>x", Format::Html),
+            (b"<!-- saved --><div class=story><p>x</p></div>", Format::Html),
+            (b"<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel>", Format::Feed),
+            (b"\xEF\xBB\xBF<feed xmlns=\"http://www.w3.org/2005/Atom\">", Format::Feed),
+            (b"<rdf:RDF xmlns:rdf=\"x\"><channel>", Format::Feed),
+            (b"<?xml version=\"1.0\"?><!DOCTYPE html PUBLIC \"x\"><html>", Format::Html),
+            (b"<?xml version=\"1.0\"?><catalog/>", Format::Feed),
+            (b"{\"title\": \"x\"}", Format::Json),
+            (b"[{\"title\": \"x\"}]", Format::Json),
+            (b"{\"title\": \"a\"}\n{\"title\": \"b\"}\n", Format::Json),
+            (b"[Update] Nvidia ships H200\n\nBody.", Format::Text),
+            (
+                b"From: Chip Letter <news@example.com>\r\nSubject: H200\r\n\r\nBody",
+                Format::Email,
+            ),
+            (
+                b"From news@example.com Tue Jan  2 10:00:00 2024\nReturn-Path: <a@b>\nX-Mailer: x\n  continued\nSubject: x\n\nBody",
+                Format::Email,
+            ),
+            (b"Subject: only one field\n\nBody", Format::Text),
+            (b"Title: H200\nAuthor: me\n\nBody", Format::Text),
+            (b"Nvidia: the H200 ships\nDate: today\n", Format::Text),
+            (b"DeepSeek orders H200 chips\n\nThe order is large.", Format::Text),
+            (b"", Format::Text),
+        ];
+        for (bytes, format) in cases {
+            assert_eq!(sniff(bytes), *format, "{}", String::from_utf8_lossy(bytes));
+        }
+        let utf16: Vec<u8> = "\u{feff}<rss><channel>"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(sniff(&utf16), Format::Feed);
+    }
 
     #[cfg(unix)]
     #[test]
