@@ -213,3 +213,12 @@ fn the_shipped_deepseek_rule_sees_a_piped_page_as_a_page() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.alerts()[0]["article"]["title"], "H200 exports");
 }
+
+#[test]
+fn explain_reads_a_piped_page_as_a_page() {
+    let s = sandbox();
+    let run = s.run_with_stdin(&["explain", "every", "-"], Some(PAGE.as_bytes()));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("H200 exports"), "{}", run.stdout);
+    assert!(!run.stdout.contains("<!DOCTYPE"), "{}", run.stdout);
+}

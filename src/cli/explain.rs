@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use crate::sources::Input;
-use newswatch_engine::article;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -60,7 +59,7 @@ pub(crate) fn run(args: Args) -> u8 {
     };
     let articles = match input
         .read(loaded.config.limits.max_file_size)
-        .and_then(|bytes| article::ingest(&bytes, input.path()))
+        .and_then(|bytes| input.ingest(&bytes, None))
     {
         Ok(articles) => articles,
         Err(e) => {

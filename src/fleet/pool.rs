@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 
 use crate::outputs::nats::alert_subject;
-use newswatch_engine::article;
+use newswatch_engine::article::{self, Format, IngestOptions};
 use newswatch_engine::rules::{Ruleset, Scanner};
 
 /// An article to evaluate: a message's bytes and what its headers say.
@@ -139,8 +139,14 @@ fn evaluate(shared: &Shared, scanner: &mut Scanner<'_>, job: &Job) -> Outcome {
             shared.max_file_size
         ));
     }
-    let articles = match article::ingest(&job.payload, Path::new(&job.name)) {
-        Ok(articles) => articles,
+    // `publish -` names what it read from stdin `-`: read in the format its content shows, as
+    // `scan -` reads it.
+    let mut options = IngestOptions::default();
+    if job.name == "-" {
+        options = options.format(Format::sniff(&job.payload));
+    }
+    let articles = match article::ingest_with(&job.payload, Path::new(&job.name), &options) {
+        Ok(parsed) => parsed.articles,
         // Binary, malformed, refused: the same bytes fail the same way on every worker.
         Err(e) => return Outcome::Malformed(e.to_string()),
     };

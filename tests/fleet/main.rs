@@ -404,6 +404,35 @@ fn a_rule_added_while_a_worker_runs_applies_to_the_next_article() {
 }
 
 #[test]
+fn a_page_published_from_stdin_is_read_as_a_page() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let s = sandbox();
+    let page = "<!DOCTYPE html>\n<html><head><title>Gamma report</title></head>\n\
+                <body><nav>Menu</nav><article><p>A gamma burst was seen from two observatories \
+                tonight.</p></article></body></html>";
+    let url = server.url();
+    let run = s.run_with_stdin(&["publish", "--nats", &url, "-"], Some(page.as_bytes()));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let w = Worker::start(s.path(), &server, &[]);
+    server.wait_until_consumed(ARTICLES, DURABLE, Duration::from_secs(20));
+    let (code, _, log) = w.term();
+    assert_eq!(code, 0, "{log}");
+    let (by_id, _) = streamed(&server);
+    let titles: Vec<&str> = by_id
+        .values()
+        .map(|a| a["article"]["title"].as_str().unwrap())
+        .collect();
+    // The title of the page, as `scan -` reads it, not its first line.
+    assert_eq!(titles, ["Gamma report"]);
+    let piped = s.run_with_stdin(&["scan", "--format", "json", "-"], Some(page.as_bytes()));
+    let scanned: Vec<String> = piped.alerts().iter().map(|a| a["id"].to_string()).collect();
+    let streamed: Vec<String> = by_id.values().map(|a| a["id"].to_string()).collect();
+    assert_eq!(streamed, scanned);
+}
+
+#[test]
 fn publish_exits_2_naming_what_it_could_not_publish() {
     // No server on this port: nothing published, and it says so (no nats-server needed).
     let s = sandbox();
