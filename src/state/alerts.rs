@@ -112,10 +112,8 @@ impl State {
         let e = |e| self.error(e);
         let known: Option<i64> = self
             .conn
-            .query_row("SELECT 1 FROM alerts WHERE id = ?1", [&alert.id], |r| {
-                r.get(0)
-            })
-            .optional()
+            .prepare_cached("SELECT 1 FROM alerts WHERE id = ?1")
+            .and_then(|mut st| st.query_row([&alert.id], |r| r.get(0)).optional())
             .map_err(e)?;
         if known.is_some() {
             return Ok(Recorded::Duplicate);
@@ -148,10 +146,12 @@ impl State {
         // group) nor is queued.
         if let Some(silence) = silences.matching(alert, now_ms()) {
             self.conn
-                .execute(
+                .prepare_cached(
                     "INSERT INTO alerts (id, time, rule, severity, json, silenced_by, story)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
                         alert.id,
                         alert.time,
                         alert.rule,
@@ -159,8 +159,8 @@ impl State {
                         alert.to_json(),
                         silence,
                         alert.story
-                    ],
-                )
+                    ])
+                })
                 .map_err(e)?;
             self.count_silenced(silence)?;
             return Ok(Recorded::Silenced(silence));
@@ -170,21 +170,22 @@ impl State {
             Some(g) => {
                 let since = crate::time::rfc3339_ago(throttle.window);
                 self.conn
-                    .query_row(
+                    .prepare_cached(
                         "SELECT id FROM alerts WHERE throttle_group = ?1 AND suppressed = 0 AND time >= ?2
                          ORDER BY time DESC LIMIT 1",
-                        params![g, since],
-                        |r| r.get(0),
                     )
-                    .optional()
+                    .and_then(|mut st| st.query_row(params![g, since], |r| r.get(0)).optional())
                     .map_err(e)?
             }
             None => None,
         };
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT INTO alerts (id, time, rule, severity, json, suppressed, throttle_group, story)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut st| {
+                st.execute(
                 params![
                     alert.id,
                     alert.time,
@@ -195,14 +196,15 @@ impl State {
                     group,
                     alert.story
                 ],
-            )
+                )
+            })
             .map_err(e)?;
         if let Some(leader) = leader {
             self.conn
-                .execute(
+                .prepare_cached(
                     "UPDATE alerts SET suppressed_count = suppressed_count + 1 WHERE id = ?1",
-                    [leader],
                 )
+                .and_then(|mut st| st.execute([leader]))
                 .map_err(e)?;
             return Ok(Recorded::Suppressed);
         }
@@ -254,8 +256,8 @@ impl State {
     pub fn alert(&self, id: &str) -> Result<Option<Alert>, StateError> {
         let json: Option<String> = self
             .conn
-            .query_row("SELECT json FROM alerts WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
+            .prepare_cached("SELECT json FROM alerts WHERE id = ?1")
+            .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
             .map_err(|e| self.error(e))?;
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }

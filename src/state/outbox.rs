@@ -235,12 +235,12 @@ impl State {
 
     fn finish(&self, seq: i64, status: &str, error: Option<&str>) -> Result<(), StateError> {
         self.conn
-            .execute(
+            .prepare_cached(
                 "UPDATE outbox SET status = ?2, done_ms = ?3, attempts = attempts + 1,
                      first_try_ms = coalesce(first_try_ms, ?3), last_error = coalesce(?4, last_error)
                  WHERE seq = ?1",
-                params![seq, status, now_ms(), error],
             )
+            .and_then(|mut st| st.execute(params![seq, status, now_ms(), error]))
             .map(drop)
             .map_err(|e| self.error(e))
     }
