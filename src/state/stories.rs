@@ -16,10 +16,10 @@
 //! stories in the window.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::time::Duration;
 
 use rusqlite::params;
+use rustc_hash::FxHashMap;
 
 use super::{State, StateError};
 use newswatch_engine::story::Fingerprint;
@@ -52,9 +52,9 @@ struct Index {
     /// The last row read from the table.
     last_seq: i64,
     pruned_ms: i64,
-    entries: HashMap<i64, Entry>,
-    bands: HashMap<u64, Vec<i64>>,
-    keys: HashMap<u64, Vec<i64>>,
+    entries: FxHashMap<i64, Entry>,
+    bands: FxHashMap<u64, Vec<i64>>,
+    keys: FxHashMap<u64, Vec<i64>>,
     /// `PRAGMA data_version` when the table was last read: it changes only when another
     /// connection commits, so while it stays the same there is nothing new to read.
     data_version: Option<i64>,
