@@ -73,11 +73,6 @@ impl Held {
     }
 }
 
-/// Tables that hold data rather than lay out the page: kept whole.
-fn data_table(el: &El) -> bool {
-    el.name == "table" && el.tables == 1 && (el.th > 0 || el.tr >= 10)
-}
-
 /// Sharing tools shorter than this (characters) are left out.
 const SHORT_SHARING: u32 = 500;
 
@@ -92,7 +87,7 @@ pub(super) fn clean(els: &[El], roots: &[u32], pass: Pass) -> Vec<bool> {
             let p = els[i].parent;
             if p != NONE && (p as usize) >= start {
                 let at = p as usize - start;
-                in_data[i - start] = in_data[at] || data_table(&els[p as usize]);
+                in_data[i - start] = in_data[at] || els[p as usize].data_table();
             }
         }
         let mut removed = vec![Held::default(); end - start];
@@ -103,7 +98,7 @@ pub(super) fn clean(els: &[El], roots: &[u32], pass: Pass) -> Vec<bool> {
             }
             let held = Held::of(el).minus(removed[i - start]);
             let drop = !in_data[i - start]
-                && !data_table(el)
+                && !el.data_table()
                 && (leave_out(el, &held, pass) || (el.sharing && held.text < SHORT_SHARING));
             let gone = if drop {
                 Held::of(el)

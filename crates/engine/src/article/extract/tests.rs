@@ -200,3 +200,29 @@ fn hostile_shapes_are_read_in_one_pass() {
     );
     let _ = html::parse(empty_classes.as_bytes(), &Budget::unlimited());
 }
+
+#[test]
+fn a_page_whose_content_is_a_data_table_reads_the_table() {
+    // A roster: short cells, none of them a paragraph, in a table with header cells.
+    let rows: String = (1..=12)
+        .map(|i| {
+            format!(
+                "<tr><td>{i}</td><td><a href=\"/p/{i}\">Player Number{i}</a></td><td>R/R</td>\
+                 <td>6'2\"</td><td>190lbs</td><td>7/10/89</td></tr>"
+            )
+        })
+        .collect();
+    let a = page(&format!(
+        r#"<html><head><title>Roster</title></head><body>{MENU}
+        <div class="main"><h2>Roster &amp; Staff</h2><section><h4>Pitchers</h4>
+        <table class="data"><thead><tr><th>#</th><th>Name</th><th>B/T</th><th>Ht</th>
+        <th>Wt</th><th>DOB</th></tr></thead><tbody>{rows}</tbody></table></section></div>
+        <div class="footer-links"><p>The Official Site of the Club, with all rights reserved.</p></div>
+        </body></html>"#
+    ));
+    for i in 1..=12 {
+        assert!(a.body.contains(&format!("Player Number{i}")), "{}", a.body);
+    }
+    assert!(a.body.contains("Pitchers"), "{}", a.body);
+    assert!(!a.body.contains("Official Site"), "{}", a.body);
+}

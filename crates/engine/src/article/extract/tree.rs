@@ -401,6 +401,12 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
 }
 
 impl El<'_> {
+    /// Whether it is a table that holds data rather than lays out the page (header cells, or
+    /// many rows, and no table inside): such a table is read whole.
+    pub(super) fn data_table(&self) -> bool {
+        self.name == "table" && self.tables == 1 && (self.th > 0 || self.tr >= 10)
+    }
+
     /// The share of its text that is link text.
     pub(super) fn link_density(&self) -> f32 {
         if self.text == 0 {
