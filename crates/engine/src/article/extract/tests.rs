@@ -226,3 +226,30 @@ fn a_page_whose_content_is_a_data_table_reads_the_table() {
     assert!(a.body.contains("Pitchers"), "{}", a.body);
     assert!(!a.body.contains("Official Site"), "{}", a.body);
 }
+
+#[test]
+fn posts_of_text_cut_by_line_breaks_outweigh_their_icons() {
+    // A forum thread: each post a table with icons (quote, edit, profile) and its text in a
+    // `<span>` cut by `<br>`, no `<p>` anywhere.
+    let post = |who: &str, said: &str| {
+        format!(
+            r#"<tr><td class="row1"><b>{who}</b><br>Joined: 2004</td><td class="row1">
+            <table><tr><td><img src="post.gif" alt="Post">Posted: Wed Feb 02, 2005</td>
+            <td><img src="quote.gif" alt="Quote"><img src="edit.gif" alt="Edit"></td></tr>
+            <tr><td colspan="2"><span class="postbody">{said}<br><br>512mb ram<br>2.8 ghz</span></td></tr>
+            </table></td></tr>"#
+        )
+    };
+    let a = page(&format!(
+        r#"<html><body>{MENU}<table class="forumline"><tr><th>Author</th><th>Message</th></tr>
+        {}{}{}{}{}</table></body></html>"#,
+        post("b17", "I want to know what graphics cards, ram and processor everyone is using, and how well it runs."),
+        post("tom", "Mine is an old machine, with a slow card, but it runs well enough for now, thanks for asking."),
+        post("radar", "Frame rates get low sometimes, so I will upgrade soon, probably to a new card and more memory."),
+        post("bawn", "Same here, a laptop, with the sliders down, and it still looks fine to me, most of the time."),
+        post("mike", "A desktop from last year, two gigs, a fast card, and the frame rate never drops, even at night.")
+    ));
+    for said in ["graphics cards", "old machine", "Frame rates", "a laptop", "A desktop"] {
+        assert!(a.body.contains(said), "{said} missing from {}", a.body);
+    }
+}
