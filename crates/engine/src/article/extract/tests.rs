@@ -253,3 +253,28 @@ fn posts_of_text_cut_by_line_breaks_outweigh_their_icons() {
         assert!(a.body.contains(&said), "{said} missing from {}", a.body);
     }
 }
+
+#[test]
+fn text_that_class_names_hide_is_left_out() {
+    // A skip link for screen readers and a collapsed box, in a page whose `<body>` its
+    // scripts show once loaded (that one is read).
+    let a = page(&format!(
+        r##"<html><body class="hidden">{MENU}<div class="story">
+        <a class="hidden" href="#more">Continue reading the main story</a>{}
+        <span class="sr-only visually-hidden">Skip to the next section</span>{}</div></body></html>"##,
+        story(3),
+        story(2)
+    ));
+    assert_story(&a.body, 2);
+    assert!(!a.body.contains("Continue reading"), "{}", a.body);
+    assert!(!a.body.contains("Skip to"), "{}", a.body);
+}
+
+#[test]
+fn a_class_that_hides_on_small_screens_only_is_read() {
+    let a = page(&format!(
+        r#"<html><body>{MENU}<div class="story hidden-xs">{}</div></body></html>"#,
+        story(4)
+    ));
+    assert_story(&a.body, 4);
+}
