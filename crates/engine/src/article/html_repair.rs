@@ -12,9 +12,11 @@ fn find_ci(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     let first = needle[0];
     let mut at = from;
     while at + needle.len() <= hay.len() {
-        let i = at + hay[at..].iter().position(|b| b.to_ascii_lowercase() == first)?;
-        if hay.len() >= i + needle.len() && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
-        {
+        let i = at
+            + hay[at..]
+                .iter()
+                .position(|b| b.to_ascii_lowercase() == first)?;
+        if hay.len() >= i + needle.len() && hay[i..i + needle.len()].eq_ignore_ascii_case(needle) {
             return Some(i);
         }
         at = i + 1;
@@ -77,7 +79,10 @@ mod tests {
         let page = "<html><head><title>News - Ne(x >= 1)\n<script>x()</script></head>\
                     <body><p>Story</p></body></html>";
         let fixed = close_title(Cow::Borrowed(page));
-        assert!(fixed.contains("<title>News - Ne(x >= 1)\n</title><script>"), "{fixed}");
+        assert!(
+            fixed.contains("<title>News - Ne(x >= 1)\n</title><script>"),
+            "{fixed}"
+        );
     }
 
     #[test]
