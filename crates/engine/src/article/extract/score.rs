@@ -1,5 +1,6 @@
 //! Which elements hold the story: each paragraph of enough text scores the elements around it
-//! (its container fully, the one around that half, then less, five levels up), each scored
+//! (its container fully, the one around that half, then less, five levels up; a row of a data
+//! table counts as a paragraph of its table when its cells are too short to be), each scored
 //! element's score is cut by its share of link text, and the best one, moved up where the
 //! story is spread over several of its children, is the story's container. Its siblings that
 //! score close to it or read as paragraphs of prose are kept beside it.
