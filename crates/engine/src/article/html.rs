@@ -24,14 +24,17 @@ use html5ever::{QualName, local_name, ns};
 use scraper::{ElementRef, Html, HtmlTreeSink, Node};
 use serde_json::Value;
 
-use super::{Article, Budget, Parsed, decode, html_guard};
+use super::{Article, Budget, Parsed, decode, html_guard, html_repair};
 
 /// Bytes given to the parser at a time, between checks of the budget: html5ever cannot be
 /// stopped inside a chunk, and within the guard's bounds a chunk costs it milliseconds.
 const CHUNK: usize = 64 * 1024;
 
 pub(super) fn parse(bytes: &[u8], budget: &Budget) -> Result<Parsed, String> {
-    let html = html_guard::neutralize(decode::decode(bytes, decode::html_charset(bytes)));
+    let html = html_repair::close_title(html_guard::neutralize(decode::decode(
+        bytes,
+        decode::html_charset(bytes),
+    )));
     html_guard::check(&html)?;
     let doc = parse_within(&html, Kind::Document, budget)?;
     drop(html);

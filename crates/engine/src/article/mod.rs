@@ -18,6 +18,7 @@ mod feed_repair;
 mod feed_xml;
 mod html;
 mod html_guard;
+mod html_repair;
 mod iso2022kr;
 mod json;
 mod lang;

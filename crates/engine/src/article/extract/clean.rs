@@ -15,6 +15,8 @@ struct Held {
     commas: u32,
     heading: u32,
     p: u32,
+    /// Paragraphs of text, in `<p>` or not (see `El::paragraphs`).
+    paragraphs: u32,
     img: u32,
     li: u32,
     input: u32,
@@ -29,6 +31,7 @@ impl Held {
             commas: el.commas,
             heading: el.heading,
             p: el.p,
+            paragraphs: el.paragraphs,
             img: el.img,
             li: el.li,
             input: el.input,
@@ -43,6 +46,7 @@ impl Held {
             commas: self.commas.saturating_sub(o.commas),
             heading: self.heading.saturating_sub(o.heading),
             p: self.p.saturating_sub(o.p),
+            paragraphs: self.paragraphs.saturating_sub(o.paragraphs),
             img: self.img.saturating_sub(o.img),
             li: self.li.saturating_sub(o.li),
             input: self.input.saturating_sub(o.input),
@@ -57,6 +61,7 @@ impl Held {
             commas: self.commas + o.commas,
             heading: self.heading + o.heading,
             p: self.p + o.p,
+            paragraphs: self.paragraphs + o.paragraphs,
             img: self.img + o.img,
             li: self.li + o.li,
             input: self.input + o.input,
@@ -73,11 +78,6 @@ impl Held {
     }
 }
 
-/// Tables that hold data rather than lay out the page: kept whole.
-fn data_table(el: &El) -> bool {
-    el.name == "table" && el.tables == 1 && (el.th > 0 || el.tr >= 10)
-}
-
 /// Sharing tools shorter than this (characters) are left out.
 const SHORT_SHARING: u32 = 500;
 
@@ -92,7 +92,7 @@ pub(super) fn clean(els: &[El], roots: &[u32], pass: Pass) -> Vec<bool> {
             let p = els[i].parent;
             if p != NONE && (p as usize) >= start {
                 let at = p as usize - start;
-                in_data[i - start] = in_data[at] || data_table(&els[p as usize]);
+                in_data[i - start] = in_data[at] || els[p as usize].data_table();
             }
         }
         let mut removed = vec![Held::default(); end - start];
@@ -103,7 +103,7 @@ pub(super) fn clean(els: &[El], roots: &[u32], pass: Pass) -> Vec<bool> {
             }
             let held = Held::of(el).minus(removed[i - start]);
             let drop = !in_data[i - start]
-                && !data_table(el)
+                && !el.data_table()
                 && (leave_out(el, &held, pass) || (el.sharing && held.text < SHORT_SHARING));
             let gone = if drop {
                 Held::of(el)
@@ -139,7 +139,9 @@ fn leave_out(el: &El, held: &Held, pass: Pass) -> bool {
         return false;
     }
     let is_list = matches!(el.name, "ul" | "ol");
-    let (p, img, input) = (held.p as f32, held.img as f32, held.input);
+    // Paragraphs are `<p>` elements, or runs of text as long (a forum's posts, cut by `<br>`).
+    let paragraphs = held.p.max(held.paragraphs);
+    let (p, img, input) = (paragraphs as f32, held.img as f32, held.input);
     // Lists in the story hold list items; only a great many of them outweighs its paragraphs.
     let li = held.li as f32 - 100.0;
     let density = held.link_density();
@@ -151,7 +153,7 @@ fn leave_out(el: &El, held: &Held, pass: Pass) -> bool {
     let figure = el.in_figure || el.name == "figure";
     let drop = (!figure && held.img > 1 && p / img < 0.5)
         || (!is_list && li > p)
-        || input > held.p / 3
+        || input > paragraphs / 3
         || (!is_list
             && !figure
             && heading_density < 0.9

@@ -19,6 +19,23 @@ const NEVER_TEXT: &[&str] = &[
     "video", "head", "dialog", "link", "meta", "label", "option",
 ];
 
+/// Class names that style sheets hide (or show to screen readers only), each a whole class:
+/// the text of such an element is not on the page a reader sees (a "Continue reading the main
+/// story" skip link, a collapsed menu, a duplicate for small screens). Partial names
+/// (`hidden-xs`, hidden on small screens only) are not matched.
+const HIDDEN_CLASSES: &[&str] = &[
+    "hidden",
+    "hide",
+    "invisible",
+    "is-hidden",
+    "offscreen",
+    "screen-reader-text",
+    "sr-only",
+    "u-hidden",
+    "visually-hidden",
+    "visuallyhidden",
+];
+
 /// ARIA roles of page furniture.
 const FURNITURE_ROLES: &[&str] = &[
     "menu",
@@ -185,6 +202,11 @@ pub(super) fn of(e: &scraper::node::Element, name: &str, pass: Pass, in_table: b
     let parts = || names.into_iter().flatten();
     let junk = NEVER_TEXT.contains(&name)
         || super::super::html::hidden_by_attributes(e)
+        // A page's scripts often show a hidden `<body>` once loaded.
+        || (!matches!(name, "body" | "html") && class.is_some_and(|c| {
+            c.split_ascii_whitespace()
+                .any(|c| HIDDEN_CLASSES.iter().any(|h| c.eq_ignore_ascii_case(h)))
+        }))
         || (pass.strip_unlikely
             && !matches!(name, "body" | "html" | "a" | "main" | "article")
             && !story

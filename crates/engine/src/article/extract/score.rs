@@ -1,5 +1,6 @@
 //! Which elements hold the story: each paragraph of enough text scores the elements around it
-//! (its container fully, the one around that half, then less, five levels up), each scored
+//! (its container fully, the one around that half, then less, five levels up; a row of a data
+//! table counts as a paragraph of its table when its cells are too short to be), each scored
 //! element's score is cut by its share of link text, and the best one, moved up where the
 //! story is spread over several of its children, is the story's container. Its siblings that
 //! score close to it or read as paragraphs of prose are kept beside it.
@@ -8,7 +9,7 @@
 //! commas, tag and class weights, link density), on the records of [`super::tree`]: each
 //! paragraph updates a bounded number of ancestors, so choosing is linear in the page.
 
-use super::tree::{El, NONE};
+use super::tree::{El, MIN_PARAGRAPH, NONE, paragraph_score};
 
 /// Levels of ancestors a paragraph scores.
 const LEVELS: usize = 5;
@@ -61,7 +62,14 @@ impl Scores {
 pub(super) fn score(els: &[El]) -> Scores {
     let mut score: Vec<Option<f32>> = vec![None; els.len()];
     for (i, el) in els.iter().enumerate() {
-        if el.junk || el.own_score <= 0.0 {
+        if el.junk {
+            continue;
+        }
+        if let Some((points, table)) = row_paragraph(els, i) {
+            add(els, &mut score, table, points);
+            continue;
+        }
+        if el.own_score <= 0.0 {
             continue;
         }
         // An element holding several paragraphs of its own (text cut by `<br><br>`) holds
@@ -76,24 +84,51 @@ pub(super) fn score(els: &[El]) -> Scores {
         } else {
             continue;
         };
-        let mut at = container;
-        for level in 0..LEVELS {
-            if at == NONE || els[at as usize].parent == NONE {
-                break;
-            }
-            let a = &els[at as usize];
-            let divider = match level {
-                0 => 1.0,
-                1 => 2.0,
-                _ => level as f32 * 3.0,
-            };
-            let slot = &mut score[at as usize];
-            let base = slot.unwrap_or_else(|| tag_weight(a.name) + a.weight as f32);
-            *slot = Some(base + el.own_score / divider);
-            at = a.parent;
-        }
+        add(els, &mut score, container, el.own_score);
     }
     Scores { score }
+}
+
+/// Adds the score of one paragraph to `container` and to its ancestors, less and less.
+fn add(els: &[El], score: &mut [Option<f32>], container: u32, points: f32) {
+    let mut at = container;
+    for level in 0..LEVELS {
+        if at == NONE || els[at as usize].parent == NONE {
+            break;
+        }
+        let a = &els[at as usize];
+        let divider = match level {
+            0 => 1.0,
+            1 => 2.0,
+            _ => level as f32 * 3.0,
+        };
+        let slot = &mut score[at as usize];
+        let base = slot.unwrap_or_else(|| tag_weight(a.name) + a.weight as f32);
+        *slot = Some(base + points / divider);
+        at = a.parent;
+    }
+}
+
+/// A row of a data table (see [`El::data_table`]) whose cells hold no paragraph of their
+/// own is one paragraph of its table, as a line of a roster or of a results list reads: its
+/// score and the table. A page whose content is such a table has no other paragraphs.
+fn row_paragraph(els: &[El], i: usize) -> Option<(f32, u32)> {
+    let el = &els[i];
+    if el.name != "tr" || el.mass > 0.0 || el.text < MIN_PARAGRAPH || el.link * 2 > el.text {
+        return None;
+    }
+    // The table: the row's parent, or the `tbody`/`thead` between them.
+    let mut at = el.parent;
+    for _ in 0..2 {
+        let a = els.get(at as usize)?;
+        if a.name == "table" {
+            return a
+                .data_table()
+                .then(|| (paragraph_score(el.text, el.commas), at));
+        }
+        at = a.parent;
+    }
+    None
 }
 
 /// Whether `a` is an ancestor of `b`.

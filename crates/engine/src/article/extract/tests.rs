@@ -200,3 +200,81 @@ fn hostile_shapes_are_read_in_one_pass() {
     );
     let _ = html::parse(empty_classes.as_bytes(), &Budget::unlimited());
 }
+
+#[test]
+fn a_page_whose_content_is_a_data_table_reads_the_table() {
+    // A roster: short cells, none of them a paragraph, in a table with header cells.
+    let rows: String = (1..=12)
+        .map(|i| {
+            format!(
+                "<tr><td>{i}</td><td><a href=\"/p/{i}\">Player Number{i}</a></td><td>R/R</td>\
+                 <td>6'2\"</td><td>190lbs</td><td>7/10/89</td></tr>"
+            )
+        })
+        .collect();
+    let a = page(&format!(
+        r#"<html><head><title>Roster</title></head><body>{MENU}
+        <div class="main"><h2>Roster &amp; Staff</h2><section><h4>Pitchers</h4>
+        <table class="data"><thead><tr><th>#</th><th>Name</th><th>B/T</th><th>Ht</th>
+        <th>Wt</th><th>DOB</th></tr></thead><tbody>{rows}</tbody></table></section></div>
+        <div class="footer-links"><p>The Official Site of the Club, with all rights reserved.</p></div>
+        </body></html>"#
+    ));
+    for i in 1..=12 {
+        assert!(a.body.contains(&format!("Player Number{i}")), "{}", a.body);
+    }
+    assert!(a.body.contains("Pitchers"), "{}", a.body);
+    assert!(!a.body.contains("Official Site"), "{}", a.body);
+}
+
+#[test]
+fn posts_of_text_cut_by_line_breaks_outweigh_their_icons() {
+    // A forum thread: each post a table with icons (post, quote) and its text in a `<span>`
+    // cut by `<br>`, no `<p>` anywhere; beside it, each poster's details.
+    let posts: String = (1..=12)
+        .map(|i| {
+            format!(
+                r#"<tr><td class="row1"><b>member{i}</b><br>Chief Captain<br>Joined: Jun 26, 2004<br>
+                Posts: 5342<br>Location: England</td><td class="row1"><table><tr>
+                <td><img src="post.gif" alt="Post">Posted: Wed Feb 02, 2005</td>
+                <td><img src="quote.gif" alt="Quote"></td></tr>
+                <tr><td colspan="2"><span class="postbody">Post {i} says: I want to know what
+                graphics cards and processor everyone is using.<br><br>512mb ram<br>2.8 ghz</span>
+                </td></tr></table></td></tr>"#
+            )
+        })
+        .collect();
+    let a = page(&format!(
+        r#"<html><body>{MENU}<table class="forumline"><tr><th>Author</th><th>Message</th></tr>
+        {posts}</table></body></html>"#
+    ));
+    for i in 1..=12 {
+        let said = format!("Post {i} says");
+        assert!(a.body.contains(&said), "{said} missing from {}", a.body);
+    }
+}
+
+#[test]
+fn text_that_class_names_hide_is_left_out() {
+    // A skip link for screen readers and a collapsed box, in a page whose `<body>` its
+    // scripts show once loaded (that one is read).
+    let a = page(&format!(
+        r##"<html><body class="hidden">{MENU}<div class="story">
+        <a class="hidden" href="#more">Continue reading the main story</a>{}
+        <span class="sr-only visually-hidden">Skip to the next section</span>{}</div></body></html>"##,
+        story(3),
+        story(2)
+    ));
+    assert_story(&a.body, 2);
+    assert!(!a.body.contains("Continue reading"), "{}", a.body);
+    assert!(!a.body.contains("Skip to"), "{}", a.body);
+}
+
+#[test]
+fn a_class_that_hides_on_small_screens_only_is_read() {
+    let a = page(&format!(
+        r#"<html><body>{MENU}<div class="story hidden-xs">{}</div></body></html>"#,
+        story(4)
+    ));
+    assert_story(&a.body, 4);
+}

@@ -52,8 +52,9 @@ pub(super) struct El<'a> {
     /// number, counting those of 25 characters or more.
     pub own_score: f32,
     pub own_paragraphs: u32,
-    /// The scores of all the paragraphs in it (its own and its descendants').
+    /// The scores of all the paragraphs in it (its own and its descendants'), and their number.
     pub mass: f32,
+    pub paragraphs: u32,
     /// Its class attribute.
     pub class: Option<&'a str>,
     /// Whether its class or id names sharing tools.
@@ -224,6 +225,7 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
                             own_score: 0.0,
                             own_paragraphs: 0,
                             mass: 0.0,
+                            paragraphs: 0,
                             class: e.attr("class"),
                             sharing: cues.sharing,
                             ends_sentence: false,
@@ -353,6 +355,7 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
     // What each element holds, from its children's: children come after their parent.
     for el in &mut els {
         el.mass = el.own_score;
+        el.paragraphs = el.own_paragraphs;
     }
     for i in (1..els.len()).rev() {
         let el = &els[i];
@@ -378,7 +381,7 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
             el.p, el.img, el.li, el.input, el.embed, el.tr, el.th, el.tables,
         ];
         let ends_sentence = el.ends_sentence;
-        let mass = el.mass;
+        let (mass, paragraphs) = (el.mass, el.paragraphs);
         let parent = &mut els[parent];
         parent.text += text + u32::from(parent.text > 0 && text > 0);
         parent.link += link;
@@ -394,6 +397,7 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
         parent.tables += counts[7];
         parent.ends_sentence |= ends_sentence;
         parent.mass += mass;
+        parent.paragraphs += paragraphs;
         parent.headings += headings;
         parent.linked_headings += linked_headings;
     }
@@ -401,6 +405,12 @@ pub(super) fn read<'a>(doc: &'a Html, pass: Pass) -> Vec<El<'a>> {
 }
 
 impl El<'_> {
+    /// Whether it is a table that holds data rather than lays out the page (header cells, or
+    /// many rows, and no table inside): such a table is read whole.
+    pub(super) fn data_table(&self) -> bool {
+        self.name == "table" && self.tables == 1 && (self.th > 0 || self.tr >= 10)
+    }
+
     /// The share of its text that is link text.
     pub(super) fn link_density(&self) -> f32 {
         if self.text == 0 {
