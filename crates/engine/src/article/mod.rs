@@ -19,6 +19,7 @@ mod feed_xml;
 mod html;
 mod html_guard;
 mod html_repair;
+mod html_text;
 mod iso2022kr;
 mod json;
 mod lang;
