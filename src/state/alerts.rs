@@ -68,6 +68,11 @@ pub enum Recorded {
     New,
 }
 
+/// The first alert of a rule on a story within the window: the one its copies point to.
+pub(super) const FIRST_OF_STORY: &str = "SELECT id FROM alerts
+    WHERE rule = ?1 AND story = ?2 AND duplicate_of IS NULL AND time >= ?3
+    ORDER BY time, rowid LIMIT 1";
+
 impl State {
     /// Records `alert` and queues it for each of `outputs`, unless its id is already recorded,
     /// one of `silences` matches it (checked first) or `throttle` suppresses it. All or nothing: an alert recorded is queued too, also when
@@ -240,10 +245,7 @@ impl State {
         let since = crate::time::rfc3339_ago(window);
         let first = self
             .conn
-            .prepare_cached(
-                "SELECT id FROM alerts WHERE rule = ?1 AND story = ?2 AND duplicate_of IS NULL
-                 AND time >= ?3 ORDER BY time, rowid LIMIT 1",
-            )
+            .prepare_cached(FIRST_OF_STORY)
             .and_then(|mut st| {
                 st.query_row(params![alert.rule, alert.story, since], |r| r.get(0))
                     .optional()

@@ -98,6 +98,10 @@ pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// The oldest pending delivery of an output.
+pub(super) const NEXT_DELIVERY: &str = "SELECT seq, alert_id, attempts, first_try_ms, next_try_ms
+    FROM outbox WHERE output = ?1 AND status = 'pending' ORDER BY seq LIMIT 1";
+
 impl State {
     /// Queues `alert_id` for `output` (once).
     pub(super) fn queue(&self, alert_id: &str, output: &str) -> Result<(), StateError> {
@@ -111,10 +115,7 @@ impl State {
     /// The oldest pending delivery for `output`.
     pub fn next_delivery(&self, output: &str) -> Result<Option<Queued>, StateError> {
         self.conn
-            .prepare_cached(
-                "SELECT seq, alert_id, attempts, first_try_ms, next_try_ms FROM outbox
-                 WHERE output = ?1 AND status = 'pending' ORDER BY seq LIMIT 1",
-            )
+            .prepare_cached(NEXT_DELIVERY)
             .and_then(|mut st| st.query_row([output], Queued::from_row).optional())
             .map_err(|e| self.error(e))
     }
