@@ -460,6 +460,34 @@ fn binary_and_oversized_files_are_skipped_with_one_line_each() {
 }
 
 #[test]
+fn a_page_with_stray_nul_bytes_past_its_start_is_read_without_them() {
+    let s = sandbox(&[("deepseek_h200", DEEPSEEK_H200)], &["json/one.json"]);
+    // A page saved with a few NUL bytes in its scripts' text, as some crawlers leave them.
+    let filler = "<p>Filler paragraph of the page around the story, repeated.</p>\n".repeat(160);
+    let page = format!(
+        "<html><head><title>H200 story</title></head><body>{filler}<script>x\0y</script>\
+         <article><p>DeepSeek may buy Nvidia's H200 boards, people fa\0miliar with it said.</p>\
+         </article></body></html>"
+    );
+    assert!(page.find('\0').unwrap() > 8192);
+    s.write("inbox/page.html", page);
+    let run = scan(&s, &["inbox"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(problems(&run), Vec::<String>::new());
+    let alerts = run.alerts();
+    let page_alert = alerts
+        .iter()
+        .find(|a| {
+            a["article"]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("page.html")
+        })
+        .expect("the page alerts");
+    assert_eq!(page_alert["article"]["title"], "H200 story");
+}
+
+#[test]
 fn absurdly_nested_html_is_refused_in_bounded_time() {
     let s = sandbox(&[("deepseek_h200", DEEPSEEK_H200)], &["json/one.json"]);
     s.write(

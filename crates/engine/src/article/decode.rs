@@ -27,22 +27,49 @@ pub(crate) struct NotText {
 /// Bytes of a file fed to the detector: enough to decide, bounded for huge files.
 const DETECT_SAMPLE: usize = 1 << 20;
 
+/// The start of a file where one NUL byte makes it binary (git looks at its first 8,000
+/// bytes): images, archives and documents hold NUL bytes in their headers.
+const BINARY_PREFIX: usize = 8 * 1024;
+
 /// Refuses binary files: a NUL byte that no UTF-16/32 reading explains (with a byte-order
-/// mark, or laid out as UTF-16/32 text without one, as XML allows).
+/// mark, or laid out as UTF-16/32 text without one, as XML allows), in the first
+/// [`BINARY_PREFIX`] bytes or as more than one byte in a hundred. Rarer NUL bytes further on
+/// are stray ones in a text (pages are saved with them), which [`decode`] leaves out.
 pub(crate) fn check_text(bytes: &[u8]) -> Result<(), NotText> {
-    let Some(offset) = bytes.iter().position(|&b| b == 0) else {
+    let Some(offset) = memchr_nul(bytes) else {
         return Ok(());
     };
     if bom(bytes).is_some() || unmarked_wide(bytes).is_some() {
         return Ok(());
     }
+    let stray = offset >= BINARY_PREFIX && nul_count(bytes) * 100 <= bytes.len();
+    if stray {
+        return Ok(());
+    }
     Err(NotText { offset })
+}
+
+fn memchr_nul(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == 0)
+}
+
+fn nul_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == 0).count()
 }
 
 /// Decodes `bytes` (already checked by [`check_text`]) to text, never failing: invalid bytes
 /// become U+FFFD. `declared` is the charset the document names for itself (HTML `<meta
 /// charset>`, XML declaration), used when the bytes are not UTF-8.
 pub(crate) fn decode<'a>(bytes: &'a [u8], declared: Option<&'static Encoding>) -> Cow<'a, str> {
+    let text = decode_all(bytes, declared);
+    // Stray NUL bytes that `check_text` let through: no reader sees them.
+    if text.contains('\0') {
+        return Cow::Owned(text.replace('\0', ""));
+    }
+    text
+}
+
+fn decode_all<'a>(bytes: &'a [u8], declared: Option<&'static Encoding>) -> Cow<'a, str> {
     if let Some((wide, len)) = bom(bytes) {
         return Cow::Owned(wide.decode(&bytes[len..]));
     }
@@ -574,6 +601,24 @@ mod tests {
         assert_eq!(text(b"<\0\0\0a\0\0\0"), "<a");
         assert_eq!(check_text(b"ab\0c"), Err(NotText { offset: 2 }));
         assert_eq!(check_text(b"PK\x03\x04\0\0"), Err(NotText { offset: 4 }));
+    }
+
+    #[test]
+    fn stray_nul_bytes_past_the_start_of_a_text_are_left_out() {
+        let mut page = "<p>Words of a saved page.</p>\n".repeat(400).into_bytes();
+        page[9_000] = 0;
+        page[11_000] = 0;
+        let read = text(&page);
+        assert_eq!(read.len(), page.len() - 2);
+        assert!(!read.contains('\0'));
+        // At the start, or many: binary.
+        page[100] = 0;
+        assert_eq!(check_text(&page), Err(NotText { offset: 100 }));
+        page[100] = b'x';
+        for i in (8_192..page.len()).step_by(10) {
+            page[i] = 0;
+        }
+        assert!(check_text(&page).is_err());
     }
 
     #[test]
