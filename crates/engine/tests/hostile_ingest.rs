@@ -311,7 +311,7 @@ fn a_tag_with_millions_of_attributes() {
     let message = refused(read_within(one_tag_many_attributes(3_900_000), 12));
     assert_eq!(
         message,
-        "skipped: refused: an HTML tag with more than 512 attributes"
+        "skipped: refused: an HTML tag with more than 4096 attributes"
     );
 }
 

@@ -326,8 +326,9 @@ pub fn is_supported(path: &Path) -> bool {
 /// clock checked in between, and a file that runs over is refused (`skipped: refused: …`).
 ///
 /// - **HTML pages** are refused ([`Error::Malformed`], `skipped: refused: …`) with more than
-///   1,000,000 tags (the parser's tree costs ~150 bytes a node), a tag with more than 512
-///   attributes, more than 1,024 attributes on repeated `<html>` and `<body>` tags, or nesting
+///   1,000,000 tags (the parser's tree costs ~150 bytes a node), a tag with more than 4,096
+///   attributes (or tags whose attributes cost the parser more comparisons in all than sixteen
+///   tags of 2,048), more than 1,024 attributes on repeated `<html>` and `<body>` tags, or nesting
 ///   that would make the parser walk its stack of open elements more than 8 steps per byte of
 ///   the page (4 million steps for any page). HTML in feeds, JSON and e-mail beyond these
 ///   bounds is read as text without its tags. Formatting elements (`<b>`, `<i>`, `<a>`,

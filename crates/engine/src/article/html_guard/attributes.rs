@@ -1,6 +1,6 @@
 //! The tokenizer's side of the guard: attributes counted per tag, whatever the context.
 
-use super::{MAX_ATTRIBUTES, MAX_MERGED_ATTRIBUTES, ends_name};
+use super::{MAX_ATTRIBUTE_WORK, MAX_ATTRIBUTES, MAX_MERGED_ATTRIBUTES, ends_name};
 
 /// The states of the HTML tokenizer inside a tag (the standard's names).
 #[derive(Clone, Copy, PartialEq)]
@@ -58,6 +58,8 @@ pub(super) fn attributes(bytes: &[u8]) -> Result<(), String> {
     }
     // The largest count of merged attributes on a path that is between tags.
     let mut outside = 0u32;
+    // The parser's comparisons of attribute names so far: the square of each tag's count.
+    let mut work = 0u64;
     let mut i = 0;
     while i < bytes.len() {
         // Where nothing can happen, skip: between tags to the next `<`, inside quoted values
@@ -77,6 +79,8 @@ pub(super) fn attributes(bytes: &[u8]) -> Result<(), String> {
         let b = bytes[i];
         if !live.is_empty() {
             next.clear();
+            // The most attributes of a tag ending here, whichever path it was read on.
+            let mut ended = 0u32;
             for &(state, merging, mut path) in &live {
                 let to = match step(state, b) {
                     Step::To(to) => to,
@@ -98,12 +102,20 @@ pub(super) fn attributes(bytes: &[u8]) -> Result<(), String> {
                             ));
                         }
                         outside = outside.max(merged);
+                        ended = ended.max(path.attributes);
                         continue;
                     }
                 };
                 add(&mut next, to, merging, path);
             }
             std::mem::swap(&mut live, &mut next);
+            work += u64::from(ended) * u64::from(ended);
+            if work > MAX_ATTRIBUTE_WORK {
+                return Err(format!(
+                    "refused: HTML tags with too many attributes in all (over \
+                     {MAX_ATTRIBUTE_WORK} comparisons of their names)"
+                ));
+            }
         }
         // A tag may start here: `<` + letter (a start tag) or `</` + letter (an end tag,
         // whose attributes html5ever also reads; it merges nothing).

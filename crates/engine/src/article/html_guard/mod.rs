@@ -37,8 +37,16 @@ pub(super) const MAX_TAGS: usize = 1_000_000;
 
 /// Attributes one tag may have. html5ever compares each new attribute's name with every one
 /// before it in the tag: a tag with 500,000 attributes takes minutes, and one at this bound
-/// about 0.3 ms. Real tags have a few dozen at most.
-pub(super) const MAX_ATTRIBUTES: u32 = 512;
+/// about 20 ms (a 64 KiB chunk holds four such tags at most, so the budget is still checked
+/// every 80 ms). Real tags have a few dozen, but the guard counts every way the page could be
+/// tokenized: a `<` followed by a letter in a script's text, and the words after it up to the
+/// next `>`, may be a tag — a saved news page reached 1,500. So the bound is well above that.
+pub(super) const MAX_ATTRIBUTES: u32 = 4096;
+
+/// The comparisons of attribute names (the square of each tag's count, summed) a page may
+/// cost the parser: about 70 ms, sixteen tags of 2,048 attributes. A real page's phantom tags
+/// (above) cost a few million.
+pub(super) const MAX_ATTRIBUTE_WORK: u64 = 16 * 2048 * 2048;
 
 /// Attributes that repeated `<html>` and `<body>` tags may carry in all: each is added to the
 /// first tag's element by an insertion into a sorted list.

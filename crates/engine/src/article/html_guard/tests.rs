@@ -210,17 +210,21 @@ fn attributes_are_bounded_whatever_the_context() {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    assert!(check(&format!("<p {}>x", many(500))).is_ok());
-    assert!(check(&format!("<p {}>x", many(600))).is_err());
+    assert!(check(&format!("<p {}>x", many(4000))).is_ok());
+    assert!(check(&format!("<p {}>x", many(4200))).is_err());
     // A `>` in a quoted value does not end the tag; a `<` in one may start one.
-    assert!(check(&format!("<p x=\">\" {}>x", many(600))).is_err());
-    assert!(check(&format!("<p x=\"<i {}>\">", many(600))).is_err());
-    assert!(check(&format!("<script><p {}></script>", many(600))).is_err());
-    assert!(check(&format!("</p {}>", many(600))).is_err());
-    assert!(check(&format!("x</p {}>", many(500))).is_ok());
+    assert!(check(&format!("<p x=\">\" {}>x", many(4200))).is_err());
+    assert!(check(&format!("<p x=\"<i {}>\">", many(4200))).is_err());
+    assert!(check(&format!("<script><p {}></script>", many(4200))).is_err());
+    assert!(check(&format!("</p {}>", many(4200))).is_err());
+    assert!(check(&format!("x</p {}>", many(4000))).is_ok());
     let bodies = format!("<body {}>", many(300)).repeat(4);
     assert!(check(&bodies).is_err());
     assert!(check(&format!("<div {}>", many(300)).repeat(4)).is_ok());
+    // Within the bound one by one, too many in all.
+    assert!(check(&format!("<p {}>x</p>", many(2000)).repeat(16)).is_ok());
+    let all = check(&format!("<p {}>x</p>", many(2000)).repeat(17)).unwrap_err();
+    assert!(all.contains("too many attributes in all"), "{all}");
 }
 
 #[test]
