@@ -68,6 +68,18 @@ pub enum Recorded {
     New,
 }
 
+/// What became of an alert when it was recorded (all unset: delivered).
+#[derive(Default)]
+struct Disposition<'a> {
+    /// The first alert of its rule on its story: a copy, not delivered.
+    duplicate_of: Option<&'a str>,
+    /// The silence that muted it.
+    silenced_by: Option<i64>,
+    /// Throttled: another alert of its group leads the window.
+    suppressed: bool,
+    throttle_group: Option<&'a str>,
+}
+
 /// The first alert of a rule on a story within the window: the one its copies point to.
 pub(super) const FIRST_OF_STORY: &str = "SELECT id FROM alerts
     WHERE rule = ?1 AND story = ?2 AND duplicate_of IS NULL AND time >= ?3
@@ -128,45 +140,25 @@ impl State {
         let (alert, first) = self.group(alert)?;
         let alert = alert.as_ref();
         if let Some(first) = first {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO alerts (id, time, rule, severity, json, story, duplicate_of)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![
-                        alert.id,
-                        alert.time,
-                        alert.rule,
-                        alert.severity.as_str(),
-                        alert.to_json(),
-                        alert.story,
-                        first
-                    ])
-                })
-                .map_err(e)?;
+            self.insert_alert(
+                alert,
+                Disposition {
+                    duplicate_of: Some(&first),
+                    ..Disposition::default()
+                },
+            )?;
             return Ok(Recorded::SameStory(first));
         }
         // Before throttling: a silenced alert neither opens a throttle window (it has no
         // group) nor is queued.
         if let Some(silence) = silences.matching(alert, now_ms()) {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO alerts (id, time, rule, severity, json, silenced_by, story)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![
-                        alert.id,
-                        alert.time,
-                        alert.rule,
-                        alert.severity.as_str(),
-                        alert.to_json(),
-                        silence,
-                        alert.story
-                    ])
-                })
-                .map_err(e)?;
+            self.insert_alert(
+                alert,
+                Disposition {
+                    silenced_by: Some(silence),
+                    ..Disposition::default()
+                },
+            )?;
             self.count_silenced(silence)?;
             return Ok(Recorded::Silenced(silence));
         }
@@ -184,26 +176,14 @@ impl State {
             }
             None => None,
         };
-        self.conn
-            .prepare_cached(
-                "INSERT INTO alerts (id, time, rule, severity, json, suppressed, throttle_group, story)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut st| {
-                st.execute(
-                params![
-                    alert.id,
-                    alert.time,
-                    alert.rule,
-                    alert.severity.as_str(),
-                    alert.to_json(),
-                    leader.is_some(),
-                    group,
-                    alert.story
-                ],
-                )
-            })
-            .map_err(e)?;
+        self.insert_alert(
+            alert,
+            Disposition {
+                suppressed: leader.is_some(),
+                throttle_group: group.as_deref(),
+                ..Disposition::default()
+            },
+        )?;
         if let Some(leader) = leader {
             self.conn
                 .prepare_cached(
@@ -217,6 +197,32 @@ impl State {
             self.queue(&alert.id, output)?;
         }
         Ok(Recorded::New)
+    }
+
+    /// Inserts `alert` with what became of it: one statement for every way an alert is kept.
+    fn insert_alert(&self, alert: &Alert, d: Disposition<'_>) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO alerts (id, time, rule, severity, json, story,
+                     duplicate_of, silenced_by, suppressed, throttle_group)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    alert.id,
+                    alert.time,
+                    alert.rule,
+                    alert.severity.as_str(),
+                    alert.to_json(),
+                    alert.story,
+                    d.duplicate_of,
+                    d.silenced_by,
+                    d.suppressed,
+                    d.throttle_group
+                ])
+            })
+            .map(drop)
+            .map_err(|e| self.error(e))
     }
 
     /// `alert` with the story the index gives its article (a recent copy's), and the first
