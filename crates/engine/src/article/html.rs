@@ -24,7 +24,9 @@ use html5ever::{QualName, local_name, ns};
 use scraper::{ElementRef, Html, HtmlTreeSink, Node};
 use serde_json::Value;
 
-pub(super) use super::html_text::{Gap, TextOut, gap_around, hidden_by_attributes};
+pub(super) use super::html_text::{
+    Gap, Layout, TextOut, Visit, gap_around, hidden_by_attributes, lay_out,
+};
 use super::html_text::{hidden, visible_text};
 use super::{Article, Budget, Parsed, decode, html_guard, html_repair};
 

@@ -81,21 +81,51 @@ pub(super) fn hidden_by_attributes(e: &scraper::node::Element) -> bool {
     })
 }
 
-/// The text a reader sees under `root`. The walk is iterative (`traverse`), so deeply nested
-/// pages cannot overflow the stack.
-pub(super) fn visible_text(root: ElementRef) -> String {
-    let mut out = TextOut::default();
+/// What a walk of the tree does with an element it meets.
+pub(super) enum Visit {
+    /// Lay out its text.
+    Read,
+    /// Leave it out, with everything in it.
+    Skip,
+    /// End the walk (the caller gives up on this tree).
+    Stop,
+}
+
+/// One way of laying out a tree's text with [`lay_out`]: which elements are read, and what is
+/// noted of them and their text. The walk itself (gaps around blocks, `<pre>`, skipping) is
+/// the same for every layout.
+pub(super) trait Layout {
+    /// The element `id` opens: read it, skip it, or stop.
+    fn open(&mut self, id: ego_tree::NodeId, e: &scraper::node::Element) -> Visit;
+    /// An element that was read closes.
+    fn close(&mut self, _e: &scraper::node::Element) {}
+    /// A text node of a read element.
+    fn text(&mut self, out: &mut TextOut, text: &str, pre: bool) {
+        out.push(text, pre);
+    }
+}
+
+/// Lays out the text under `root` into `out` as `layout` chooses; `false` if it stopped the
+/// walk. The walk is iterative (`traverse`), so deeply nested pages cannot overflow the stack.
+pub(super) fn lay_out(
+    root: ego_tree::NodeRef<'_, Node>,
+    out: &mut TextOut,
+    layout: &mut impl Layout,
+) -> bool {
     let mut skipping = None;
     let mut pre = 0usize;
     for edge in root.traverse() {
         match edge {
             Edge::Open(node) if skipping.is_none() => match node.value() {
-                Node::Text(text) => out.push(text, pre > 0),
-                Node::Element(e) if hidden(e) => skipping = Some(node.id()),
-                Node::Element(e) => {
-                    out.gap(gap_around(e.name()));
-                    pre += usize::from(e.name() == "pre");
-                }
+                Node::Text(text) => layout.text(out, text, pre > 0),
+                Node::Element(e) => match layout.open(node.id(), e) {
+                    Visit::Read => {
+                        out.gap(gap_around(e.name()));
+                        pre += usize::from(e.name() == "pre");
+                    }
+                    Visit::Skip => skipping = Some(node.id()),
+                    Visit::Stop => return false,
+                },
                 _ => {}
             },
             Edge::Open(_) => {}
@@ -109,10 +139,24 @@ pub(super) fn visible_text(root: ElementRef) -> String {
                 if let Node::Element(e) = node.value() {
                     out.gap(gap_around(e.name()));
                     pre -= usize::from(e.name() == "pre");
+                    layout.close(e);
                 }
             }
         }
     }
+    true
+}
+
+/// The text a reader sees under `root`.
+pub(super) fn visible_text(root: ElementRef) -> String {
+    struct Visible;
+    impl Layout for Visible {
+        fn open(&mut self, _: ego_tree::NodeId, e: &scraper::node::Element) -> Visit {
+            if hidden(e) { Visit::Skip } else { Visit::Read }
+        }
+    }
+    let mut out = TextOut::default();
+    lay_out(*root, &mut out, &mut Visible);
     out.text
 }
 

@@ -1,11 +1,11 @@
-//! The text of the chosen elements, laid out as the page shows it (see `html::TextOut`),
+//! The text of the chosen elements, laid out as the page shows it (`html_text::lay_out`),
 //! without what was left out. The walk of the parsed tree meets elements in the order their
 //! records were made, so it finds each one's record by counting.
 
-use ego_tree::iter::Edge;
-use scraper::{Html, Node};
+use ego_tree::NodeId;
+use scraper::Html;
 
-use super::super::html::{Gap, TextOut, gap_around};
+use super::super::html::{Gap, Layout, TextOut, Visit, lay_out};
 use super::tree::El;
 
 /// Text laid out, and how much of it (characters) is link text.
@@ -21,58 +21,62 @@ pub(super) fn text(doc: &Html, els: &[El], roots: &[u32], dropped: &[bool]) -> O
     let mut link = 0;
     for &root in roots {
         let node = doc.tree.get(els[root as usize].id)?;
-        let mut next = root as usize;
-        let mut skipping = None;
-        let mut pre = 0usize;
-        let mut links = 0usize;
+        let mut records = Records {
+            els,
+            dropped,
+            next: root as usize,
+            links: 0,
+            link: 0,
+        };
         out.gap(Gap::Paragraph);
-        for edge in node.traverse() {
-            match edge {
-                Edge::Open(node) if skipping.is_none() => match node.value() {
-                    Node::Text(text) => {
-                        let before = out.text.len();
-                        out.push(text, pre > 0);
-                        if links > 0 {
-                            link += out.text[before..].chars().count();
-                        }
-                    }
-                    Node::Element(e) => {
-                        let el = els.get(next)?;
-                        if el.id != node.id() {
-                            return None;
-                        }
-                        let at = next;
-                        next += 1;
-                        if el.junk || dropped[at] {
-                            next = el.end as usize;
-                            skipping = Some(node.id());
-                            continue;
-                        }
-                        out.gap(gap_around(e.name()));
-                        pre += usize::from(e.name() == "pre");
-                        links += usize::from(el.name == "a");
-                    }
-                    _ => {}
-                },
-                Edge::Open(_) => {}
-                Edge::Close(node) => {
-                    if skipping.is_some() {
-                        if skipping == Some(node.id()) {
-                            skipping = None;
-                        }
-                        continue;
-                    }
-                    if let Node::Element(e) = node.value() {
-                        out.gap(gap_around(e.name()));
-                        pre -= usize::from(e.name() == "pre");
-                        links -= usize::from(super::tree::local_name(e) == "a");
-                    }
-                }
-            }
+        if !lay_out(node, &mut out, &mut records) {
+            return None;
         }
+        link += records.link;
     }
     Some(Laid {
         text: out.text,
         link,
     })
+}
+
+/// The layout of the extractor: each element met is the next record, read unless it is junk
+/// or dropped; text inside links is counted.
+struct Records<'r, 'a> {
+    els: &'r [El<'a>],
+    dropped: &'r [bool],
+    /// The record of the next element the walk meets.
+    next: usize,
+    /// Links open around the walk.
+    links: usize,
+    /// Characters of link text laid out.
+    link: usize,
+}
+
+impl Layout for Records<'_, '_> {
+    fn open(&mut self, id: NodeId, _: &scraper::node::Element) -> Visit {
+        let Some(el) = self.els.get(self.next).filter(|el| el.id == id) else {
+            return Visit::Stop;
+        };
+        let at = self.next;
+        self.next += 1;
+        if el.junk || self.dropped[at] {
+            self.next = el.end as usize;
+            return Visit::Skip;
+        }
+        self.links += usize::from(el.name == "a");
+        Visit::Read
+    }
+
+    fn close(&mut self, e: &scraper::node::Element) {
+        self.links -= usize::from(super::tree::local_name(e) == "a");
+    }
+
+    fn text(&mut self, out: &mut TextOut, text: &str, pre: bool) {
+        let before = out.text.len();
+        out.push(text, pre);
+        if self.links > 0 {
+            self.link += out.text[before..].chars().count();
+        }
+    }
 }
