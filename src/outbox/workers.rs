@@ -292,6 +292,19 @@ struct Counted<'a> {
     metrics: &'a Metrics,
 }
 
+impl Counted<'_> {
+    /// Counts a delivery by its result, and passes the result on.
+    fn count(&self, delivered: Result<(), DeliveryError>) -> Result<(), DeliveryError> {
+        let result = match &delivered {
+            Ok(()) => DeliveryResult::Delivered,
+            Err(e) if e.is_permanent() => DeliveryResult::Failed,
+            Err(_) => DeliveryResult::TransientFailure,
+        };
+        self.metrics.delivery(self.output.name(), result);
+        delivered
+    }
+}
+
 impl Output for Counted<'_> {
     fn name(&self) -> &str {
         self.output.name()
@@ -299,24 +312,12 @@ impl Output for Counted<'_> {
 
     fn deliver(&mut self, alert: &Alert) -> Result<(), DeliveryError> {
         let delivered = self.output.deliver(alert);
-        let result = match &delivered {
-            Ok(()) => DeliveryResult::Delivered,
-            Err(e) if e.is_permanent() => DeliveryResult::Failed,
-            Err(_) => DeliveryResult::TransientFailure,
-        };
-        self.metrics.delivery(self.output.name(), result);
-        delivered
+        self.count(delivered)
     }
 
     fn deliver_digest(&mut self, digest: &Digest) -> Result<(), DeliveryError> {
         let delivered = self.output.deliver_digest(digest);
-        let result = match &delivered {
-            Ok(()) => DeliveryResult::Delivered,
-            Err(e) if e.is_permanent() => DeliveryResult::Failed,
-            Err(_) => DeliveryResult::TransientFailure,
-        };
-        self.metrics.delivery(self.output.name(), result);
-        delivered
+        self.count(delivered)
     }
 
     fn digest_schedule(&self) -> Option<&crate::outputs::Schedule> {

@@ -560,32 +560,25 @@ fn markup_of(raw: &str) -> String {
     out
 }
 
-/// Base64 (white space ignored) of UTF-8 text; `None` when it is not.
+/// Base64 (white space ignored, `=` padding optional, the URL-safe alphabet too) of UTF-8
+/// text; `None` when it is not.
 pub(super) fn base64(text: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut bits, mut count) = (0u32, 0);
-    for c in text
+    use base64::Engine;
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true);
+    let digits: Vec<u8> = text
         .trim()
         .trim_end_matches('=')
         .bytes()
         .filter(|b| !b.is_ascii_whitespace())
-    {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(value);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            bytes.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
+        .collect();
+    let bytes = GeneralPurpose::new(&STANDARD, LENIENT)
+        .decode(&digits)
+        .or_else(|_| GeneralPurpose::new(&URL_SAFE, LENIENT).decode(&digits))
+        .ok()?;
     String::from_utf8(bytes).ok()
 }
 

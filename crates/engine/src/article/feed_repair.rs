@@ -348,27 +348,7 @@ fn base64_text(kind: &str, content: &str) -> Option<String> {
 
 /// Base64 of UTF-8 text without control characters, decoded.
 fn decode_base64(content: &str) -> Option<String> {
-    let mut bytes = Vec::new();
-    let (mut bits, mut count) = (0u32, 0);
-    let digits = content.trim().trim_end_matches('=');
-    for c in digits.bytes().filter(|b| !b.is_ascii_whitespace()) {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(value);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            bytes.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    let text = String::from_utf8(bytes).ok()?;
+    let text = super::feed_fallback::base64(content)?;
     let xml_char = |c: char| !c.is_control() || matches!(c, '\t' | '\n' | '\r');
     (!text.trim().is_empty() && text.chars().all(xml_char)).then_some(text)
 }
