@@ -112,10 +112,7 @@ impl<'a> Scanner<'a> {
     pub(super) fn text_element(&mut self) -> Result<End, String> {
         loop {
             self.check_budget()?;
-            let Some(at) = self.b[self.pos..]
-                .iter()
-                .position(|&c| matches!(c, b'<' | b'&' | b']'))
-            else {
+            let Some(at) = self.to_special() else {
                 return Ok(End::CutOff);
             };
             self.out.push_str(&self.src[self.pos..self.pos + at]);

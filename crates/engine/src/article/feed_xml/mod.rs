@@ -269,6 +269,13 @@ impl<'a> Scanner<'a> {
         &self.src[self.pos..]
     }
 
+    /// How far the next byte the scan must look at is (`<`, `&`, `]`), if there is one.
+    fn to_special(&self) -> Option<usize> {
+        self.b[self.pos..]
+            .iter()
+            .position(|&c| matches!(c, b'<' | b'&' | b']'))
+    }
+
     fn starts(&self, prefix: &str) -> bool {
         self.b[self.pos..].starts_with(prefix.as_bytes())
     }
@@ -277,10 +284,7 @@ impl<'a> Scanner<'a> {
     fn run(&mut self) -> Result<End, String> {
         loop {
             self.check_budget()?;
-            let Some(at) = self.b[self.pos..]
-                .iter()
-                .position(|&c| matches!(c, b'<' | b'&' | b']'))
-            else {
+            let Some(at) = self.to_special() else {
                 let text = &self.src[self.pos..];
                 self.text(text);
                 self.pos = self.b.len();
