@@ -433,6 +433,61 @@ fn a_page_published_from_stdin_is_read_as_a_page() {
 }
 
 #[test]
+fn streams_consumers_and_subjects_are_the_ones_the_flags_name() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let s = sandbox();
+    generate(&s, "inbox", 8, "w");
+    // The publisher's stream from its own config; the worker's from `--stream` alone.
+    s.write("pub.yaml", format!("{CONFIG}  stream: WIRE\n"));
+    let url = server.url();
+    let run = s.run(&[
+        "publish",
+        "--nats",
+        &url,
+        "--config",
+        "pub.yaml",
+        "--subject",
+        "wire.articles",
+        "inbox",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("to wire.articles (stream WIRE)"),
+        "{}",
+        run.stderr
+    );
+    let w = Worker::start(
+        s.path(),
+        &server,
+        &[
+            "--stream",
+            "WIRE",
+            "--durable",
+            "team",
+            "--alerts-subject",
+            "wire.alerts",
+        ],
+    );
+    let state = server.wait_until_consumed("WIRE", "team", Duration::from_secs(20));
+    assert_eq!(state.pending, 0);
+    let (code, _, log) = w.term();
+    assert_eq!(code, 0, "{log}");
+    let messages = server.messages(ALERTS);
+    assert!(!messages.is_empty());
+    for m in &messages {
+        let rule = m.json()["rule"].as_str().unwrap().replace('/', ".");
+        assert_eq!(m.subject, format!("wire.alerts.{rule}"));
+    }
+    let ids: BTreeSet<String> = messages.iter().map(|m| m.id.clone()).collect();
+    let want: BTreeSet<String> = scanned(&s, &["inbox"]).into_keys().collect();
+    assert_eq!(ids, want);
+    // Nothing went to the default stream or consumer.
+    assert!(server.messages("NEWSWATCH_ARTICLES").is_empty());
+}
+
+#[test]
 fn publish_exits_2_naming_what_it_could_not_publish() {
     // No server on this port: nothing published, and it says so (no nats-server needed).
     let s = sandbox();
