@@ -164,6 +164,7 @@ impl Walker {
             tx,
             reported: HashSet::new(),
             ids,
+            confirm: HashSet::new(),
         };
         std::thread::Builder::new()
             .name("newswatch-walk".into())
@@ -215,6 +216,11 @@ struct Walks {
     reported: HashSet<PathBuf>,
     /// Which folder each watched path was when last looked at (`None`: missing).
     ids: HashMap<PathBuf, Option<FolderId>>,
+    /// Folders watched again at the last check, to be watched and walked once more at the
+    /// next: notify may handle the old folder's last event after the new watch was set, and
+    /// drop the new watch with the old (seen on a loaded machine: a file written just after
+    /// a folder was recreated was never seen).
+    confirm: HashSet<PathBuf>,
 }
 
 impl Walks {
@@ -258,6 +264,17 @@ impl Walks {
         for root in &self.roots {
             let now = identity(&root.abs);
             let before = self.ids.insert(root.abs.clone(), now);
+            if before == Some(now) && now.is_some() && self.confirm.remove(&root.abs) {
+                let _ = self.watcher.unwatch(&root.abs);
+                if self.watcher.watch_tree(&root.abs).is_ok() {
+                    walks.push(Walk {
+                        dir: root.abs.clone(),
+                        evaluate: true,
+                        watch: false,
+                    });
+                }
+                continue;
+            }
             if before == Some(now) || before.is_none() {
                 continue;
             }
@@ -279,11 +296,14 @@ impl Walks {
                     // the folder is gone: a deleted folder's watch is the kernel's to drop.)
                     let _ = self.watcher.unwatch(&root.abs);
                     match self.watcher.watch_tree(&root.abs) {
-                        Ok(()) => walks.push(Walk {
-                            dir: root.abs.clone(),
-                            evaluate: true,
-                            watch: false,
-                        }),
+                        Ok(()) => {
+                            self.confirm.insert(root.abs.clone());
+                            walks.push(Walk {
+                                dir: root.abs.clone(),
+                                evaluate: true,
+                                watch: false,
+                            });
+                        }
                         Err(e) => {
                             tracing::warn!("watched folder {shown} cannot be watched: {e}");
                             // Tried again at the next check.
